@@ -1,0 +1,112 @@
+//! The reference audio path up to the spectrogram (METHOD.md §7 items 5–8): down-mix, the
+//! centred 3 s window with the decoder's start/length arithmetic, scaling and tiling.
+
+use crate::wav::Pcm16;
+
+/// Length of the window the networks see, in seconds (at test time too).
+pub const WINDOW_SECONDS: f64 = 3.0;
+
+/// Mono 16-bit samples: stereo is mixed in integers as libswresample does, `(L + R + 1) >> 1`.
+/// More than two channels are refused: the reference down-mix is only reproduced for
+/// mono and stereo.
+pub fn to_mono(pcm: &Pcm16) -> Result<Vec<i16>, String> {
+    match pcm.channels {
+        1 => Ok(pcm.samples.clone()),
+        2 => Ok(pcm
+            .samples
+            .chunks_exact(2)
+            .map(|lr| ((lr[0] as i32 + lr[1] as i32 + 1) >> 1) as i16)
+            .collect()),
+        n => Err(format!(
+            "{n} audio channels: only mono and stereo are supported (the reference down-mix is defined for those)"
+        )),
+    }
+}
+
+/// Which samples `[start, start + len)` of an `n`-sample clip the reference reads for a
+/// window of `seconds` centred in the clip.
+///
+/// The authors seek to `int(ss · 1e6)` microseconds; the demuxer turns that into a sample
+/// index rounded half up, then trims frame-accurately with `int((ss − seek/sr) · sr)`.
+pub fn centred_window(n: usize, sample_rate: u32, seconds: f64) -> (usize, usize) {
+    let sr = sample_rate as f64;
+    let duration = n as f64 / sr;
+    let ss = (duration / 2.0 - seconds / 2.0).max(0.0);
+    let micros = (ss * 1e6).trunc() as u128;
+    let seek = ((micros * sample_rate as u128 + 500_000) / 1_000_000) as usize;
+    let offset = ((ss - seek as f64 / sr) * sr).trunc() as i64;
+    let start = (seek as i64 + offset).clamp(0, n as i64) as usize;
+    let take = (seconds.min(duration - ss) * sr).trunc().max(0.0) as usize;
+    (start, take.min(n - start))
+}
+
+/// The float signal the spectrogram is taken of: the centred window, scaled by 1/32767,
+/// clipped to [−1, 1], tiled when shorter than the window and cut to `int(sr · seconds)`.
+pub fn model_signal(mono: &[i16], sample_rate: u32, seconds: f64) -> Result<Vec<f64>, String> {
+    if mono.is_empty() {
+        return Err("audio has no samples".into());
+    }
+    let (start, len) = centred_window(mono.len(), sample_rate, seconds);
+    if len == 0 {
+        return Err(format!(
+            "audio too short: {} samples at {sample_rate} Hz give an empty window",
+            mono.len()
+        ));
+    }
+    let window: Vec<f64> = mono[start..start + len]
+        .iter()
+        .map(|&v| (v as f64 / 32767.0).clamp(-1.0, 1.0))
+        .collect();
+    let wanted = sample_rate as f64 * seconds;
+    let target = wanted.trunc() as usize;
+    if (window.len() as f64) < wanted {
+        let copies = (wanted / window.len() as f64).trunc() as usize + 1;
+        let mut tiled = Vec::with_capacity(window.len() * copies);
+        for _ in 0..copies {
+            tiled.extend_from_slice(&window);
+        }
+        tiled.truncate(target);
+        Ok(tiled)
+    } else {
+        let mut w = window;
+        w.truncate(target);
+        Ok(w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_differs_from_floor_by_decoder_rounding() {
+        // 16 kHz, 100001 samples: ss = 1.62503125 s, floor(ss·sr) = 26000, but the decoder
+        // seeks to round(1625031 µs · 16 kHz) = 26001 (26000.496 rounds down → 26000) …
+        let (start, len) = centred_window(100_001, 16_000, 3.0);
+        assert_eq!(len, 48_000);
+        assert!(start == 26_000 || start == 26_001);
+        // Short clip: whole clip read from 0.
+        assert_eq!(centred_window(1000, 16_000, 3.0), (0, 1000));
+    }
+
+    #[test]
+    fn short_clips_are_tiled_and_cut() {
+        let mono: Vec<i16> = (0..7000).map(|i| (i % 100) as i16).collect();
+        let s = model_signal(&mono, 16_000, 3.0).unwrap();
+        assert_eq!(s.len(), 48_000);
+        assert_eq!(s[7000], s[0]);
+        assert_eq!(s[47_999], s[47_999 % 7000]);
+    }
+
+    #[test]
+    fn stereo_mix_and_full_scale() {
+        let pcm = Pcm16 {
+            sample_rate: 8000,
+            channels: 2,
+            samples: vec![-32768, -32768, 32767, 32767, 1, 2, -1, -2],
+        };
+        assert_eq!(to_mono(&pcm).unwrap(), vec![-32768, 32767, 2, -1]);
+        let s = model_signal(&[-32768, 32767], 8000, 3.0).unwrap();
+        assert_eq!((s[0], s[1]), (-1.0, 1.0));
+    }
+}

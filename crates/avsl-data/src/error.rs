@@ -1,0 +1,63 @@
+//! Errors of the data layer. Every variant names the file it is about.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file exists but its content is not what it should be.
+    #[error("{path}: {problem}")]
+    Invalid { path: PathBuf, problem: String },
+    /// A line or record of a list/annotation file is malformed.
+    #[error("{path}:{line}: {problem}")]
+    Record {
+        path: PathBuf,
+        line: u64,
+        problem: String,
+    },
+}
+
+impl DataError {
+    pub fn io(path: &Path, source: std::io::Error) -> DataError {
+        DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub fn invalid(path: &Path, problem: impl Into<String>) -> DataError {
+        DataError::Invalid {
+            path: path.to_path_buf(),
+            problem: problem.into(),
+        }
+    }
+
+    pub fn record(path: &Path, line: u64, problem: impl Into<String>) -> DataError {
+        DataError::Record {
+            path: path.to_path_buf(),
+            line,
+            problem: problem.into(),
+        }
+    }
+
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            DataError::Io { path, .. }
+            | DataError::Invalid { path, .. }
+            | DataError::Record { path, .. } => path,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, DataError>;
+
+/// Reads a whole file, naming it on failure (missing, unreadable, a folder).
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| DataError::io(path, e))
+}

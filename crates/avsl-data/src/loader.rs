@@ -1,0 +1,196 @@
+//! A parallel prefetching loader: a producer thread assembles batches in a deterministic
+//! order, decoding the samples of each batch on a pool of worker threads, and hands them
+//! over through a bounded queue so loading overlaps with the consumer's compute.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use crate::error::{DataError, Result};
+use crate::preprocess::{load_spectrogram, load_test_image, load_train_image};
+use crate::spectrogram::Spectrogram;
+use crate::transform::INPUT_SIZE;
+
+/// A frame/audio pair to load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairFiles {
+    pub frame: PathBuf,
+    pub audio: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoaderConfig {
+    pub batch_size: usize,
+    /// Decoding threads.
+    pub threads: usize,
+    /// Batches decoded ahead of the consumer.
+    pub prefetch: usize,
+    pub seed: u64,
+    /// Shuffle the order every epoch (training).
+    pub shuffle: bool,
+    /// Training augmentation of the frames instead of the test resize.
+    pub augment: bool,
+    pub drop_last: bool,
+}
+
+impl Default for LoaderConfig {
+    fn default() -> Self {
+        LoaderConfig {
+            batch_size: 32,
+            threads: 2,
+            prefetch: 2,
+            seed: 0,
+            shuffle: false,
+            augment: false,
+            drop_last: false,
+        }
+    }
+}
+
+/// A batch: normalised images `[B, 3, 224, 224]` and one spectrogram per sample (their
+/// widths differ when sample rates do, so they are stacked by the model, not here).
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Positions of the samples in the loader's list.
+    pub indices: Vec<usize>,
+    pub images: Vec<f32>,
+    pub spectrograms: Vec<Spectrogram>,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+}
+
+pub struct Loader {
+    samples: Arc<Vec<PairFiles>>,
+    config: LoaderConfig,
+    pool: Arc<rayon::ThreadPool>,
+}
+
+fn mix(a: u64, b: u64) -> u64 {
+    // splitmix64 of a combined key: independent streams per (seed, epoch, sample).
+    let mut z = a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Loader {
+    pub fn new(samples: Vec<PairFiles>, config: LoaderConfig) -> Result<Loader> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.threads.max(1))
+            .thread_name(|i| format!("avsl-loader-{i}"))
+            .build()
+            .map_err(|e| {
+                DataError::invalid(
+                    std::path::Path::new("<loader>"),
+                    format!("cannot start loader threads: {e}"),
+                )
+            })?;
+        Ok(Loader {
+            samples: Arc::new(samples),
+            config,
+            pool: Arc::new(pool),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// The sample order of an epoch: the identity, or a permutation fixed by (seed, epoch).
+    pub fn order(&self, epoch: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.samples.len()).collect();
+        if self.config.shuffle {
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(self.config.seed, epoch)));
+        }
+        order
+    }
+
+    /// Batches of one epoch, produced in the background. Dropping the iterator stops the
+    /// producer after the batch it is working on.
+    pub fn epoch(&self, epoch: u64) -> BatchIter {
+        let order = self.order(epoch);
+        let bs = self.config.batch_size.max(1);
+        let mut chunks: Vec<Vec<usize>> = order.chunks(bs).map(<[usize]>::to_vec).collect();
+        if self.config.drop_last && chunks.last().is_some_and(|c| c.len() < bs) {
+            chunks.pop();
+        }
+        let (tx, rx) = crossbeam_channel::bounded(self.config.prefetch.max(1));
+        let samples = Arc::clone(&self.samples);
+        let pool = Arc::clone(&self.pool);
+        let config = self.config.clone();
+        let handle = std::thread::spawn(move || {
+            for indices in chunks {
+                let batch = pool.install(|| load_batch(&samples, indices, &config, epoch));
+                let failed = batch.is_err();
+                if tx.send(batch).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        BatchIter {
+            rx,
+            _producer: handle,
+        }
+    }
+}
+
+fn load_batch(
+    samples: &[PairFiles],
+    indices: Vec<usize>,
+    config: &LoaderConfig,
+    epoch: u64,
+) -> Result<Batch> {
+    let loaded: Vec<(Vec<f32>, Spectrogram)> = indices
+        .par_iter()
+        .map(|&i| {
+            let pair = &samples[i];
+            let image = if config.augment {
+                let mut rng = ChaCha8Rng::seed_from_u64(mix(mix(config.seed, epoch), i as u64 + 1));
+                load_train_image(&pair.frame, &mut rng)?
+            } else {
+                load_test_image(&pair.frame)?
+            };
+            Ok((image, load_spectrogram(&pair.audio)?))
+        })
+        .collect::<Result<_>>()?;
+    let mut images = Vec::with_capacity(indices.len() * 3 * INPUT_SIZE * INPUT_SIZE);
+    let mut spectrograms = Vec::with_capacity(indices.len());
+    for (img, spec) in loaded {
+        images.extend_from_slice(&img);
+        spectrograms.push(spec);
+    }
+    Ok(Batch {
+        indices,
+        images,
+        spectrograms,
+    })
+}
+
+pub struct BatchIter {
+    rx: crossbeam_channel::Receiver<Result<Batch>>,
+    _producer: std::thread::JoinHandle<()>,
+}
+
+impl Iterator for BatchIter {
+    type Item = Result<Batch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rx.recv().ok()
+    }
+}

@@ -1,0 +1,476 @@
+//! A synthetic audio-visual benchmark in the VGG-SS layout, learnable in minutes on a CPU.
+//!
+//! Each scene is a noisy grey frame with two or three objects of distinct classes, one per
+//! region of the frame (halves or thirds, split left/right or top/bottom at random), so a
+//! centre prior cannot localise them. A class is a shape × colour; one object is the sound
+//! source and its class fixes the timbre of the clip (a harmonic tone with class-specific
+//! pitch, roll-off and amplitude modulation, plus noise). Extended-set negatives are of two
+//! kinds: mismatched pairs (a test frame with the audio of another clip whose class is not
+//! in that frame) and scenes whose sounding class is not visible at all. Clips vary in
+//! length (some shorter than the 3 s window, so they are tiled), channels (some stereo)
+//! and, in the test split, sample rate (16, 22.05 and 44.1 kHz), so the real input paths
+//! are exercised. Everything is a pure function of (seed, split, index).
+
+use std::path::{Path, PathBuf};
+
+use rand::Rng;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::fsutil::{create_dir_all, write_atomic};
+use crate::image_io::{RgbImage, encode_jpeg};
+use crate::wav::{Pcm16, write_wav_i16};
+
+pub const SHAPES: [&str; 4] = ["box", "disc", "triangle", "striped box"];
+pub const COLOURS: [(&str, [u8; 3]); 3] = [
+    ("red", [220, 40, 40]),
+    ("blue", [40, 80, 230]),
+    ("yellow", [235, 210, 40]),
+];
+pub const NUM_CLASSES: usize = SHAPES.len() * COLOURS.len();
+
+/// Human-readable class name, e.g. `"blue disc"`.
+pub fn class_name(class: usize) -> String {
+    format!(
+        "{} {}",
+        COLOURS[class % COLOURS.len()].0,
+        SHAPES[class / COLOURS.len()]
+    )
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SynthConfig {
+    pub seed: u64,
+    /// Training scenes (listed in `metadata/train.txt`).
+    pub train: usize,
+    /// Test scenes with a visible source (`metadata/vggss_test.csv`).
+    pub test: usize,
+    /// Non-sounding test pairs (`metadata/vggss_test_plus_silent.csv`); half mismatched
+    /// pairs, half scenes whose source is not visible.
+    pub negatives: usize,
+    /// Probability that a source is small or medium (below a quarter of the frame).
+    pub small_fraction: f64,
+}
+
+impl Default for SynthConfig {
+    fn default() -> Self {
+        SynthConfig {
+            seed: 0,
+            train: 2000,
+            test: 300,
+            negatives: 150,
+            small_fraction: 0.3,
+        }
+    }
+}
+
+/// A drawn object: its class and normalised box `[xmin, ymin, xmax, ymax]`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SceneObject {
+    pub class: usize,
+    pub bbox: [f64; 4],
+}
+
+/// One generated scene (frame + the clip of its sounding class).
+#[derive(Debug, Clone)]
+pub struct Scene {
+    pub id: String,
+    pub objects: Vec<SceneObject>,
+    /// Index into `objects` of the sound source, `None` when the source is not visible.
+    pub source: Option<usize>,
+    pub sound_class: usize,
+    pub frame: RgbImage,
+    pub audio: Pcm16,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Split {
+    Train,
+    Test,
+    Hidden,
+}
+
+impl Split {
+    fn tag(self) -> u64 {
+        match self {
+            Split::Train => 1,
+            Split::Test => 2,
+            Split::Hidden => 3,
+        }
+    }
+}
+
+fn rng_for(seed: u64, split: Split, index: usize) -> ChaCha8Rng {
+    let mut z = seed ^ (split.tag() << 56) ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ChaCha8Rng::seed_from_u64(z ^ (z >> 31))
+}
+
+/// Picks `count` distinct classes, none of them `exclude`.
+fn distinct_classes(rng: &mut impl Rng, count: usize, exclude: Option<usize>) -> Vec<usize> {
+    let mut pool: Vec<usize> = (0..NUM_CLASSES).filter(|&c| Some(c) != exclude).collect();
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        out.push(pool.swap_remove(rng.random_range(0..pool.len())));
+    }
+    out
+}
+
+/// Object boxes, one per region: the frame is cut into `n` equal strips along a random
+/// axis, and each object is placed at a random position inside its strip.
+fn layout(rng: &mut impl Rng, n: usize, large: &[bool]) -> Vec<[f64; 4]> {
+    let vertical_strips = rng.random_bool(0.5);
+    (0..n)
+        .map(|i| {
+            let (lo, hi) = (i as f64 / n as f64, (i + 1) as f64 / n as f64);
+            let strip = hi - lo;
+            // Extents as fractions of the strip (across) and of the frame (along).
+            let (across, along) = if large[i] {
+                (rng.random_range(0.78..0.96), rng.random_range(0.62..0.92))
+            } else {
+                (rng.random_range(0.3..0.6), rng.random_range(0.18..0.4))
+            };
+            let w_across = across * strip;
+            let start_across = lo + rng.random_range(0.0..=(strip - w_across));
+            let start_along = rng.random_range(0.0..=(1.0 - along));
+            if vertical_strips {
+                [
+                    start_across,
+                    start_along,
+                    start_across + w_across,
+                    start_along + along,
+                ]
+            } else {
+                [
+                    start_along,
+                    start_across,
+                    start_along + along,
+                    start_across + w_across,
+                ]
+            }
+        })
+        .collect()
+}
+
+fn draw_scene(rng: &mut impl Rng, objects: &[SceneObject]) -> RgbImage {
+    const SIZES: [(usize, usize); 3] = [(224, 224), (256, 256), (320, 240)];
+    let (w, h) = SIZES[rng.random_range(0..SIZES.len())];
+    let base = rng.random_range(90.0..160.0f64);
+    let gradient = rng.random_range(-30.0..30.0f64);
+    let mut img = RgbImage::new(w, h);
+    for y in 0..h {
+        for x in 0..w {
+            let v = base + gradient * (x as f64 / w as f64 - 0.5) + rng.random_range(-18.0..18.0);
+            let i = (y * w + x) * 3;
+            img.data[i..i + 3].fill(v.clamp(0.0, 255.0) as u8);
+        }
+    }
+    for obj in objects {
+        draw_object(&mut img, obj, rng);
+    }
+    img
+}
+
+fn draw_object(img: &mut RgbImage, obj: &SceneObject, rng: &mut impl Rng) {
+    let (w, h) = (img.width as f64, img.height as f64);
+    let [x0, y0, x1, y1] = obj.bbox;
+    let (px0, py0) = ((x0 * w).round() as usize, (y0 * h).round() as usize);
+    let (px1, py1) = (
+        ((x1 * w).round() as usize).min(img.width),
+        ((y1 * h).round() as usize).min(img.height),
+    );
+    let colour = COLOURS[obj.class % COLOURS.len()].1;
+    let shade = rng.random_range(0.85..1.1f64);
+    let shape = obj.class / COLOURS.len();
+    let (bw, bh) = ((px1 - px0).max(1) as f64, (py1 - py0).max(1) as f64);
+    for y in py0..py1 {
+        for x in px0..px1 {
+            // Coordinates inside the box in [0, 1].
+            let (u, v) = ((x - px0) as f64 / bw, (y - py0) as f64 / bh);
+            let inside = match shape {
+                0 => true,
+                1 => (u - 0.5).powi(2) + (v - 0.5).powi(2) <= 0.25,
+                2 => (u - 0.5).abs() <= 0.5 * v,
+                _ => true,
+            };
+            if !inside {
+                continue;
+            }
+            let stripe = if shape == 3 && ((v * 8.0) as usize) % 2 == 1 {
+                0.45
+            } else {
+                1.0
+            };
+            let i = (y * img.width + x) * 3;
+            for c in 0..3 {
+                let noisy = colour[c] as f64 * shade * stripe + rng.random_range(-10.0..10.0);
+                img.data[i + c] = noisy.clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+}
+
+/// The clip of a sounding class: harmonic tone (pitch, roll-off and modulation depend on
+/// the class), random phase and detune, plus white noise.
+fn synth_audio(rng: &mut impl Rng, class: usize, split: Split) -> Pcm16 {
+    let sample_rate = if split == Split::Train {
+        16_000
+    } else {
+        *[16_000u32, 16_000, 16_000, 16_000, 22_050, 44_100]
+            .get(rng.random_range(0..6))
+            .unwrap()
+    };
+    let seconds = if rng.random_bool(0.2) {
+        rng.random_range(1.0..2.9)
+    } else {
+        rng.random_range(3.5..6.0)
+    };
+    let channels: u16 = if rng.random_bool(0.25) { 2 } else { 1 };
+    let n = (seconds * sample_rate as f64) as usize;
+    let f0 = 110.0 * 1.26f64.powi(class as i32) * rng.random_range(0.97..1.03);
+    let rolloff: f64 = [0.3, 0.55, 0.8][class % 3];
+    let am_rate = 1.5 + 2.5 * (class % 4) as f64;
+    let amplitude = rng.random_range(0.25..0.55) * 32767.0;
+    let noise = rng.random_range(0.03..0.12);
+    let phases: Vec<f64> = (0..5)
+        .map(|_| rng.random_range(0.0..std::f64::consts::TAU))
+        .collect();
+    let norm: f64 = (0..5).map(|h| rolloff.powi(h)).sum();
+    let mut samples = Vec::with_capacity(n * channels as usize);
+    for i in 0..n {
+        let t = i as f64 / sample_rate as f64;
+        let mut tone = 0.0;
+        for (h, phase) in phases.iter().enumerate() {
+            let f = f0 * (h + 1) as f64;
+            if f < sample_rate as f64 / 2.0 {
+                tone += rolloff.powi(h as i32) * (std::f64::consts::TAU * f * t + phase).sin();
+            }
+        }
+        let envelope = 0.6 + 0.4 * (std::f64::consts::TAU * am_rate * t).sin();
+        let clean = tone / norm * envelope;
+        for _ in 0..channels {
+            let v = (clean + noise * rng.random_range(-1.0..1.0)) * amplitude;
+            samples.push(v.clamp(-32768.0, 32767.0) as i16);
+        }
+    }
+    Pcm16 {
+        sample_rate,
+        channels,
+        samples,
+    }
+}
+
+/// A scene whose sound source is visible (`visible_source`) or absent from the frame.
+fn make_scene(seed: u64, split: Split, index: usize, small_fraction: f64) -> Scene {
+    let mut rng = rng_for(seed, split, index);
+    let n_objects = if rng.random_bool(0.7) { 2 } else { 3 };
+    let id = match split {
+        Split::Train => format!("synth_train_{index:06}"),
+        Split::Test => format!("synth_test_{index:06}"),
+        Split::Hidden => format!("synth_silent_{index:06}"),
+    };
+    let (objects, source, sound_class) = if split == Split::Hidden {
+        let sound_class = rng.random_range(0..NUM_CLASSES);
+        let classes = distinct_classes(&mut rng, n_objects, Some(sound_class));
+        let large: Vec<bool> = (0..n_objects).map(|_| rng.random_bool(0.6)).collect();
+        let boxes = layout(&mut rng, n_objects, &large);
+        let objects = classes
+            .into_iter()
+            .zip(boxes)
+            .map(|(class, bbox)| SceneObject { class, bbox })
+            .collect();
+        (objects, None, sound_class)
+    } else {
+        let classes = distinct_classes(&mut rng, n_objects, None);
+        let source = rng.random_range(0..n_objects);
+        let large: Vec<bool> = (0..n_objects)
+            .map(|i| {
+                if i == source {
+                    !rng.random_bool(small_fraction)
+                } else {
+                    rng.random_bool(0.6)
+                }
+            })
+            .collect();
+        let boxes = layout(&mut rng, n_objects, &large);
+        let objects: Vec<SceneObject> = classes
+            .into_iter()
+            .zip(boxes)
+            .map(|(class, bbox)| SceneObject { class, bbox })
+            .collect();
+        let sound_class = objects[source].class;
+        (objects, Some(source), sound_class)
+    };
+    let frame = draw_scene(&mut rng, &objects);
+    let audio = synth_audio(&mut rng, sound_class, split);
+    Scene {
+        id,
+        objects,
+        source,
+        sound_class,
+        frame,
+        audio,
+    }
+}
+
+/// What `generate` wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SynthSummary {
+    pub root: PathBuf,
+    pub train: usize,
+    pub test: usize,
+    pub mismatched_negatives: usize,
+    pub hidden_source_negatives: usize,
+}
+
+#[derive(serde::Serialize)]
+struct VggssRecord {
+    file: String,
+    class: String,
+    bbox: Vec<[f64; 4]>,
+}
+
+fn write_scene(root: &Path, scene: &Scene) -> Result<()> {
+    write_atomic(
+        &root.join("frames").join(format!("{}.jpg", scene.id)),
+        &encode_jpeg(&scene.frame, 90),
+    )?;
+    write_wav_i16(
+        &root.join("audio").join(format!("{}.wav", scene.id)),
+        &scene.audio,
+    )
+}
+
+/// Writes the benchmark under `root`: `frames/`, `audio/`, `metadata/vggss.json` (boxes of
+/// the sounding object of every train and test scene), `metadata/vggss_test.csv`,
+/// `metadata/vggss_test_plus_silent.csv`, `metadata/train.txt` and `synth.json`.
+pub fn generate(root: &Path, config: &SynthConfig) -> Result<SynthSummary> {
+    for sub in ["frames", "audio", "metadata"] {
+        create_dir_all(&root.join(sub))?;
+    }
+    let make_and_write = |split: Split, count: usize| -> Result<Vec<Scene>> {
+        (0..count)
+            .into_par_iter()
+            .map(|i| {
+                let mut scene = make_scene(config.seed, split, i, config.small_fraction);
+                write_scene(root, &scene)?;
+                // Keep only what the metadata needs.
+                scene.frame = RgbImage::new(0, 0);
+                scene.audio.samples = Vec::new();
+                Ok(scene)
+            })
+            .collect()
+    };
+    let train = make_and_write(Split::Train, config.train)?;
+    let test = make_and_write(Split::Test, config.test)?;
+    let hidden_count = config.negatives / 2;
+    let hidden = make_and_write(Split::Hidden, hidden_count)?;
+
+    let mut records = Vec::new();
+    for scene in train.iter().chain(&test) {
+        let src = &scene.objects[scene
+            .source
+            .expect("train/test scenes have a visible source")];
+        records.push(VggssRecord {
+            file: scene.id.clone(),
+            class: class_name(src.class),
+            bbox: vec![src.bbox],
+        });
+    }
+    let json = serde_json::to_vec(&records).expect("plain records serialise");
+    write_atomic(&root.join("metadata/vggss.json"), &json)?;
+
+    let train_list: String = train.iter().map(|s| format!("{}\n", s.id)).collect();
+    write_atomic(&root.join("metadata/train.txt"), train_list.as_bytes())?;
+    let test_list: String = test.iter().map(|s| format!("{}\r\n", s.id)).collect();
+    write_atomic(&root.join("metadata/vggss_test.csv"), test_list.as_bytes())?;
+
+    // Mismatched negatives: frame of test scene i, audio of a test clip whose class is in
+    // none of that frame's objects.
+    let mut rng = rng_for(config.seed, Split::Hidden, usize::MAX);
+    let mut silent = String::from("video,audio,label\r\n");
+    let mut mismatched = 0;
+    if !test.is_empty() {
+        for k in 0..config.negatives - hidden_count {
+            let frame_scene = &test[k % test.len()];
+            let candidates: Vec<&Scene> = test
+                .iter()
+                .filter(|s| frame_scene.objects.iter().all(|o| o.class != s.sound_class))
+                .collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            let audio_scene = candidates[rng.random_range(0..candidates.len())];
+            silent.push_str(&format!(
+                "{},{},non-sounding\r\n",
+                frame_scene.id, audio_scene.id
+            ));
+            mismatched += 1;
+        }
+    }
+    for scene in &hidden {
+        silent.push_str(&format!("{},{},non-sounding\r\n", scene.id, scene.id));
+    }
+    write_atomic(
+        &root.join("metadata/vggss_test_plus_silent.csv"),
+        silent.as_bytes(),
+    )?;
+
+    let summary = SynthSummary {
+        root: root.to_path_buf(),
+        train: train.len(),
+        test: test.len(),
+        mismatched_negatives: mismatched,
+        hidden_source_negatives: hidden.len(),
+    };
+    let meta = serde_json::json!({
+        "generator": "avsl synth",
+        "config": config,
+        "classes": (0..NUM_CLASSES).map(class_name).collect::<Vec<_>>(),
+        "summary": summary,
+    });
+    write_atomic(
+        &root.join("synth.json"),
+        serde_json::to_string_pretty(&meta)
+            .expect("json")
+            .as_bytes(),
+    )?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenes_are_deterministic_and_off_centre() {
+        let a = make_scene(7, Split::Test, 3, 0.3);
+        let b = make_scene(7, Split::Test, 3, 0.3);
+        assert_eq!(a.frame, b.frame);
+        assert_eq!(a.audio, b.audio);
+        assert_ne!(make_scene(8, Split::Test, 3, 0.3).frame, a.frame);
+        // Objects occupy disjoint strips, so no two boxes overlap.
+        for s in 0..50 {
+            let scene = make_scene(1, Split::Train, s, 0.3);
+            for (i, p) in scene.objects.iter().enumerate() {
+                for q in &scene.objects[i + 1..] {
+                    let ix = p.bbox[2].min(q.bbox[2]) - p.bbox[0].max(q.bbox[0]);
+                    let iy = p.bbox[3].min(q.bbox[3]) - p.bbox[1].max(q.bbox[1]);
+                    assert!(ix <= 1e-9 || iy <= 1e-9, "overlap in scene {s}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hidden_scenes_do_not_show_their_sound() {
+        for i in 0..30 {
+            let s = make_scene(2, Split::Hidden, i, 0.3);
+            assert!(s.source.is_none());
+            assert!(s.objects.iter().all(|o| o.class != s.sound_class));
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The test sample list of the reference (METHOD.md §7 items 1–3): positives from the csv
+//! list intersected with the files present, sorted; boxes from the annotations; extended
+//! sets append their non-sounding pairs.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use avsl_metrics::{BoxFormat, PixelBox};
+
+use crate::annotations::{BoxTable, read_flickr_folder, read_vggss_json};
+use crate::error::{DataError, Result};
+use crate::lists::{read_plus_silent, read_test_ids};
+
+/// The test sets of the authors' evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestSet {
+    Vggss,
+    VggssPlusSilent,
+    Flickr,
+    FlickrPlusSilent,
+    VggssHeard,
+    VggssUnheard,
+}
+
+impl TestSet {
+    pub const ALL: [TestSet; 6] = [
+        TestSet::Vggss,
+        TestSet::VggssPlusSilent,
+        TestSet::Flickr,
+        TestSet::FlickrPlusSilent,
+        TestSet::VggssHeard,
+        TestSet::VggssUnheard,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TestSet::Vggss => "vggss",
+            TestSet::VggssPlusSilent => "vggss_plus_silent",
+            TestSet::Flickr => "flickr",
+            TestSet::FlickrPlusSilent => "flickr_plus_silent",
+            TestSet::VggssHeard => "vggss_heard",
+            TestSet::VggssUnheard => "vggss_unheard",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<TestSet> {
+        TestSet::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    pub fn box_format(self) -> BoxFormat {
+        match self {
+            TestSet::Flickr | TestSet::FlickrPlusSilent => BoxFormat::Flickr,
+            _ => BoxFormat::Vggss,
+        }
+    }
+
+    /// The positives list in the metadata folder.
+    pub fn list_file(self) -> &'static str {
+        match self {
+            TestSet::Vggss | TestSet::VggssPlusSilent => "vggss_test.csv",
+            TestSet::Flickr | TestSet::FlickrPlusSilent => "flickr_test.csv",
+            TestSet::VggssHeard => "vggss_heard_test.csv",
+            TestSet::VggssUnheard => "vggss_unheard_test.csv",
+        }
+    }
+
+    /// The non-sounding list of an extended set.
+    pub fn plus_silent_file(self) -> Option<&'static str> {
+        match self {
+            TestSet::VggssPlusSilent => Some("vggss_test_plus_silent.csv"),
+            TestSet::FlickrPlusSilent => Some("flickr_test_plus_silent.csv"),
+            _ => None,
+        }
+    }
+}
+
+/// Where a test set's files are.
+#[derive(Debug, Clone)]
+pub struct TestSetPaths {
+    pub data: PathBuf,
+    /// Folder with the csv lists and `vggss.json` (default `DATA/metadata`).
+    pub metadata: PathBuf,
+    /// Flickr XML folder (default `DATA/Annotations`).
+    pub gt: PathBuf,
+    /// Replaces the default `<set>_test_plus_silent.csv`.
+    pub plus_silent_csv: Option<PathBuf>,
+}
+
+impl TestSetPaths {
+    pub fn new(data: &Path) -> TestSetPaths {
+        TestSetPaths {
+            data: data.to_path_buf(),
+            metadata: data.join("metadata"),
+            gt: data.join("Annotations"),
+            plus_silent_csv: None,
+        }
+    }
+}
+
+/// One frame/audio pair to evaluate. Results are keyed by `(name, has_boxes)`: a mismatched
+/// negative carries the name of the positive whose frame it uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestSample {
+    pub name: String,
+    pub video_id: String,
+    pub audio_id: String,
+    pub frame: PathBuf,
+    pub audio: PathBuf,
+    pub boxes: Vec<PixelBox>,
+}
+
+impl TestSample {
+    pub fn has_boxes(&self) -> bool {
+        !self.boxes.is_empty()
+    }
+}
+
+/// File stems present in a folder, cut at the first `suffix` as the reference does
+/// (`name.split('.wav')[0]`).
+fn stems(dir: &Path, suffix: &str) -> Result<BTreeSet<String>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
+    let mut out = BTreeSet::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| DataError::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        out.insert(name.split(suffix).next().unwrap_or("").to_string());
+    }
+    Ok(out)
+}
+
+/// Builds the sample list in the reference order (sorted positives, then negatives in
+/// file order; the authors shuffle afterwards, which changes no metric).
+pub fn build_test_list(paths: &TestSetPaths, set: TestSet) -> Result<Vec<TestSample>> {
+    let frames_dir = paths.data.join("frames");
+    let audio_dir = paths.data.join("audio");
+    let list_path = paths.metadata.join(set.list_file());
+    let wanted: BTreeSet<String> = read_test_ids(&list_path)?.into_iter().collect();
+    let present: BTreeSet<String> = stems(&audio_dir, ".wav")?
+        .intersection(&stems(&frames_dir, ".jpg")?)
+        .cloned()
+        .collect();
+    let positives: Vec<String> = wanted.intersection(&present).cloned().collect();
+
+    let (boxes, boxes_source): (BoxTable, PathBuf) = match set.box_format() {
+        BoxFormat::Vggss => {
+            let p = paths.metadata.join("vggss.json");
+            (read_vggss_json(&p)?, p)
+        }
+        BoxFormat::Flickr => (read_flickr_folder(&paths.gt)?, paths.gt.clone()),
+    };
+
+    let mut samples = Vec::with_capacity(positives.len());
+    for id in positives {
+        let b = boxes.get(&id).ok_or_else(|| {
+            DataError::invalid(
+                &boxes_source,
+                format!(
+                    "no annotation for test id {id:?} (listed in {})",
+                    list_path.display()
+                ),
+            )
+        })?;
+        samples.push(TestSample {
+            frame: frames_dir.join(format!("{id}.jpg")),
+            audio: audio_dir.join(format!("{id}.wav")),
+            name: id.clone(),
+            video_id: id.clone(),
+            audio_id: id,
+            boxes: b.clone(),
+        });
+    }
+
+    if let Some(default_csv) = set.plus_silent_file() {
+        let csv_path = paths
+            .plus_silent_csv
+            .clone()
+            .unwrap_or_else(|| paths.metadata.join(default_csv));
+        for pair in read_plus_silent(&csv_path)? {
+            let frame = frames_dir.join(format!("{}.jpg", pair.video));
+            let audio = audio_dir.join(format!("{}.wav", pair.audio));
+            // The reference would silently replace a missing pair by a random sample.
+            for p in [&frame, &audio] {
+                if !p.is_file() {
+                    return Err(DataError::invalid(
+                        p,
+                        format!(
+                            "missing file of non-sounding pair ({}, {}) listed in {}",
+                            pair.video,
+                            pair.audio,
+                            csv_path.display()
+                        ),
+                    ));
+                }
+            }
+            samples.push(TestSample {
+                name: pair.video.clone(),
+                video_id: pair.video,
+                audio_id: pair.audio,
+                frame,
+                audio,
+                boxes: Vec::new(),
+            });
+        }
+    }
+    Ok(samples)
+}
