@@ -23,26 +23,14 @@ struct VggssEntry {
 /// Python dict does.
 pub fn read_vggss_json(path: &Path) -> Result<BoxTable> {
     let bytes = read_file(path)?;
-    let entries: Vec<VggssEntry> = serde_json::from_slice(&bytes).map_err(|e| {
-        DataError::record(
-            path,
-            e.line() as u64,
-            format!("malformed VGG-SS annotation json: {e}"),
-        )
-    })?;
+    let entries: Vec<VggssEntry> = serde_json::from_slice(&bytes)
+        .map_err(|e| DataError::record(path, e.line() as u64, format!("malformed VGG-SS annotation json: {e}")))?;
     let mut table = BoxTable::with_capacity(entries.len());
     for entry in entries {
         let mut boxes = Vec::with_capacity(entry.bbox.len());
         for b in &entry.bbox {
             let coords: [f64; 4] = b.as_slice().try_into().map_err(|_| {
-                DataError::invalid(
-                    path,
-                    format!(
-                        "entry {:?}: a box has {} numbers, expected 4",
-                        entry.file,
-                        b.len()
-                    ),
-                )
+                DataError::invalid(path, format!("entry {:?}: a box has {} numbers, expected 4", entry.file, b.len()))
             })?;
             boxes.push(PixelBox::from_normalized(coords));
         }
@@ -58,16 +46,11 @@ pub fn read_vggss_json(path: &Path) -> Result<BoxTable> {
 /// is no limit on the number of boxes.
 pub fn read_flickr_xml(path: &Path) -> Result<Vec<PixelBox>> {
     let bytes = read_file(path)?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| DataError::invalid(path, "annotation is not UTF-8 text"))?;
-    let doc = roxmltree::Document::parse(text)
-        .map_err(|e| DataError::invalid(path, format!("malformed XML: {e}")))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| DataError::invalid(path, "annotation is not UTF-8 text"))?;
+    let doc = roxmltree::Document::parse(text).map_err(|e| DataError::invalid(path, format!("malformed XML: {e}")))?;
     let mut boxes = Vec::new();
     for child in doc.root_element().children().filter(|n| n.is_element()) {
-        for bbox in child
-            .children()
-            .filter(|n| n.is_element() && n.tag_name().name() == "bbox")
-        {
+        for bbox in child.children().filter(|n| n.is_element() && n.tag_name().name() == "bbox") {
             let line = doc.text_pos_at(bbox.range().start).row as u64;
             let coords = flickr_coords(&bbox).map_err(|p| DataError::record(path, line, p))?;
             boxes.push(PixelBox::from_flickr_256(coords));
@@ -79,29 +62,20 @@ pub fn read_flickr_xml(path: &Path) -> Result<Vec<PixelBox>> {
 fn flickr_coords(bbox: &roxmltree::Node) -> std::result::Result<[i64; 4], String> {
     let elements: Vec<roxmltree::Node> = bbox.children().filter(|n| n.is_element()).collect();
     let by_name = |name: &str| elements.iter().find(|n| n.tag_name().name() == name);
-    let named: Option<Vec<&roxmltree::Node>> = ["xmin", "ymin", "xmax", "ymax"]
-        .iter()
-        .map(|n| by_name(n))
-        .collect();
+    let named: Option<Vec<&roxmltree::Node>> = ["xmin", "ymin", "xmax", "ymax"].iter().map(|n| by_name(n)).collect();
     let nodes: Vec<&roxmltree::Node> = match named {
         Some(n) => n,
         None if elements.len() >= 5 => elements[1..5].iter().collect(),
         None => {
-            return Err(format!(
-                "<bbox> needs xmin, ymin, xmax, ymax; found {} child elements",
-                elements.len()
-            ));
+            return Err(format!("<bbox> needs xmin, ymin, xmax, ymax; found {} child elements", elements.len()));
         }
     };
     let mut out = [0i64; 4];
     for (slot, node) in out.iter_mut().zip(nodes) {
         let text = node.text().unwrap_or("").trim();
-        *slot = text.parse::<i64>().map_err(|_| {
-            format!(
-                "<{}> is {text:?}, expected an integer",
-                node.tag_name().name()
-            )
-        })?;
+        *slot = text
+            .parse::<i64>()
+            .map_err(|_| format!("<{}> is {text:?}, expected an integer", node.tag_name().name()))?;
     }
     Ok(out)
 }
@@ -147,24 +121,8 @@ mod tests {
         );
         let boxes = read_flickr_xml(&p).unwrap();
         assert_eq!(boxes.len(), 2);
-        assert_eq!(
-            boxes[0],
-            PixelBox {
-                xmin: 0,
-                ymin: 14,
-                xmax: 224,
-                ymax: 112
-            }
-        );
-        assert_eq!(
-            boxes[1],
-            PixelBox {
-                xmin: 8,
-                ymin: 17,
-                xmax: 26,
-                ymax: 35
-            }
-        );
+        assert_eq!(boxes[0], PixelBox { xmin: 0, ymin: 14, xmax: 224, ymax: 112 });
+        assert_eq!(boxes[1], PixelBox { xmin: 8, ymin: 17, xmax: 26, ymax: 35 });
         let table = read_flickr_folder(dir.path()).unwrap();
         assert_eq!(table["123"].len(), 2);
     }
@@ -180,12 +138,7 @@ mod tests {
         let e = read_flickr_xml(&p).unwrap_err().to_string();
         assert!(e.contains("9.xml:3") && e.contains("1.5"), "{e}");
         let p = write(dir.path(), "8.xml", "<a><o><bbox>");
-        assert!(
-            read_flickr_xml(&p)
-                .unwrap_err()
-                .to_string()
-                .contains("malformed XML")
-        );
+        assert!(read_flickr_xml(&p).unwrap_err().to_string().contains("malformed XML"));
     }
 
     #[test]
@@ -197,37 +150,11 @@ mod tests {
             r#"[{"file": "a", "class": "c", "bbox": [[0.5, 0.0, 1.2, 0.25]]}, {"file": "b", "class": "c", "bbox": []}]"#,
         );
         let t = read_vggss_json(&p).unwrap();
-        assert_eq!(
-            t["a"],
-            vec![PixelBox {
-                xmin: 112,
-                ymin: 0,
-                xmax: 224,
-                ymax: 56
-            }]
-        );
+        assert_eq!(t["a"], vec![PixelBox { xmin: 112, ymin: 0, xmax: 224, ymax: 56 }]);
         assert!(t["b"].is_empty());
-        let p = write(
-            dir.path(),
-            "w.json",
-            "[{\"file\": \"a\",\n \"bbox\": [[0.5, 0.0]]}]",
-        );
-        assert!(
-            read_vggss_json(&p)
-                .unwrap_err()
-                .to_string()
-                .contains("2 numbers")
-        );
-        let p = write(
-            dir.path(),
-            "x.json",
-            "[{\"file\": \"a\",\n\n \"bbox\": [[0.5, }]",
-        );
-        assert!(
-            read_vggss_json(&p)
-                .unwrap_err()
-                .to_string()
-                .contains("x.json:3")
-        );
+        let p = write(dir.path(), "w.json", "[{\"file\": \"a\",\n \"bbox\": [[0.5, 0.0]]}]");
+        assert!(read_vggss_json(&p).unwrap_err().to_string().contains("2 numbers"));
+        let p = write(dir.path(), "x.json", "[{\"file\": \"a\",\n\n \"bbox\": [[0.5, }]");
+        assert!(read_vggss_json(&p).unwrap_err().to_string().contains("x.json:3"));
     }
 }

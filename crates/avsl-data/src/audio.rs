@@ -12,11 +12,7 @@ pub const WINDOW_SECONDS: f64 = 3.0;
 pub fn to_mono(pcm: &Pcm16) -> Result<Vec<i16>, String> {
     match pcm.channels {
         1 => Ok(pcm.samples.clone()),
-        2 => Ok(pcm
-            .samples
-            .chunks_exact(2)
-            .map(|lr| ((lr[0] as i32 + lr[1] as i32 + 1) >> 1) as i16)
-            .collect()),
+        2 => Ok(pcm.samples.chunks_exact(2).map(|lr| ((lr[0] as i32 + lr[1] as i32 + 1) >> 1) as i16).collect()),
         n => Err(format!(
             "{n} audio channels: only mono and stereo are supported (the reference down-mix is defined for those)"
         )),
@@ -48,15 +44,9 @@ pub fn model_signal(mono: &[i16], sample_rate: u32, seconds: f64) -> Result<Vec<
     }
     let (start, len) = centred_window(mono.len(), sample_rate, seconds);
     if len == 0 {
-        return Err(format!(
-            "audio too short: {} samples at {sample_rate} Hz give an empty window",
-            mono.len()
-        ));
+        return Err(format!("audio too short: {} samples at {sample_rate} Hz give an empty window", mono.len()));
     }
-    let window: Vec<f64> = mono[start..start + len]
-        .iter()
-        .map(|&v| (v as f64 / 32767.0).clamp(-1.0, 1.0))
-        .collect();
+    let window: Vec<f64> = mono[start..start + len].iter().map(|&v| (v as f64 / 32767.0).clamp(-1.0, 1.0)).collect();
     let wanted = sample_rate as f64 * seconds;
     let target = wanted.trunc() as usize;
     if (window.len() as f64) < wanted {
@@ -100,11 +90,7 @@ mod tests {
 
     #[test]
     fn stereo_mix_and_full_scale() {
-        let pcm = Pcm16 {
-            sample_rate: 8000,
-            channels: 2,
-            samples: vec![-32768, -32768, 32767, 32767, 1, 2, -1, -2],
-        };
+        let pcm = Pcm16 { sample_rate: 8000, channels: 2, samples: vec![-32768, -32768, 32767, 32767, 1, 2, -1, -2] };
         assert_eq!(to_mono(&pcm).unwrap(), vec![-32768, 32767, 2, -1]);
         let s = model_signal(&[-32768, 32767], 8000, 3.0).unwrap();
         assert_eq!((s[0], s[1]), (-1.0, 1.0));

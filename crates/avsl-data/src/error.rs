@@ -15,42 +15,26 @@ pub enum DataError {
     Invalid { path: PathBuf, problem: String },
     /// A line or record of a list/annotation file is malformed.
     #[error("{path}:{line}: {problem}")]
-    Record {
-        path: PathBuf,
-        line: u64,
-        problem: String,
-    },
+    Record { path: PathBuf, line: u64, problem: String },
 }
 
 impl DataError {
     pub fn io(path: &Path, source: std::io::Error) -> DataError {
-        DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        DataError::Io { path: path.to_path_buf(), source }
     }
 
     pub fn invalid(path: &Path, problem: impl Into<String>) -> DataError {
-        DataError::Invalid {
-            path: path.to_path_buf(),
-            problem: problem.into(),
-        }
+        DataError::Invalid { path: path.to_path_buf(), problem: problem.into() }
     }
 
     pub fn record(path: &Path, line: u64, problem: impl Into<String>) -> DataError {
-        DataError::Record {
-            path: path.to_path_buf(),
-            line,
-            problem: problem.into(),
-        }
+        DataError::Record { path: path.to_path_buf(), line, problem: problem.into() }
     }
 
     /// The file the error is about.
     pub fn path(&self) -> &Path {
         match self {
-            DataError::Io { path, .. }
-            | DataError::Invalid { path, .. }
-            | DataError::Record { path, .. } => path,
+            DataError::Io { path, .. } | DataError::Invalid { path, .. } | DataError::Record { path, .. } => path,
         }
     }
 }

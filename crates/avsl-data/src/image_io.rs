@@ -1,9 +1,13 @@
 //! Image decoding to 8-bit RGB, as `PIL.Image.open(path).convert('RGB')` does.
 //!
 //! Grayscale is replicated to three channels, alpha is dropped (not composited), palettes
-//! are expanded. JPEG is decoded by `zune-jpeg` (through the `image` crate); current Pillow
-//! uses libjpeg-turbo, and the two agree to within ±1 level per pixel (see the fixture
-//! tests for the measured difference).
+//! are expanded. JPEG is decoded by libjpeg-turbo's decoder (through the `mozjpeg` crate,
+//! C code built from source: islow IDCT, "fancy" chroma upsampling), the decoder current
+//! Pillow bundles, so decoded pixels are bit-identical to Pillow's (the fixture tests
+//! check it). Pure-Rust decoders were measured first and differ at colour edges:
+//! zune-jpeg by up to 7 levels, jpeg-decoder by up to 3 (different chroma upsampling and
+//! colour-conversion rounding). The authors' pinned Pillow 8.4 used IJG libjpeg 9, which
+//! differs more (METHOD.md §7 item 11); we match current Pillow.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -22,11 +26,7 @@ pub struct RgbImage {
 
 impl RgbImage {
     pub fn new(width: usize, height: usize) -> RgbImage {
-        RgbImage {
-            width,
-            height,
-            data: vec![0; width * height * 3],
-        }
+        RgbImage { width, height, data: vec![0; width * height * 3] }
     }
 
     pub fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
@@ -50,17 +50,18 @@ pub fn decode_rgb(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
     if bytes.is_empty() {
         return Err("empty file (0 bytes), expected a JPEG or PNG image".into());
     }
-    let format = image::guess_format(bytes)
-        .map_err(|_| "not a JPEG or PNG image (unrecognised content)".to_string())?;
+    let format =
+        image::guess_format(bytes).map_err(|_| "not a JPEG or PNG image (unrecognised content)".to_string())?;
     if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png) {
-        return Err(format!(
-            "unsupported image format {format:?} (expected JPEG or PNG)"
-        ));
+        return Err(format!("unsupported image format {format:?} (expected JPEG or PNG)"));
     }
     if format == ImageFormat::Jpeg && !jpeg_has_end_marker(bytes) {
-        // zune-jpeg fills a cut-off scan with grey; Pillow refuses it ("image file is
-        // truncated"), and so do we.
+        // libjpeg only warns about a cut-off scan and fills it with grey; Pillow refuses
+        // it ("image file is truncated"), and so do we.
         return Err("truncated JPEG: no end-of-image marker after the last scan".into());
+    }
+    if format == ImageFormat::Jpeg {
+        return decode_jpeg(bytes);
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
@@ -68,10 +69,44 @@ pub fn decode_rgb(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_PIXELS * 4);
     reader.limits(limits);
-    let decoded = reader
-        .decode()
-        .map_err(|e| format!("cannot decode {format:?} image: {e}"))?;
+    let decoded = reader.decode().map_err(|e| format!("cannot decode {format:?} image: {e}"))?;
     Ok(to_rgb(decoded))
+}
+
+/// libjpeg reports fatal errors by unwinding out of its error handler; the `mozjpeg`
+/// wrapper turns them into Rust panics carrying the message, caught here.
+fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
+    let decoded = std::panic::catch_unwind(|| -> std::io::Result<std::result::Result<RgbImage, String>> {
+        let header = mozjpeg::Decompress::new_mem(bytes)?;
+        let (width, height) = (header.width(), header.height());
+        if width as u64 > MAX_SIDE as u64
+            || height as u64 > MAX_SIDE as u64
+            || (width as u64 * height as u64) > MAX_PIXELS
+        {
+            return Ok(Err(format!(
+                "JPEG claims {width}×{height} pixels, more than avsl accepts ({MAX_SIDE} per side)"
+            )));
+        }
+        let mut started = header.rgb()?;
+        let pixels: Vec<[u8; 3]> = started.read_scanlines()?;
+        started.finish()?;
+        if pixels.len() != width * height {
+            return Ok(Err(format!("truncated JPEG: {} of {} pixels decoded", pixels.len(), width * height)));
+        }
+        Ok(Ok(RgbImage { width, height, data: pixels.into_iter().flatten().collect() }))
+    });
+    match decoded {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(format!("cannot decode JPEG: {e}")),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("libjpeg error");
+            Err(format!("corrupt JPEG: {message}"))
+        }
+    }
 }
 
 /// Entropy-coded data cannot contain an unescaped `FF D9`, so a complete stream has one
@@ -91,11 +126,7 @@ fn to_rgb(img: DynamicImage) -> RgbImage {
         // 16-bit and float images are rare in this field; `image` scales them to 8 bits.
         other => other.to_rgb8().into_raw(),
     };
-    RgbImage {
-        width,
-        height,
-        data,
-    }
+    RgbImage { width, height, data }
 }
 
 /// Encodes an RGB image as PNG bytes (lossless; for `inspect` and reports).
@@ -117,12 +148,7 @@ pub fn encode_png(img: &RgbImage) -> Vec<u8> {
 pub fn encode_jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-        .encode(
-            &img.data,
-            img.width as u32,
-            img.height as u32,
-            image::ExtendedColorType::Rgb8,
-        )
+        .encode(&img.data, img.width as u32, img.height as u32, image::ExtendedColorType::Rgb8)
         .expect("encoding an in-memory RGB buffer cannot fail");
     out
 }
@@ -134,25 +160,18 @@ mod tests {
     #[test]
     fn garbage_empty_and_truncated_are_errors() {
         assert!(decode_rgb(b"").unwrap_err().contains("empty"));
-        assert!(
-            decode_rgb(b"GIF89a....")
-                .unwrap_err()
-                .contains("unsupported")
-        );
-        assert!(
-            decode_rgb(b"definitely not an image")
-                .unwrap_err()
-                .contains("not a JPEG or PNG")
-        );
+        assert!(decode_rgb(b"GIF89a....").unwrap_err().contains("unsupported"));
+        assert!(decode_rgb(b"definitely not an image").unwrap_err().contains("not a JPEG or PNG"));
         let mut img = RgbImage::new(40, 30);
-        img.data
-            .iter_mut()
-            .enumerate()
-            .for_each(|(i, v)| *v = (i % 251) as u8);
+        img.data.iter_mut().enumerate().for_each(|(i, v)| *v = (i % 251) as u8);
         let png = encode_png(&img);
         assert_eq!(decode_rgb(&png).unwrap(), img);
         assert!(decode_rgb(&png[..png.len() / 2]).is_err());
         let jpg = encode_jpeg(&img, 90);
-        assert!(decode_rgb(&jpg[..jpg.len() / 2]).is_err());
+        assert!(decode_rgb(&jpg[..jpg.len() / 2]).unwrap_err().contains("truncated JPEG"));
+        // Damage inside the header: libjpeg's fatal error becomes an error, not a panic.
+        let mut bad = jpg.clone();
+        bad[20..40].fill(0xFF);
+        assert!(decode_rgb(&bad).unwrap_err().contains("JPEG"));
     }
 }

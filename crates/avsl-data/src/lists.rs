@@ -7,10 +7,7 @@ use crate::error::{DataError, Result, read_file};
 
 fn csv_records(path: &Path) -> Result<Vec<(u64, csv::StringRecord)>> {
     let bytes = read_file(path)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes.as_slice());
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes.as_slice());
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
@@ -30,10 +27,7 @@ fn csv_records(path: &Path) -> Result<Vec<(u64, csv::StringRecord)>> {
 /// The first column of every row of `<set>_test.csv` (csv quoting rules; CRLF and extra
 /// columns such as Flickr's `id,number` occur).
 pub fn read_test_ids(path: &Path) -> Result<Vec<String>> {
-    Ok(csv_records(path)?
-        .into_iter()
-        .map(|(_, r)| r[0].to_string())
-        .collect())
+    Ok(csv_records(path)?.into_iter().map(|(_, r)| r[0].to_string()).collect())
 }
 
 /// A non-sounding pair of an extended test set: the frame of `video`, the audio of `audio`.
@@ -56,10 +50,7 @@ pub fn read_plus_silent(path: &Path) -> Result<Vec<SilentPair>> {
             ));
         }
         if &r[2] == "non-sounding" {
-            pairs.push(SilentPair {
-                video: r[0].to_string(),
-                audio: r[1].to_string(),
-            });
+            pairs.push(SilentPair { video: r[0].to_string(), audio: r[1].to_string() });
         }
     }
     Ok(pairs)
@@ -69,14 +60,8 @@ pub fn read_plus_silent(path: &Path) -> Result<Vec<SilentPair>> {
 /// exactly as written (like Python's `splitlines()`); blank lines are skipped.
 pub fn read_id_list(path: &Path) -> Result<Vec<String>> {
     let bytes = read_file(path)?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| DataError::invalid(path, "id list is not UTF-8 text"))?;
-    Ok(text
-        .lines()
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect())
+    let text = String::from_utf8(bytes).map_err(|_| DataError::invalid(path, "id list is not UTF-8 text"))?;
+    Ok(text.lines().map(|l| l.strip_suffix('\r').unwrap_or(l)).filter(|l| !l.is_empty()).map(str::to_string).collect())
 }
 
 #[cfg(test)]
@@ -90,24 +75,9 @@ mod tests {
         std::fs::write(&p, "a_1,202\r\n\"b,2\",0\r\n\r\nc\r\n").unwrap();
         assert_eq!(read_test_ids(&p).unwrap(), vec!["a_1", "b,2", "c"]);
         let p = dir.path().join("s.csv");
-        std::fs::write(
-            &p,
-            "video,audio,label\r\nx,y,non-sounding\r\nz,z,sounding\r\n",
-        )
-        .unwrap();
-        assert_eq!(
-            read_plus_silent(&p).unwrap(),
-            vec![SilentPair {
-                video: "x".into(),
-                audio: "y".into()
-            }]
-        );
+        std::fs::write(&p, "video,audio,label\r\nx,y,non-sounding\r\nz,z,sounding\r\n").unwrap();
+        assert_eq!(read_plus_silent(&p).unwrap(), vec![SilentPair { video: "x".into(), audio: "y".into() }]);
         std::fs::write(&p, "video,audio,label\nx,y\n").unwrap();
-        assert!(
-            read_plus_silent(&p)
-                .unwrap_err()
-                .to_string()
-                .contains("s.csv:2")
-        );
+        assert!(read_plus_silent(&p).unwrap_err().to_string().contains("s.csv:2"));
     }
 }

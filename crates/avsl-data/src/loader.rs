@@ -92,16 +92,9 @@ impl Loader {
             .thread_name(|i| format!("avsl-loader-{i}"))
             .build()
             .map_err(|e| {
-                DataError::invalid(
-                    std::path::Path::new("<loader>"),
-                    format!("cannot start loader threads: {e}"),
-                )
+                DataError::invalid(std::path::Path::new("<loader>"), format!("cannot start loader threads: {e}"))
             })?;
-        Ok(Loader {
-            samples: Arc::new(samples),
-            config,
-            pool: Arc::new(pool),
-        })
+        Ok(Loader { samples: Arc::new(samples), config, pool: Arc::new(pool) })
     }
 
     pub fn len(&self) -> usize {
@@ -143,19 +136,11 @@ impl Loader {
                 }
             }
         });
-        BatchIter {
-            rx,
-            _producer: handle,
-        }
+        BatchIter { rx, _producer: handle }
     }
 }
 
-fn load_batch(
-    samples: &[PairFiles],
-    indices: Vec<usize>,
-    config: &LoaderConfig,
-    epoch: u64,
-) -> Result<Batch> {
+fn load_batch(samples: &[PairFiles], indices: Vec<usize>, config: &LoaderConfig, epoch: u64) -> Result<Batch> {
     let loaded: Vec<(Vec<f32>, Spectrogram)> = indices
         .par_iter()
         .map(|&i| {
@@ -175,11 +160,7 @@ fn load_batch(
         images.extend_from_slice(&img);
         spectrograms.push(spec);
     }
-    Ok(Batch {
-        indices,
-        images,
-        spectrograms,
-    })
+    Ok(Batch { indices, images, spectrograms })
 }
 
 pub struct BatchIter {

@@ -9,11 +9,7 @@ use crate::fsutil::write_atomic;
 
 /// Serialises a C-order float32 array of the given shape.
 pub fn encode_npy_f32(shape: &[usize], values: &[f32]) -> Vec<u8> {
-    assert_eq!(
-        shape.iter().product::<usize>(),
-        values.len(),
-        "shape and data length disagree"
-    );
+    assert_eq!(shape.iter().product::<usize>(), values.len(), "shape and data length disagree");
     let mut out = Vec::with_capacity(128 + values.len() * 4);
     {
         let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
@@ -23,8 +19,7 @@ pub fn encode_npy_f32(shape: &[usize], values: &[f32]) -> Vec<u8> {
             .writer(&mut out)
             .begin_nd()
             .expect("writing to memory cannot fail");
-        w.extend(values.iter().copied())
-            .expect("writing to memory cannot fail");
+        w.extend(values.iter().copied()).expect("writing to memory cannot fail");
         w.finish().expect("writing to memory cannot fail");
     }
     out
@@ -41,31 +36,20 @@ pub fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
         .map_err(|e| DataError::invalid(path, format!("not a valid .npy file: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     if npy.order() != npyz::Order::C {
-        return Err(DataError::invalid(
-            path,
-            "Fortran-ordered .npy arrays are not supported; save with C order",
-        ));
+        return Err(DataError::invalid(path, "Fortran-ordered .npy arrays are not supported; save with C order"));
     }
     let dtype = npy.dtype();
     if dtype != npyz::DType::Plain("<f4".parse().expect("valid type string")) {
-        return Err(DataError::invalid(
-            path,
-            format!("dtype is {}, expected float32 ('<f4')", dtype.descr()),
-        ));
+        return Err(DataError::invalid(path, format!("dtype is {}, expected float32 ('<f4')", dtype.descr())));
     }
     let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     match count {
         Some(n) if n.checked_mul(4).is_some_and(|b| b <= bytes.len()) => {}
         _ => {
-            return Err(DataError::invalid(
-                path,
-                format!("shape {shape:?} needs more data than the file holds"),
-            ));
+            return Err(DataError::invalid(path, format!("shape {shape:?} needs more data than the file holds")));
         }
     }
-    let values = npy
-        .into_vec::<f32>()
-        .map_err(|e| DataError::invalid(path, format!("cannot read .npy data: {e}")))?;
+    let values = npy.into_vec::<f32>().map_err(|e| DataError::invalid(path, format!("cannot read .npy data: {e}")))?;
     Ok((shape, values))
 }
 
@@ -78,19 +62,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.npy");
         write_npy_f32(&p, &[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, -6.5]).unwrap();
-        assert_eq!(
-            read_npy_f32(&p).unwrap(),
-            (vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, -6.5])
-        );
+        assert_eq!(read_npy_f32(&p).unwrap(), (vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, -6.5]));
         let bytes = std::fs::read(&p).unwrap();
         std::fs::write(&p, &bytes[..bytes.len() - 4]).unwrap();
         assert!(read_npy_f32(&p).is_err());
         std::fs::write(&p, b"not npy").unwrap();
-        assert!(
-            read_npy_f32(&p)
-                .unwrap_err()
-                .to_string()
-                .contains("not a valid .npy")
-        );
+        assert!(read_npy_f32(&p).unwrap_err().to_string().contains("not a valid .npy"));
     }
 }

@@ -15,16 +15,12 @@ use crate::wav::read_wav;
 pub fn load_spectrogram(path: &Path) -> Result<Spectrogram> {
     let (pcm, _) = read_wav(path)?;
     let mono = to_mono(&pcm).map_err(|p| DataError::invalid(path, p))?;
-    let signal = model_signal(&mono, pcm.sample_rate, WINDOW_SECONDS)
-        .map_err(|p| DataError::invalid(path, p))?;
+    let signal = model_signal(&mono, pcm.sample_rate, WINDOW_SECONDS).map_err(|p| DataError::invalid(path, p))?;
     let spec = log_spectrogram(&signal, pcm.sample_rate);
     if spec.frames == 0 {
         return Err(DataError::invalid(
             path,
-            format!(
-                "{} Hz is too low a sample rate for a 512-point spectrogram of 3 s",
-                pcm.sample_rate
-            ),
+            format!("{} Hz is too low a sample rate for a 512-point spectrogram of 3 s", pcm.sample_rate),
         ));
     }
     Ok(spec)

@@ -6,6 +6,12 @@
 //! float64, then converted to fixed point with 22 fractional bits; sums start at one half
 //! and are shifted back and clamped to 0..=255 after each pass. A pass whose size does not
 //! change is skipped, so a 224×224 input is returned unchanged.
+//!
+//! The order of the passes matters (the intermediate image is 8-bit). Pillow up to 12 (and
+//! the authors' pinned 8.4) always runs the horizontal pass first; Pillow 13 runs the
+//! vertical pass first when the height shrinks by more than twice as many pixels as the
+//! width (Pillow PR #9549; rule measured against Pillow 13.0.0 in the fixtures). The two
+//! differ only for portrait-like frames; landscape video frames resize identically.
 
 use crate::image_io::RgbImage;
 
@@ -41,9 +47,7 @@ fn coefficients(in_size: usize, out_size: usize) -> Vec<Taps> {
             let ss = 1.0 / filter_scale;
             let xmin = ((center - support + 0.5) as i64).max(0) as usize;
             let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
-            let raw: Vec<f64> = (xmin..xmax)
-                .map(|x| bicubic((x as f64 - center + 0.5) * ss))
-                .collect();
+            let raw: Vec<f64> = (xmin..xmax).map(|x| bicubic((x as f64 - center + 0.5) * ss)).collect();
             let total: f64 = raw.iter().sum();
             let weights = raw
                 .iter()
@@ -53,10 +57,7 @@ fn coefficients(in_size: usize, out_size: usize) -> Vec<Taps> {
                     (if w < 0.0 { fixed - 0.5 } else { fixed + 0.5 }) as i32
                 })
                 .collect();
-            Taps {
-                first: xmin,
-                weights,
-            }
+            Taps { first: xmin, weights }
         })
         .collect()
 }
@@ -100,28 +101,44 @@ fn resample_vertical(src: &RgbImage, out_height: usize) -> RgbImage {
                 *a = a.wrapping_add(p as i32 * w);
             }
         }
-        for (o, &a) in out.data[yy * stride..(yy + 1) * stride]
-            .iter_mut()
-            .zip(&acc)
-        {
+        for (o, &a) in out.data[yy * stride..(yy + 1) * stride].iter_mut().zip(&acc) {
             *o = clip8(a);
         }
     }
     out
 }
 
-/// `img.resize((width, height), Image.BICUBIC)`.
+/// Which Pillow's pass order to reproduce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PassOrder {
+    /// Current Pillow (13 and later): vertical first when the height shrinks much more.
+    #[default]
+    Pillow13,
+    /// Pillow 12 and earlier, including the authors' 8.4: always horizontal first.
+    HorizontalFirst,
+}
+
+impl PassOrder {
+    fn vertical_first(self, from: (usize, usize), to: (usize, usize)) -> bool {
+        let (dw, dh) = (from.0 as i64 - to.0 as i64, from.1 as i64 - to.1 as i64);
+        self == PassOrder::Pillow13 && dh > 0 && dh > 2 * dw
+    }
+}
+
+/// `img.resize((width, height), Image.BICUBIC)` as current Pillow computes it.
 pub fn resize_bicubic(img: &RgbImage, width: usize, height: usize) -> RgbImage {
-    let horizontal = if img.width != width {
-        Some(resample_horizontal(img, width))
+    resize_bicubic_with(img, width, height, PassOrder::default())
+}
+
+pub fn resize_bicubic_with(img: &RgbImage, width: usize, height: usize, order: PassOrder) -> RgbImage {
+    let horizontal = |im: RgbImage| if im.width != width { resample_horizontal(&im, width) } else { im };
+    let vertical = |im: RgbImage| if im.height != height { resample_vertical(&im, height) } else { im };
+    if (img.width, img.height) == (width, height) {
+        img.clone()
+    } else if order.vertical_first((img.width, img.height), (width, height)) {
+        horizontal(vertical(img.clone()))
     } else {
-        None
-    };
-    let stage = horizontal.as_ref().unwrap_or(img);
-    if stage.height != height {
-        resample_vertical(stage, height)
-    } else {
-        stage.clone()
+        vertical(horizontal(img.clone()))
     }
 }
 
@@ -134,10 +151,7 @@ mod tests {
         for (i, o) in [(320, 224), (100, 224), (224, 246), (1000, 7)] {
             for t in coefficients(i, o) {
                 let s: i32 = t.weights.iter().sum();
-                assert!(
-                    (s - (1 << PRECISION_BITS)).abs() <= t.weights.len() as i32,
-                    "{i}->{o}: {s}"
-                );
+                assert!((s - (1 << PRECISION_BITS)).abs() <= t.weights.len() as i32, "{i}->{o}: {s}");
             }
         }
     }
@@ -145,21 +159,9 @@ mod tests {
     #[test]
     fn identity_and_constant_images() {
         let mut img = RgbImage::new(224, 224);
-        img.data
-            .iter_mut()
-            .enumerate()
-            .for_each(|(i, v)| *v = (i * 7 % 256) as u8);
+        img.data.iter_mut().enumerate().for_each(|(i, v)| *v = (i * 7 % 256) as u8);
         assert_eq!(resize_bicubic(&img, 224, 224), img);
-        let flat = RgbImage {
-            width: 300,
-            height: 170,
-            data: vec![77; 300 * 170 * 3],
-        };
-        assert!(
-            resize_bicubic(&flat, 224, 224)
-                .data
-                .iter()
-                .all(|&v| v == 77)
-        );
+        let flat = RgbImage { width: 300, height: 170, data: vec![77; 300 * 170 * 3] };
+        assert!(resize_bicubic(&flat, 224, 224).data.iter().all(|&v| v == 77));
     }
 }

@@ -41,9 +41,7 @@ pub fn tukey_window() -> &'static [f64] {
                 } else if n < m - width - 1 {
                     1.0
                 } else {
-                    0.5 * (1.0
-                        + (std::f64::consts::PI * (-2.0 / alpha + 1.0 + 2.0 * nf / alpha / denom))
-                            .cos())
+                    0.5 * (1.0 + (std::f64::consts::PI * (-2.0 / alpha + 1.0 + 2.0 * nf / alpha / denom)).cos())
                 }
             })
             .collect()
@@ -52,8 +50,7 @@ pub fn tukey_window() -> &'static [f64] {
 
 fn fft() -> Arc<dyn RealToComplex<f64>> {
     static FFT: OnceLock<Arc<dyn RealToComplex<f64>>> = OnceLock::new();
-    FFT.get_or_init(|| RealFftPlanner::<f64>::new().plan_fft_forward(NPERSEG))
-        .clone()
+    FFT.get_or_init(|| RealFftPlanner::<f64>::new().plan_fft_forward(NPERSEG)).clone()
 }
 
 /// Number of frames scipy produces for `n` samples.
@@ -78,8 +75,7 @@ pub fn power_spectrogram(x: &[f64], sample_rate: u32) -> (usize, Vec<f64>) {
         for ((dst, &s), &w) in input.iter_mut().zip(segment).zip(window) {
             *dst = (s - mean) * w;
         }
-        fft.process_with_scratch(&mut input, &mut spectrum, &mut scratch)
-            .expect("buffer sizes come from the plan");
+        fft.process_with_scratch(&mut input, &mut spectrum, &mut scratch).expect("buffer sizes come from the plan");
         for (f, c) in spectrum.iter().enumerate() {
             let doubled = if f == 0 || f == BINS - 1 { 1.0 } else { 2.0 };
             out[f * frames + t] = c.norm_sqr() * scale * doubled;
@@ -119,10 +115,7 @@ fn pairwise_sum(a: &[f64]) -> f64 {
 /// The network input: `ln(P + 1e-7) / 12` in float64, then float32.
 pub fn log_spectrogram(x: &[f64], sample_rate: u32) -> Spectrogram {
     let (frames, power) = power_spectrogram(x, sample_rate);
-    let values = power
-        .iter()
-        .map(|&p| ((p + 1e-7).ln() / 12.0) as f32)
-        .collect();
+    let values = power.iter().map(|&p| ((p + 1e-7).ln() / 12.0) as f32).collect();
     Spectrogram { frames, values }
 }
 
@@ -150,17 +143,11 @@ mod tests {
     #[test]
     fn pure_tone_peaks_at_its_bin() {
         let sr = 16_000u32;
-        let x: Vec<f64> = (0..48_000)
-            .map(|i| (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / sr as f64).sin())
-            .collect();
+        let x: Vec<f64> =
+            (0..48_000).map(|i| (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / sr as f64).sin()).collect();
         let (frames, p) = power_spectrogram(&x, sr);
         let col: Vec<f64> = (0..BINS).map(|f| p[f * frames + 10]).collect();
-        let peak = col
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap()
-            .0;
+        let peak = col.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
         assert_eq!(peak, 32); // 1000 Hz / (16000 / 512)
     }
 }

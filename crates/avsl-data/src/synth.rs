@@ -24,20 +24,12 @@ use crate::image_io::{RgbImage, encode_jpeg};
 use crate::wav::{Pcm16, write_wav_i16};
 
 pub const SHAPES: [&str; 4] = ["box", "disc", "triangle", "striped box"];
-pub const COLOURS: [(&str, [u8; 3]); 3] = [
-    ("red", [220, 40, 40]),
-    ("blue", [40, 80, 230]),
-    ("yellow", [235, 210, 40]),
-];
+pub const COLOURS: [(&str, [u8; 3]); 3] = [("red", [220, 40, 40]), ("blue", [40, 80, 230]), ("yellow", [235, 210, 40])];
 pub const NUM_CLASSES: usize = SHAPES.len() * COLOURS.len();
 
 /// Human-readable class name, e.g. `"blue disc"`.
 pub fn class_name(class: usize) -> String {
-    format!(
-        "{} {}",
-        COLOURS[class % COLOURS.len()].0,
-        SHAPES[class / COLOURS.len()]
-    )
+    format!("{} {}", COLOURS[class % COLOURS.len()].0, SHAPES[class / COLOURS.len()])
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -56,13 +48,7 @@ pub struct SynthConfig {
 
 impl Default for SynthConfig {
     fn default() -> Self {
-        SynthConfig {
-            seed: 0,
-            train: 2000,
-            test: 300,
-            negatives: 150,
-            small_fraction: 0.3,
-        }
+        SynthConfig { seed: 0, train: 2000, test: 300, negatives: 150, small_fraction: 0.3 }
     }
 }
 
@@ -137,19 +123,9 @@ fn layout(rng: &mut impl Rng, n: usize, large: &[bool]) -> Vec<[f64; 4]> {
             let start_across = lo + rng.random_range(0.0..=(strip - w_across));
             let start_along = rng.random_range(0.0..=(1.0 - along));
             if vertical_strips {
-                [
-                    start_across,
-                    start_along,
-                    start_across + w_across,
-                    start_along + along,
-                ]
+                [start_across, start_along, start_across + w_across, start_along + along]
             } else {
-                [
-                    start_along,
-                    start_across,
-                    start_along + along,
-                    start_across + w_across,
-                ]
+                [start_along, start_across, start_along + along, start_across + w_across]
             }
         })
         .collect()
@@ -178,10 +154,7 @@ fn draw_object(img: &mut RgbImage, obj: &SceneObject, rng: &mut impl Rng) {
     let (w, h) = (img.width as f64, img.height as f64);
     let [x0, y0, x1, y1] = obj.bbox;
     let (px0, py0) = ((x0 * w).round() as usize, (y0 * h).round() as usize);
-    let (px1, py1) = (
-        ((x1 * w).round() as usize).min(img.width),
-        ((y1 * h).round() as usize).min(img.height),
-    );
+    let (px1, py1) = (((x1 * w).round() as usize).min(img.width), ((y1 * h).round() as usize).min(img.height));
     let colour = COLOURS[obj.class % COLOURS.len()].1;
     let shade = rng.random_range(0.85..1.1f64);
     let shape = obj.class / COLOURS.len();
@@ -199,11 +172,7 @@ fn draw_object(img: &mut RgbImage, obj: &SceneObject, rng: &mut impl Rng) {
             if !inside {
                 continue;
             }
-            let stripe = if shape == 3 && ((v * 8.0) as usize) % 2 == 1 {
-                0.45
-            } else {
-                1.0
-            };
+            let stripe = if shape == 3 && ((v * 8.0) as usize) % 2 == 1 { 0.45 } else { 1.0 };
             let i = (y * img.width + x) * 3;
             for c in 0..3 {
                 let noisy = colour[c] as f64 * shade * stripe + rng.random_range(-10.0..10.0);
@@ -219,15 +188,9 @@ fn synth_audio(rng: &mut impl Rng, class: usize, split: Split) -> Pcm16 {
     let sample_rate = if split == Split::Train {
         16_000
     } else {
-        *[16_000u32, 16_000, 16_000, 16_000, 22_050, 44_100]
-            .get(rng.random_range(0..6))
-            .unwrap()
+        *[16_000u32, 16_000, 16_000, 16_000, 22_050, 44_100].get(rng.random_range(0..6)).unwrap()
     };
-    let seconds = if rng.random_bool(0.2) {
-        rng.random_range(1.0..2.9)
-    } else {
-        rng.random_range(3.5..6.0)
-    };
+    let seconds = if rng.random_bool(0.2) { rng.random_range(1.0..2.9) } else { rng.random_range(3.5..6.0) };
     let channels: u16 = if rng.random_bool(0.25) { 2 } else { 1 };
     let n = (seconds * sample_rate as f64) as usize;
     let f0 = 110.0 * 1.26f64.powi(class as i32) * rng.random_range(0.97..1.03);
@@ -235,9 +198,7 @@ fn synth_audio(rng: &mut impl Rng, class: usize, split: Split) -> Pcm16 {
     let am_rate = 1.5 + 2.5 * (class % 4) as f64;
     let amplitude = rng.random_range(0.25..0.55) * 32767.0;
     let noise = rng.random_range(0.03..0.12);
-    let phases: Vec<f64> = (0..5)
-        .map(|_| rng.random_range(0.0..std::f64::consts::TAU))
-        .collect();
+    let phases: Vec<f64> = (0..5).map(|_| rng.random_range(0.0..std::f64::consts::TAU)).collect();
     let norm: f64 = (0..5).map(|h| rolloff.powi(h)).sum();
     let mut samples = Vec::with_capacity(n * channels as usize);
     for i in 0..n {
@@ -256,11 +217,7 @@ fn synth_audio(rng: &mut impl Rng, class: usize, split: Split) -> Pcm16 {
             samples.push(v.clamp(-32768.0, 32767.0) as i16);
         }
     }
-    Pcm16 {
-        sample_rate,
-        channels,
-        samples,
-    }
+    Pcm16 { sample_rate, channels, samples }
 }
 
 /// A scene whose sound source is visible (`visible_source`) or absent from the frame.
@@ -277,43 +234,23 @@ fn make_scene(seed: u64, split: Split, index: usize, small_fraction: f64) -> Sce
         let classes = distinct_classes(&mut rng, n_objects, Some(sound_class));
         let large: Vec<bool> = (0..n_objects).map(|_| rng.random_bool(0.6)).collect();
         let boxes = layout(&mut rng, n_objects, &large);
-        let objects = classes
-            .into_iter()
-            .zip(boxes)
-            .map(|(class, bbox)| SceneObject { class, bbox })
-            .collect();
+        let objects = classes.into_iter().zip(boxes).map(|(class, bbox)| SceneObject { class, bbox }).collect();
         (objects, None, sound_class)
     } else {
         let classes = distinct_classes(&mut rng, n_objects, None);
         let source = rng.random_range(0..n_objects);
         let large: Vec<bool> = (0..n_objects)
-            .map(|i| {
-                if i == source {
-                    !rng.random_bool(small_fraction)
-                } else {
-                    rng.random_bool(0.6)
-                }
-            })
+            .map(|i| if i == source { !rng.random_bool(small_fraction) } else { rng.random_bool(0.6) })
             .collect();
         let boxes = layout(&mut rng, n_objects, &large);
-        let objects: Vec<SceneObject> = classes
-            .into_iter()
-            .zip(boxes)
-            .map(|(class, bbox)| SceneObject { class, bbox })
-            .collect();
+        let objects: Vec<SceneObject> =
+            classes.into_iter().zip(boxes).map(|(class, bbox)| SceneObject { class, bbox }).collect();
         let sound_class = objects[source].class;
         (objects, Some(source), sound_class)
     };
     let frame = draw_scene(&mut rng, &objects);
     let audio = synth_audio(&mut rng, sound_class, split);
-    Scene {
-        id,
-        objects,
-        source,
-        sound_class,
-        frame,
-        audio,
-    }
+    Scene { id, objects, source, sound_class, frame, audio }
 }
 
 /// What `generate` wrote.
@@ -334,14 +271,8 @@ struct VggssRecord {
 }
 
 fn write_scene(root: &Path, scene: &Scene) -> Result<()> {
-    write_atomic(
-        &root.join("frames").join(format!("{}.jpg", scene.id)),
-        &encode_jpeg(&scene.frame, 90),
-    )?;
-    write_wav_i16(
-        &root.join("audio").join(format!("{}.wav", scene.id)),
-        &scene.audio,
-    )
+    write_atomic(&root.join("frames").join(format!("{}.jpg", scene.id)), &encode_jpeg(&scene.frame, 90))?;
+    write_wav_i16(&root.join("audio").join(format!("{}.wav", scene.id)), &scene.audio)
 }
 
 /// Writes the benchmark under `root`: `frames/`, `audio/`, `metadata/vggss.json` (boxes of
@@ -371,14 +302,8 @@ pub fn generate(root: &Path, config: &SynthConfig) -> Result<SynthSummary> {
 
     let mut records = Vec::new();
     for scene in train.iter().chain(&test) {
-        let src = &scene.objects[scene
-            .source
-            .expect("train/test scenes have a visible source")];
-        records.push(VggssRecord {
-            file: scene.id.clone(),
-            class: class_name(src.class),
-            bbox: vec![src.bbox],
-        });
+        let src = &scene.objects[scene.source.expect("train/test scenes have a visible source")];
+        records.push(VggssRecord { file: scene.id.clone(), class: class_name(src.class), bbox: vec![src.bbox] });
     }
     let json = serde_json::to_vec(&records).expect("plain records serialise");
     write_atomic(&root.join("metadata/vggss.json"), &json)?;
@@ -396,28 +321,20 @@ pub fn generate(root: &Path, config: &SynthConfig) -> Result<SynthSummary> {
     if !test.is_empty() {
         for k in 0..config.negatives - hidden_count {
             let frame_scene = &test[k % test.len()];
-            let candidates: Vec<&Scene> = test
-                .iter()
-                .filter(|s| frame_scene.objects.iter().all(|o| o.class != s.sound_class))
-                .collect();
+            let candidates: Vec<&Scene> =
+                test.iter().filter(|s| frame_scene.objects.iter().all(|o| o.class != s.sound_class)).collect();
             if candidates.is_empty() {
                 continue;
             }
             let audio_scene = candidates[rng.random_range(0..candidates.len())];
-            silent.push_str(&format!(
-                "{},{},non-sounding\r\n",
-                frame_scene.id, audio_scene.id
-            ));
+            silent.push_str(&format!("{},{},non-sounding\r\n", frame_scene.id, audio_scene.id));
             mismatched += 1;
         }
     }
     for scene in &hidden {
         silent.push_str(&format!("{},{},non-sounding\r\n", scene.id, scene.id));
     }
-    write_atomic(
-        &root.join("metadata/vggss_test_plus_silent.csv"),
-        silent.as_bytes(),
-    )?;
+    write_atomic(&root.join("metadata/vggss_test_plus_silent.csv"), silent.as_bytes())?;
 
     let summary = SynthSummary {
         root: root.to_path_buf(),
@@ -432,12 +349,7 @@ pub fn generate(root: &Path, config: &SynthConfig) -> Result<SynthSummary> {
         "classes": (0..NUM_CLASSES).map(class_name).collect::<Vec<_>>(),
         "summary": summary,
     });
-    write_atomic(
-        &root.join("synth.json"),
-        serde_json::to_string_pretty(&meta)
-            .expect("json")
-            .as_bytes(),
-    )?;
+    write_atomic(&root.join("synth.json"), serde_json::to_string_pretty(&meta).expect("json").as_bytes())?;
     Ok(summary)
 }
 

@@ -135,10 +135,8 @@ pub fn build_test_list(paths: &TestSetPaths, set: TestSet) -> Result<Vec<TestSam
     let audio_dir = paths.data.join("audio");
     let list_path = paths.metadata.join(set.list_file());
     let wanted: BTreeSet<String> = read_test_ids(&list_path)?.into_iter().collect();
-    let present: BTreeSet<String> = stems(&audio_dir, ".wav")?
-        .intersection(&stems(&frames_dir, ".jpg")?)
-        .cloned()
-        .collect();
+    let present: BTreeSet<String> =
+        stems(&audio_dir, ".wav")?.intersection(&stems(&frames_dir, ".jpg")?).cloned().collect();
     let positives: Vec<String> = wanted.intersection(&present).cloned().collect();
 
     let (boxes, boxes_source): (BoxTable, PathBuf) = match set.box_format() {
@@ -154,10 +152,7 @@ pub fn build_test_list(paths: &TestSetPaths, set: TestSet) -> Result<Vec<TestSam
         let b = boxes.get(&id).ok_or_else(|| {
             DataError::invalid(
                 &boxes_source,
-                format!(
-                    "no annotation for test id {id:?} (listed in {})",
-                    list_path.display()
-                ),
+                format!("no annotation for test id {id:?} (listed in {})", list_path.display()),
             )
         })?;
         samples.push(TestSample {
@@ -171,10 +166,7 @@ pub fn build_test_list(paths: &TestSetPaths, set: TestSet) -> Result<Vec<TestSam
     }
 
     if let Some(default_csv) = set.plus_silent_file() {
-        let csv_path = paths
-            .plus_silent_csv
-            .clone()
-            .unwrap_or_else(|| paths.metadata.join(default_csv));
+        let csv_path = paths.plus_silent_csv.clone().unwrap_or_else(|| paths.metadata.join(default_csv));
         for pair in read_plus_silent(&csv_path)? {
             let frame = frames_dir.join(format!("{}.jpg", pair.video));
             let audio = audio_dir.join(format!("{}.wav", pair.audio));

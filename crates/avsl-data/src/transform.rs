@@ -24,11 +24,7 @@ pub fn resize_shorter_side(img: &RgbImage, size: usize) -> RgbImage {
     let (w, h) = (img.width, img.height);
     let (short, long) = if w <= h { (w, h) } else { (h, w) };
     let new_long = (size as f64 * long as f64 / short as f64).trunc() as usize;
-    let (ow, oh) = if w <= h {
-        (size, new_long)
-    } else {
-        (new_long, size)
-    };
+    let (ow, oh) = if w <= h { (size, new_long) } else { (new_long, size) };
     resize_bicubic(img, ow, oh)
 }
 
@@ -80,10 +76,7 @@ mod tests {
     #[test]
     fn augmentation_is_seeded() {
         let mut img = RgbImage::new(300, 250);
-        img.data
-            .iter_mut()
-            .enumerate()
-            .for_each(|(i, v)| *v = (i % 253) as u8);
+        img.data.iter_mut().enumerate().for_each(|(i, v)| *v = (i % 253) as u8);
         let a = train_augment(&img, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
         let b = train_augment(&img, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
         assert_eq!(a, b);
@@ -92,11 +85,7 @@ mod tests {
 
     #[test]
     fn normalisation_values() {
-        let img = RgbImage {
-            width: 1,
-            height: 1,
-            data: vec![0, 128, 255],
-        };
+        let img = RgbImage { width: 1, height: 1, data: vec![0, 128, 255] };
         let t = to_normalized_chw(&img);
         assert_eq!(t[0], (0.0f32 - 0.485) / 0.229);
         assert_eq!(t[2], (1.0f32 - 0.406) / 0.225);

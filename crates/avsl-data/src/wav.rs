@@ -52,43 +52,26 @@ pub fn decode_wav(bytes: &[u8]) -> std::result::Result<(Pcm16, WavEncoding), Str
     if spec.sample_rate == 0 {
         return Err("WAV header declares a sample rate of 0 Hz".into());
     }
-    let encoding = WavEncoding {
-        bits_per_sample: spec.bits_per_sample,
-        float: spec.sample_format == hound::SampleFormat::Float,
-    };
+    let encoding =
+        WavEncoding { bits_per_sample: spec.bits_per_sample, float: spec.sample_format == hound::SampleFormat::Float };
     let declared = reader.len() as usize;
     // The header's length is only a claim: never reserve more than the file can hold.
     let capacity = declared.min(bytes.len());
     let samples = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Int, 8) => {
-            collect(reader.into_samples::<i8>(), capacity, |v| (v as i16) << 8)?
-        }
+        (hound::SampleFormat::Int, 8) => collect(reader.into_samples::<i8>(), capacity, |v| (v as i16) << 8)?,
         (hound::SampleFormat::Int, 16) => collect(reader.into_samples::<i16>(), capacity, |v| v)?,
-        (hound::SampleFormat::Int, 24) => {
-            collect(reader.into_samples::<i32>(), capacity, |v| (v >> 8) as i16)?
-        }
-        (hound::SampleFormat::Int, 32) => {
-            collect(reader.into_samples::<i32>(), capacity, |v| (v >> 16) as i16)?
-        }
-        (hound::SampleFormat::Float, 32) => {
-            collect(reader.into_samples::<f32>(), capacity, float_to_i16)?
-        }
+        (hound::SampleFormat::Int, 24) => collect(reader.into_samples::<i32>(), capacity, |v| (v >> 8) as i16)?,
+        (hound::SampleFormat::Int, 32) => collect(reader.into_samples::<i32>(), capacity, |v| (v >> 16) as i16)?,
+        (hound::SampleFormat::Float, 32) => collect(reader.into_samples::<f32>(), capacity, float_to_i16)?,
         (format, bits) => {
             return Err(format!(
                 "unsupported WAV encoding: {bits}-bit {} (supported: 8/16/24/32-bit integer PCM, 32-bit float)",
-                if format == hound::SampleFormat::Float {
-                    "float"
-                } else {
-                    "integer"
-                }
+                if format == hound::SampleFormat::Float { "float" } else { "integer" }
             ));
         }
     };
     if samples.len() != declared {
-        return Err(format!(
-            "truncated WAV data: header declares {declared} samples, file holds {}",
-            samples.len()
-        ));
+        return Err(format!("truncated WAV data: header declares {declared} samples, file holds {}", samples.len()));
     }
     if samples.len() % spec.channels as usize != 0 {
         return Err(format!(
@@ -97,24 +80,13 @@ pub fn decode_wav(bytes: &[u8]) -> std::result::Result<(Pcm16, WavEncoding), Str
             spec.channels
         ));
     }
-    Ok((
-        Pcm16 {
-            sample_rate: spec.sample_rate,
-            channels: spec.channels,
-            samples,
-        },
-        encoding,
-    ))
+    Ok((Pcm16 { sample_rate: spec.sample_rate, channels: spec.channels, samples }, encoding))
 }
 
 /// libswresample's float → s16: `av_clip_int16(lrintf(x · 32768))` (round half to even).
 fn float_to_i16(x: f32) -> i16 {
     let scaled = (x * 32768.0).round_ties_even();
-    if scaled.is_nan() {
-        0
-    } else {
-        scaled.clamp(-32768.0, 32767.0) as i16
-    }
+    if scaled.is_nan() { 0 } else { scaled.clamp(-32768.0, 32767.0) as i16 }
 }
 
 fn collect<S, R: std::io::Read>(
@@ -161,17 +133,14 @@ pub fn write_wav_i16(path: &Path, pcm: &Pcm16) -> Result<()> {
     };
     let mut buffer = Cursor::new(Vec::with_capacity(44 + pcm.samples.len() * 2));
     {
-        let mut writer = hound::WavWriter::new(&mut buffer, spec)
-            .map_err(|e| DataError::invalid(path, e.to_string()))?;
+        let mut writer =
+            hound::WavWriter::new(&mut buffer, spec).map_err(|e| DataError::invalid(path, e.to_string()))?;
         let mut w = writer.get_i16_writer(pcm.samples.len() as u32);
         for &s in &pcm.samples {
             w.write_sample(s);
         }
-        w.flush()
-            .map_err(|e| DataError::invalid(path, e.to_string()))?;
-        writer
-            .finalize()
-            .map_err(|e| DataError::invalid(path, e.to_string()))?;
+        w.flush().map_err(|e| DataError::invalid(path, e.to_string()))?;
+        writer.finalize().map_err(|e| DataError::invalid(path, e.to_string()))?;
     }
     crate::fsutil::write_atomic(path, buffer.get_ref())
 }
@@ -180,10 +149,7 @@ pub fn write_wav_i16(path: &Path, pcm: &Pcm16) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn wav_bytes(
-        spec: hound::WavSpec,
-        write: impl FnOnce(&mut hound::WavWriter<&mut Cursor<Vec<u8>>>),
-    ) -> Vec<u8> {
+    fn wav_bytes(spec: hound::WavSpec, write: impl FnOnce(&mut hound::WavWriter<&mut Cursor<Vec<u8>>>)) -> Vec<u8> {
         let mut c = Cursor::new(Vec::new());
         {
             let mut w = hound::WavWriter::new(&mut c, spec).unwrap();
@@ -198,11 +164,7 @@ mod tests {
             channels,
             sample_rate: 16000,
             bits_per_sample: bits,
-            sample_format: if float {
-                hound::SampleFormat::Float
-            } else {
-                hound::SampleFormat::Int
-            },
+            sample_format: if float { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
         }
     }
 
@@ -213,19 +175,13 @@ mod tests {
                 w.write_sample(v).unwrap();
             }
         });
-        assert_eq!(
-            decode_wav(&b).unwrap().0.samples,
-            vec![32767, -32768, 0, -1, 1]
-        );
+        assert_eq!(decode_wav(&b).unwrap().0.samples, vec![32767, -32768, 0, -1, 1]);
         let b = wav_bytes(spec(32, true, 1), |w| {
             for v in [1.0f32, -1.0, 1.5, 0.5 / 32768.0, 1.5 / 32768.0, f32::NAN] {
                 w.write_sample(v).unwrap();
             }
         });
-        assert_eq!(
-            decode_wav(&b).unwrap().0.samples,
-            vec![32767, -32768, 32767, 0, 2, 0]
-        );
+        assert_eq!(decode_wav(&b).unwrap().0.samples, vec![32767, -32768, 32767, 0, 2, 0]);
         let b = wav_bytes(spec(8, false, 1), |w| {
             for v in [127i8, -128, 0] {
                 w.write_sample(v).unwrap();
@@ -246,11 +202,7 @@ mod tests {
         let e = decode_wav(&b[..30]).unwrap_err();
         assert!(e.contains("truncated") || e.contains("not a valid"), "{e}");
         assert!(decode_wav(b"RIFF\x04\0\0\0JUNK").is_err());
-        assert!(
-            decode_wav(b"hello, not audio at all")
-                .unwrap_err()
-                .contains("not a valid WAV")
-        );
+        assert!(decode_wav(b"hello, not audio at all").unwrap_err().contains("not a valid WAV"));
         assert!(decode_wav(b"").unwrap_err().contains("empty"));
     }
 }

@@ -28,32 +28,19 @@ impl PixelBox {
     /// VGG-SS: normalised `[xmin, ymin, xmax, ymax]` → `(clip(b, 0, 1) · 224).astype(int)`.
     pub fn from_normalized(b: [f64; 4]) -> PixelBox {
         let px = |v: f64| (v.clamp(0.0, 1.0) * MAP_SIZE as f64).trunc() as i64;
-        PixelBox {
-            xmin: px(b[0]),
-            ymin: px(b[1]),
-            xmax: px(b[2]),
-            ymax: px(b[3]),
-        }
+        PixelBox { xmin: px(b[0]), ymin: px(b[1]), xmax: px(b[2]), ymax: px(b[3]) }
     }
 
     /// Flickr-SoundNet: integer coordinates on a 256 scale → `int(224 · v / 256)`
     /// (float division, truncation toward zero).
     pub fn from_flickr_256(b: [i64; 4]) -> PixelBox {
         let px = |v: i64| ((MAP_SIZE as f64 * v as f64) / 256.0).trunc() as i64;
-        PixelBox {
-            xmin: px(b[0]),
-            ymin: px(b[1]),
-            xmax: px(b[2]),
-            ymax: px(b[3]),
-        }
+        PixelBox { xmin: px(b[0]), ymin: px(b[1]), xmax: px(b[2]), ymax: px(b[3]) }
     }
 
     /// The half-open pixel ranges `gt[ymin:ymax, xmin:xmax]` selects in numpy.
     fn numpy_ranges(&self) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
-        (
-            numpy_slice(self.ymin, self.ymax, MAP_SIZE),
-            numpy_slice(self.xmin, self.xmax, MAP_SIZE),
-        )
+        (numpy_slice(self.ymin, self.ymax, MAP_SIZE), numpy_slice(self.xmin, self.xmax, MAP_SIZE))
     }
 }
 
@@ -78,9 +65,7 @@ pub struct GtMap {
 impl GtMap {
     /// The all-zero map of a non-sounding (negative) sample.
     pub fn empty() -> GtMap {
-        GtMap {
-            values: vec![0.0; MAP_SIZE * MAP_SIZE],
-        }
+        GtMap { values: vec![0.0; MAP_SIZE * MAP_SIZE] }
     }
 
     /// Builds the map exactly as the reference: every box adds 1 on its pixels; VGG-SS keeps
@@ -124,51 +109,22 @@ mod tests {
     fn vggss_box_truncates_after_clipping() {
         let b = PixelBox::from_normalized([0.403125, -0.2, 0.6, 1.7]);
         // 0.403125·224 = 90.3, 0.6·224 = 134.39999…, clipped values give 0 and 224.
-        assert_eq!(
-            b,
-            PixelBox {
-                xmin: 90,
-                ymin: 0,
-                xmax: 134,
-                ymax: 224
-            }
-        );
+        assert_eq!(b, PixelBox { xmin: 90, ymin: 0, xmax: 134, ymax: 224 });
     }
 
     #[test]
     fn flickr_box_uses_256_scale() {
         let b = PixelBox::from_flickr_256([10, 255, 256, -3]);
-        assert_eq!(
-            b,
-            PixelBox {
-                xmin: 8,
-                ymin: 223,
-                xmax: 224,
-                ymax: -2
-            }
-        );
+        assert_eq!(b, PixelBox { xmin: 8, ymin: 223, xmax: 224, ymax: -2 });
     }
 
     #[test]
     fn union_and_consensus() {
-        let a = PixelBox {
-            xmin: 0,
-            ymin: 0,
-            xmax: 10,
-            ymax: 10,
-        };
-        let b = PixelBox {
-            xmin: 5,
-            ymin: 5,
-            xmax: 15,
-            ymax: 15,
-        };
+        let a = PixelBox { xmin: 0, ymin: 0, xmax: 10, ymax: 10 };
+        let b = PixelBox { xmin: 5, ymin: 5, xmax: 15, ymax: 15 };
         assert_eq!(GtMap::from_boxes(&[a, b], BoxFormat::Vggss).area(), 175.0);
         // Flickr: the overlap (25 px) counts 1, the rest (150 px) 0.5.
-        assert_eq!(
-            GtMap::from_boxes(&[a, b], BoxFormat::Flickr).area(),
-            25.0 + 75.0
-        );
+        assert_eq!(GtMap::from_boxes(&[a, b], BoxFormat::Flickr).area(), 25.0 + 75.0);
     }
 
     #[test]
