@@ -69,20 +69,17 @@ fn clip8(acc: i32) -> u8 {
 fn resample_horizontal(src: &RgbImage, out_width: usize) -> RgbImage {
     let taps = coefficients(src.width, out_width);
     let mut out = RgbImage::new(out_width, src.height);
-    for y in 0..src.height {
-        let row = &src.data[y * src.width * 3..(y + 1) * src.width * 3];
-        let out_row = &mut out.data[y * out_width * 3..(y + 1) * out_width * 3];
-        for (xx, t) in taps.iter().enumerate() {
-            let mut acc = [1i32 << (PRECISION_BITS - 1); 3];
-            for (k, &w) in t.weights.iter().enumerate() {
-                let p = &row[(t.first + k) * 3..(t.first + k) * 3 + 3];
-                for c in 0..3 {
-                    acc[c] = acc[c].wrapping_add(p[c] as i32 * w);
-                }
+    let half = 1i32 << (PRECISION_BITS - 1);
+    for (row, out_row) in src.data.chunks_exact(src.width * 3).zip(out.data.chunks_exact_mut(out_width * 3)) {
+        for (t, px) in taps.iter().zip(out_row.chunks_exact_mut(3)) {
+            let window = &row[t.first * 3..(t.first + t.weights.len()) * 3];
+            let (mut r, mut g, mut b) = (half, half, half);
+            for (p, &w) in window.chunks_exact(3).zip(&t.weights) {
+                r = r.wrapping_add(p[0] as i32 * w);
+                g = g.wrapping_add(p[1] as i32 * w);
+                b = b.wrapping_add(p[2] as i32 * w);
             }
-            for c in 0..3 {
-                out_row[xx * 3 + c] = clip8(acc[c]);
-            }
+            px.copy_from_slice(&[clip8(r), clip8(g), clip8(b)]);
         }
     }
     out
@@ -93,15 +90,15 @@ fn resample_vertical(src: &RgbImage, out_height: usize) -> RgbImage {
     let stride = src.width * 3;
     let mut out = RgbImage::new(src.width, out_height);
     let mut acc = vec![0i32; stride];
-    for (yy, t) in taps.iter().enumerate() {
+    for (t, out_row) in taps.iter().zip(out.data.chunks_exact_mut(stride)) {
         acc.fill(1 << (PRECISION_BITS - 1));
-        for (k, &w) in t.weights.iter().enumerate() {
-            let row = &src.data[(t.first + k) * stride..(t.first + k + 1) * stride];
+        let rows = &src.data[t.first * stride..(t.first + t.weights.len()) * stride];
+        for (row, &w) in rows.chunks_exact(stride).zip(&t.weights) {
             for (a, &p) in acc.iter_mut().zip(row) {
                 *a = a.wrapping_add(p as i32 * w);
             }
         }
-        for (o, &a) in out.data[yy * stride..(yy + 1) * stride].iter_mut().zip(&acc) {
+        for (o, &a) in out_row.iter_mut().zip(&acc) {
             *o = clip8(a);
         }
     }

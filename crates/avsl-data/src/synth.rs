@@ -174,9 +174,9 @@ fn draw_object(img: &mut RgbImage, obj: &SceneObject, rng: &mut impl Rng) {
             }
             let stripe = if shape == 3 && ((v * 8.0) as usize) % 2 == 1 { 0.45 } else { 1.0 };
             let i = (y * img.width + x) * 3;
-            for c in 0..3 {
-                let noisy = colour[c] as f64 * shade * stripe + rng.random_range(-10.0..10.0);
-                img.data[i + c] = noisy.clamp(0.0, 255.0) as u8;
+            for (dst, &base) in img.data[i..i + 3].iter_mut().zip(&colour) {
+                let noisy = base as f64 * shade * stripe + rng.random_range(-10.0..10.0);
+                *dst = noisy.clamp(0.0, 255.0) as u8;
             }
         }
     }
@@ -253,6 +253,11 @@ fn make_scene(seed: u64, split: Split, index: usize, small_fraction: f64) -> Sce
     Scene { id, objects, source, sound_class, frame, audio }
 }
 
+/// Number of scenes `generate` writes for a configuration (for progress bars).
+pub fn scene_count(config: &SynthConfig) -> usize {
+    config.train + config.test + config.negatives / 2
+}
+
 /// What `generate` wrote.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SynthSummary {
@@ -278,7 +283,9 @@ fn write_scene(root: &Path, scene: &Scene) -> Result<()> {
 /// Writes the benchmark under `root`: `frames/`, `audio/`, `metadata/vggss.json` (boxes of
 /// the sounding object of every train and test scene), `metadata/vggss_test.csv`,
 /// `metadata/vggss_test_plus_silent.csv`, `metadata/train.txt` and `synth.json`.
-pub fn generate(root: &Path, config: &SynthConfig) -> Result<SynthSummary> {
+///
+/// `on_scene` is called once per scene written (from worker threads), for progress display.
+pub fn generate(root: &Path, config: &SynthConfig, on_scene: &(dyn Fn() + Sync)) -> Result<SynthSummary> {
     for sub in ["frames", "audio", "metadata"] {
         create_dir_all(&root.join(sub))?;
     }
@@ -288,6 +295,7 @@ pub fn generate(root: &Path, config: &SynthConfig) -> Result<SynthSummary> {
             .map(|i| {
                 let mut scene = make_scene(config.seed, split, i, config.small_fraction);
                 write_scene(root, &scene)?;
+                on_scene();
                 // Keep only what the metadata needs.
                 scene.frame = RgbImage::new(0, 0);
                 scene.audio.samples = Vec::new();

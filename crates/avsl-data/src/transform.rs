@@ -47,13 +47,20 @@ pub fn train_augment(img: &RgbImage, rng: &mut impl Rng) -> RgbImage {
 }
 
 /// `ToTensor()` then `Normalize(mean, std)`: `(v / 255 − mean) / std` in float32, CHW.
+/// An 8-bit channel has 256 possible values, so the exact float32 results are tabulated.
 pub fn to_normalized_chw(img: &RgbImage) -> Vec<f32> {
+    static TABLE: std::sync::OnceLock<[[f32; 256]; 3]> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        std::array::from_fn(|c| std::array::from_fn(|v| (v as f32 / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c]))
+    });
     let plane = img.width * img.height;
     let mut out = vec![0.0f32; 3 * plane];
-    for (i, px) in img.data.chunks_exact(3).enumerate() {
-        for c in 0..3 {
-            out[c * plane + i] = (px[c] as f32 / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
-        }
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for (((px, r), g), b) in img.data.chunks_exact(3).zip(r).zip(g).zip(b) {
+        *r = table[0][px[0] as usize];
+        *g = table[1][px[1] as usize];
+        *b = table[2][px[2] as usize];
     }
     out
 }

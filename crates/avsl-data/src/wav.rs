@@ -55,19 +55,13 @@ pub fn decode_wav(bytes: &[u8]) -> std::result::Result<(Pcm16, WavEncoding), Str
     let encoding =
         WavEncoding { bits_per_sample: spec.bits_per_sample, float: spec.sample_format == hound::SampleFormat::Float };
     let declared = reader.len() as usize;
-    // The header's length is only a claim: never reserve more than the file can hold.
-    let capacity = declared.min(bytes.len());
-    let samples = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Int, 8) => collect(reader.into_samples::<i8>(), capacity, |v| (v as i16) << 8)?,
-        (hound::SampleFormat::Int, 16) => collect(reader.into_samples::<i16>(), capacity, |v| v)?,
-        (hound::SampleFormat::Int, 24) => collect(reader.into_samples::<i32>(), capacity, |v| (v >> 8) as i16)?,
-        (hound::SampleFormat::Int, 32) => collect(reader.into_samples::<i32>(), capacity, |v| (v >> 16) as i16)?,
-        (hound::SampleFormat::Float, 32) => collect(reader.into_samples::<f32>(), capacity, float_to_i16)?,
-        (format, bits) => {
-            return Err(format!(
-                "unsupported WAV encoding: {bits}-bit {} (supported: 8/16/24/32-bit integer PCM, 32-bit float)",
-                if format == hound::SampleFormat::Float { "float" } else { "integer" }
-            ));
+    let samples = match packed_samples(reader, bytes) {
+        Some(data) => convert_packed(data, spec.sample_format, spec.bits_per_sample)?,
+        None => {
+            // A container wider than its valid bits (WAVE_FORMAT_EXTENSIBLE): let hound
+            // unpack it, sample by sample.
+            let reader = hound::WavReader::new(Cursor::new(bytes)).map_err(describe_hound_error)?;
+            convert_with_hound(reader, spec.sample_format, spec.bits_per_sample, declared.min(bytes.len()))?
         }
     };
     if samples.len() != declared {
@@ -81,6 +75,65 @@ pub fn decode_wav(bytes: &[u8]) -> std::result::Result<(Pcm16, WavEncoding), Str
         ));
     }
     Ok((Pcm16 { sample_rate: spec.sample_rate, channels: spec.channels, samples }, encoding))
+}
+
+/// The raw sample bytes of a plain PCM/float file (sample width = container width), cut
+/// at the end of the file; `None` when the layout needs hound's general unpacking.
+fn packed_samples<'a>(reader: hound::WavReader<Cursor<&'a [u8]>>, bytes: &'a [u8]) -> Option<&'a [u8]> {
+    let spec = reader.spec();
+    let declared = reader.len() as usize;
+    let start = reader.into_inner().position() as usize;
+    // hound leaves the cursor at the first sample, just after the 8-byte `data` header.
+    let header = bytes.get(start.checked_sub(8)?..start)?;
+    if &header[..4] != b"data" {
+        return None;
+    }
+    let data_len = u32::from_le_bytes(header[4..8].try_into().ok()?) as usize;
+    let width = data_len.checked_div(declared).unwrap_or((spec.bits_per_sample as usize).div_ceil(8));
+    if width * 8 != spec.bits_per_sample as usize {
+        return None;
+    }
+    let end = start.saturating_add(declared * width).min(bytes.len());
+    // Whole samples only: a cut inside a sample is reported as truncation by the caller.
+    Some(&bytes[start..start + (end - start) / width * width])
+}
+
+fn convert_packed(data: &[u8], format: hound::SampleFormat, bits: u16) -> std::result::Result<Vec<i16>, String> {
+    use hound::SampleFormat::{Float, Int};
+    Ok(match (format, bits) {
+        (Int, 8) => data.iter().map(|&u| ((u as i16) - 128) << 8).collect(),
+        (Int, 16) => data.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect(),
+        (Int, 24) => data.chunks_exact(3).map(|b| i16::from_le_bytes([b[1], b[2]])).collect(),
+        (Int, 32) => data.chunks_exact(4).map(|b| i16::from_le_bytes([b[2], b[3]])).collect(),
+        (Float, 32) => {
+            data.chunks_exact(4).map(|b| float_to_i16(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect()
+        }
+        (format, bits) => return Err(unsupported(format, bits)),
+    })
+}
+
+fn convert_with_hound(
+    reader: hound::WavReader<Cursor<&[u8]>>,
+    format: hound::SampleFormat,
+    bits: u16,
+    capacity: usize,
+) -> std::result::Result<Vec<i16>, String> {
+    match (format, bits) {
+        (hound::SampleFormat::Int, 1..=16) => {
+            collect(reader.into_samples::<i32>(), capacity, |v| (v << (16 - bits)) as i16)
+        }
+        (hound::SampleFormat::Int, 17..=32) => {
+            collect(reader.into_samples::<i32>(), capacity, |v| (v >> (bits - 16)) as i16)
+        }
+        (format, bits) => Err(unsupported(format, bits)),
+    }
+}
+
+fn unsupported(format: hound::SampleFormat, bits: u16) -> String {
+    format!(
+        "unsupported WAV encoding: {bits}-bit {} (supported: 8/16/24/32-bit integer PCM, 32-bit float)",
+        if format == hound::SampleFormat::Float { "float" } else { "integer" }
+    )
 }
 
 /// libswresample's float → s16: `av_clip_int16(lrintf(x · 32768))` (round half to even).

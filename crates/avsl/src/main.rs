@@ -1,1 +1,49 @@
-fn main() {}
+//! `avsl`: audio-visual sound source localisation from the command line.
+
+mod bench;
+mod colormap;
+mod demo;
+mod inspect;
+mod output;
+mod progress;
+mod synth;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "avsl", version, about = "Audio-visual sound source localisation (SLAVC, EZ-VSL, SSL-align)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// End to end on the generated synthetic benchmark, with a report.
+    Demo(demo::DemoArgs),
+    /// Write a synthetic audio-visual dataset in the VGG-SS layout.
+    Synth(synth::SynthArgs),
+    /// Write what the model sees for an audio file (and an image): spectrogram, resized frame.
+    Inspect(inspect::InspectArgs),
+    /// Measure throughput (so far: the data loader).
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Synth(args) => synth::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

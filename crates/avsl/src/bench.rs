@@ -1,0 +1,119 @@
+//! `avsl bench`: throughput measurements on generated data (never timed tests).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use avsl_data::fsutil::write_atomic;
+use avsl_data::image_io::{RgbImage, encode_jpeg};
+use avsl_data::loader::{Loader, LoaderConfig, PairFiles};
+use avsl_data::wav::{Pcm16, write_wav_i16};
+use clap::Args;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// What to measure: `loader` (default: everything available).
+    pub what: Vec<String>,
+    /// Threads for the multi-threaded figures (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Samples per measured epoch of the loader.
+    #[arg(long, default_value_t = 192)]
+    pub samples: usize,
+    /// Print one JSON object as the last line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Writes `n` pairs shaped like VGG-Sound: 640×360 JPEG frames (q90) and 10 s 16 kHz
+/// mono 16-bit clips.
+fn make_vggsound_like(dir: &Path, n: usize) -> Result<Vec<PairFiles>> {
+    std::fs::create_dir_all(dir.join("frames"))?;
+    std::fs::create_dir_all(dir.join("audio"))?;
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(i as u64);
+            let (w, h) = (640, 360);
+            let mut img = RgbImage::new(w, h);
+            let tint: [f32; 3] = [rng.random_range(0.5..1.0), rng.random_range(0.5..1.0), rng.random_range(0.5..1.0)];
+            for y in 0..h {
+                for x in 0..w {
+                    for (c, &t) in tint.iter().enumerate() {
+                        let v = (x + y * (c + 1)) as f32 * 0.3 * t + rng.random_range(0.0..40.0);
+                        img.data[(y * w + x) * 3 + c] = (v as u32 % 256) as u8;
+                    }
+                }
+            }
+            let frame = dir.join(format!("frames/{i:05}.jpg"));
+            write_atomic(&frame, &encode_jpeg(&img, 90))?;
+            let f0 = rng.random_range(100.0..900.0);
+            let samples = (0..160_000)
+                .map(|t| {
+                    let s = (t as f64 * f0 * std::f64::consts::TAU / 16_000.0).sin() * 9000.0;
+                    (s + rng.random_range(-3000.0..3000.0)) as i16
+                })
+                .collect();
+            let audio = dir.join(format!("audio/{i:05}.wav"));
+            write_wav_i16(&audio, &Pcm16 { sample_rate: 16_000, channels: 1, samples })?;
+            Ok(PairFiles { frame, audio })
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Samples per second of full epochs (decode + spectrogram + resize + normalise), median
+/// of three after one warm-up epoch.
+fn loader_rate(pairs: &[PairFiles], threads: usize, augment: bool) -> Result<f64> {
+    let config =
+        LoaderConfig { batch_size: 16, threads, prefetch: 2, seed: 1, shuffle: augment, augment, drop_last: false };
+    let loader = Loader::new(pairs.to_vec(), config)?;
+    let mut rates = Vec::new();
+    for epoch in 0..4 {
+        let start = Instant::now();
+        let mut n = 0;
+        for batch in loader.epoch(epoch) {
+            n += batch?.len();
+        }
+        if epoch > 0 {
+            rates.push(n as f64 / start.elapsed().as_secs_f64());
+        }
+    }
+    Ok(median(rates))
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let what: Vec<String> = if args.what.is_empty() { vec!["loader".into()] } else { args.what.clone() };
+    let mut report = serde_json::json!({ "threads": threads, "device": "cpu" });
+    for item in &what {
+        match item.as_str() {
+            "loader" => {
+                let dir = tempfile::tempdir()?;
+                let data: PathBuf = dir.path().to_path_buf();
+                eprintln!("generating {} VGG-Sound-like pairs (640x360 JPEG, 10 s 16 kHz WAV)...", args.samples);
+                let pairs = make_vggsound_like(&data, args.samples)?;
+                let one = loader_rate(&pairs, 1, false)?;
+                let many = loader_rate(&pairs, threads, false)?;
+                let train = loader_rate(&pairs, threads, true)?;
+                println!("loader, test transform:  {one:8.1} samples/s on 1 thread ({:.2} ms/sample)", 1000.0 / one);
+                println!("loader, test transform:  {many:8.1} samples/s on {threads} threads");
+                println!("loader, train transform: {train:8.1} samples/s on {threads} threads");
+                report["loader_samples_per_s_1thread"] = one.into();
+                report["loader_samples_per_s"] = many.into();
+                report["loader_train_samples_per_s"] = train.into();
+            }
+            other => bail!("unknown benchmark {other:?} (available: loader)"),
+        }
+    }
+    if args.json {
+        println!("{report}");
+    }
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! The real binary on data the tests generate.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use avsl_data::testset::{TestSet, TestSetPaths, build_test_list};
+
+fn avsl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_avsl")).args(args).output().expect("run avsl")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn synth(dir: &Path, seed: &str) {
+    let out = avsl(&[
+        "synth",
+        "--out",
+        dir.to_str().unwrap(),
+        "--seed",
+        seed,
+        "--train",
+        "40",
+        "--test",
+        "30",
+        "--negatives",
+        "12",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn synth_writes_a_vggss_layout_the_evaluation_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    synth(&root, "5");
+    let paths = TestSetPaths::new(&root);
+    let plain = build_test_list(&paths, TestSet::Vggss).unwrap();
+    assert_eq!(plain.len(), 30);
+    assert!(plain.iter().all(|s| s.has_boxes()));
+    assert!(plain.windows(2).all(|w| w[0].name < w[1].name), "positives sorted by code point");
+    let extended = build_test_list(&paths, TestSet::VggssPlusSilent).unwrap();
+    let negatives: Vec<_> = extended.iter().filter(|s| !s.has_boxes()).collect();
+    assert_eq!(negatives.len(), 12);
+    // Mismatched negatives reuse a positive's frame and name: results key on (name, has_boxes).
+    let mismatched = negatives.iter().filter(|s| s.video_id != s.audio_id).count();
+    assert_eq!(mismatched, 6);
+    assert!(negatives.iter().filter(|s| s.video_id != s.audio_id).all(|n| plain.iter().any(|p| p.name == n.name)));
+    let train = std::fs::read_to_string(root.join("metadata/train.txt")).unwrap();
+    assert_eq!(train.lines().count(), 40);
+
+    // Deterministic: the same seed gives the same bytes, another seed does not.
+    let again = dir.path().join("again");
+    synth(&again, "5");
+    let other = dir.path().join("other");
+    synth(&other, "6");
+    for f in ["frames/synth_test_000003.jpg", "audio/synth_test_000003.wav", "metadata/vggss_test_plus_silent.csv"] {
+        assert_eq!(std::fs::read(root.join(f)).unwrap(), std::fs::read(again.join(f)).unwrap(), "{f}");
+    }
+    assert_ne!(
+        std::fs::read(root.join("frames/synth_test_000003.jpg")).unwrap(),
+        std::fs::read(other.join("frames/synth_test_000003.jpg")).unwrap()
+    );
+}
+
+#[test]
+fn inspect_writes_what_the_model_sees() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    synth(&root, "1");
+    let out = dir.path().join("inspect");
+    let o = avsl(&[
+        "inspect",
+        "--audio",
+        root.join("audio/synth_test_000000.wav").to_str().unwrap(),
+        "--image",
+        root.join("frames/synth_test_000000.jpg").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (shape, values) = avsl_data::npy::read_npy_f32(&out.join("spectrogram.npy")).unwrap();
+    assert_eq!(shape[0], 257);
+    assert!([200, 276, 554].contains(&shape[1]));
+    let expected = avsl_data::preprocess::load_spectrogram(&root.join("audio/synth_test_000000.wav")).unwrap();
+    assert_eq!(values, expected.values);
+    let (shape, tensor) = avsl_data::npy::read_npy_f32(&out.join("image_tensor.npy")).unwrap();
+    assert_eq!(shape, vec![3, 224, 224]);
+    let png = avsl_data::image_io::read_rgb(&out.join("image_224.png")).unwrap();
+    assert_eq!(tensor, avsl_data::transform::to_normalized_chw(&png));
+    assert!(out.join("spectrogram.png").exists());
+}
+
+#[test]
+fn bad_inputs_are_named_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.wav");
+    std::fs::write(&empty, b"").unwrap();
+    let text = dir.path().join("notes.wav");
+    std::fs::write(&text, b"this is not a wav file at all").unwrap();
+    let jpg = dir.path().join("broken.jpg");
+    std::fs::write(&jpg, [0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F']).unwrap();
+    let out = dir.path().join("o");
+    let cases: Vec<(Vec<&str>, &Path, &str)> = vec![
+        (vec!["--audio", empty.to_str().unwrap()], &empty, "empty file"),
+        (vec!["--audio", text.to_str().unwrap()], &text, "not a valid WAV"),
+        (vec!["--audio", "/nonexistent/x.wav"], Path::new("/nonexistent/x.wav"), "No such file"),
+    ];
+    for (args, file, problem) in cases {
+        let mut full = vec!["inspect", "--out", out.to_str().unwrap(), "--force"];
+        full.extend(args);
+        let o = avsl(&full);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(file.to_str().unwrap()) && err.contains(problem), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // A truncated JPEG: name and problem.
+    synth(&dir.path().join("d"), "2");
+    let wav = dir.path().join("d/audio/synth_test_000000.wav");
+    let o = avsl(&[
+        "inspect",
+        "--out",
+        out.to_str().unwrap(),
+        "--force",
+        "--audio",
+        wav.to_str().unwrap(),
+        "--image",
+        jpg.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert!(
+        !o.status.success() && err.contains("broken.jpg") && err.contains("JPEG") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[test]
+fn refuses_to_write_into_a_foreign_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious.txt"), b"user data").unwrap();
+    let o = avsl(&["synth", "--out", dir.path().to_str().unwrap(), "--train", "1", "--test", "1", "--negatives", "0"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not written by avsl"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(dir.path().join("precious.txt")).unwrap(), b"user data");
+}
+
+#[test]
+fn quick_demo_writes_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let o = avsl(&["demo", "--quick", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("| train (`metadata/train.txt`) | 200 |"), "{report}");
+    assert_eq!(report.matches("![frame](").count(), 4, "two positives and two kinds of negatives shown");
+    // Re-running into its own folder is allowed.
+    let o = avsl(&["demo", "--quick", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
