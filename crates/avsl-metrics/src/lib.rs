@@ -2,6 +2,14 @@
 //!
 //! Pure Rust, no deep-learning dependency, so any model's maps can be scored the same way.
 
+pub mod evaluate;
 pub mod gt;
+pub mod numeric;
+pub mod pyfmt;
+pub mod report;
+pub mod retrieval;
+pub mod score;
+pub mod upsample;
 
 pub use gt::{BoxFormat, GtMap, MAP_SIZE, PixelBox};
+pub use score::{MapKind, Prediction, SampleResult};

@@ -3,6 +3,8 @@
 mod bench;
 mod colormap;
 mod demo;
+mod eval_maps;
+mod evaluation;
 mod inspect;
 mod output;
 mod progress;
@@ -27,6 +29,8 @@ enum Command {
     Synth(synth::SynthArgs),
     /// Write what the model sees for an audio file (and an image): spectrogram, resized frame.
     Inspect(inspect::InspectArgs),
+    /// Score any model's maps with the authors' exact evaluation protocol.
+    EvalMaps(eval_maps::EvalMapsArgs),
     /// Measure throughput (so far: the data loader).
     Bench(bench::BenchArgs),
 }
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
         Command::Synth(args) => synth::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::EvalMaps(args) => eval_maps::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

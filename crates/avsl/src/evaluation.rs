@@ -1,0 +1,157 @@
+//! Scoring a test list from 7×7 (or any h×w) maps and writing every result file. Shared by
+//! `eval-maps` (maps from files) and, later, `eval` (maps from a model): one code path.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Result;
+use avsl_data::fsutil::{create_dir_all, write_atomic};
+use avsl_data::testset::TestSample;
+use avsl_metrics::evaluate::{Subset, SubsetMetrics, evaluate, reported_subsets};
+use avsl_metrics::report::{metrics_txt, sample_cious_txt, samples_csv, variant_json};
+use avsl_metrics::score::{self, score_sample};
+use avsl_metrics::{BoxFormat, GtMap, MapKind, Prediction, SampleResult};
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+/// A map as loaded: row-major values and its shape.
+#[derive(Debug, Clone)]
+pub struct Map {
+    pub h: usize,
+    pub w: usize,
+    pub values: Vec<f32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScoringConfig {
+    pub alpha: f64,
+    pub tau: f64,
+    pub map_kind: MapKind,
+    pub prediction: Prediction,
+}
+
+impl ScoringConfig {
+    pub fn to_json(&self) -> Value {
+        let prediction = match self.prediction {
+            Prediction::Relative { size } => json!({"rule": "relative", "size": size}),
+            Prediction::Fixed { threshold } => json!({"rule": "fixed", "threshold": threshold}),
+        };
+        json!({
+            "alpha": self.alpha,
+            "tau": self.tau,
+            "map_kind": match self.map_kind { MapKind::Logits => "logits", MapKind::Scores => "scores" },
+            "prediction": prediction,
+            "upsampling": "bicubic, align_corners=True (PyTorch)",
+        })
+    }
+}
+
+pub const VARIANTS: [&str; 3] = ["av", "obj", "av_obj"];
+
+/// Per-sample results of each variant computed (`av` always; `obj`, `av_obj` with
+/// object maps), in the order of the test list.
+pub struct Scored {
+    pub variants: BTreeMap<&'static str, Vec<SampleResult>>,
+}
+
+/// Scores every sample. `av_map(i)` and `obj_map(i)` give sample i's maps.
+pub fn score_all(
+    samples: &[TestSample],
+    format: BoxFormat,
+    config: &ScoringConfig,
+    av_map: &(dyn Fn(usize) -> Result<Map> + Sync),
+    obj_map: Option<&(dyn Fn(usize) -> Result<Map> + Sync)>,
+    on_sample: &(dyn Fn() + Sync),
+) -> Result<Scored> {
+    let per_sample: Vec<Vec<SampleResult>> = (0..samples.len())
+        .into_par_iter()
+        .map(|i| {
+            let s = &samples[i];
+            let gt = if s.has_boxes() { GtMap::from_boxes(&s.boxes, format) } else { GtMap::empty() };
+            let av = av_map(i)?;
+            let av_grid = score::to_grid(&av.values, av.h, av.w, true);
+            let av_scores = match config.map_kind {
+                MapKind::Logits => score::logits_to_scores(&av_grid, config.tau),
+                MapKind::Scores => av_grid,
+            };
+            let mut out = vec![result(s, &gt, &av_scores, config.prediction)];
+            if let Some(obj_map) = obj_map {
+                let obj = obj_map(i)?;
+                let obj_scores = score::object_to_scores(&score::to_grid(&obj.values, obj.h, obj.w, true));
+                let blended = score::blend(&av_scores, &obj_scores, config.alpha);
+                out.push(result(s, &gt, &obj_scores, config.prediction));
+                out.push(result(s, &gt, &blended, config.prediction));
+            }
+            on_sample();
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    let mut variants = BTreeMap::new();
+    let count = per_sample.first().map_or(1, Vec::len);
+    for (k, name) in VARIANTS.iter().enumerate().take(count) {
+        variants.insert(*name, per_sample.iter().map(|r| r[k].clone()).collect());
+    }
+    Ok(Scored { variants })
+}
+
+fn result(s: &TestSample, gt: &GtMap, scores: &[f32], rule: Prediction) -> SampleResult {
+    let (ciou, conf, adaptive_ciou) = score_sample(scores, gt, rule);
+    SampleResult {
+        name: s.name.clone(),
+        video: s.video_id.clone(),
+        audio: s.audio_id.clone(),
+        bb: s.boxes.len(),
+        area: gt.area(),
+        ciou,
+        conf,
+        adaptive_ciou,
+    }
+}
+
+/// Writes `DIR/<variant>/{metrics.txt, sample_cious.txt, samples.csv}` and
+/// `DIR/metrics.json`; returns the metrics of every variant for the console.
+pub fn write_results(
+    dir: &Path,
+    scored: &Scored,
+    extra: Value,
+) -> Result<BTreeMap<&'static str, Vec<(Subset, SubsetMetrics)>>> {
+    let mut json_root = serde_json::Map::new();
+    let mut all = BTreeMap::new();
+    for (&variant, results) in &scored.variants {
+        let vdir = dir.join(variant);
+        create_dir_all(&vdir)?;
+        let metrics = evaluate(results, &reported_subsets());
+        let official: Vec<(Subset, SubsetMetrics)> =
+            metrics.iter().filter(|(s, _)| Subset::OFFICIAL.contains(s)).cloned().collect();
+        write_atomic(&vdir.join("metrics.txt"), metrics_txt(&official).as_bytes())?;
+        write_atomic(&vdir.join("sample_cious.txt"), sample_cious_txt(results).as_bytes())?;
+        write_atomic(&vdir.join("samples.csv"), samples_csv(results).as_bytes())?;
+        json_root.insert(variant.to_string(), variant_json(&metrics));
+        all.insert(variant, metrics);
+    }
+    if let Value::Object(extra) = extra {
+        json_root.extend(extra);
+    }
+    write_atomic(&dir.join("metrics.json"), serde_json::to_string_pretty(&Value::Object(json_root))?.as_bytes())?;
+    Ok(all)
+}
+
+/// The headline table: AP, max-F1, LocAcc@0.5 and AUC per variant (all samples; LocAcc
+/// and AUC over the visible ones).
+pub fn headline(all: &BTreeMap<&'static str, Vec<(Subset, SubsetMetrics)>>) -> String {
+    let mut out = String::from("variant   n      AP@50   maxF1@50  LocAcc@50  AUC     AP_exact@50\n");
+    for (variant, metrics) in all {
+        if let Some((_, m)) = metrics.iter().find(|(s, _)| *s == Subset::All) {
+            out.push_str(&format!(
+                "{variant:<9} {:<6} {:<7.4} {:<9.4} {:<10.4} {:<7.4} {:.4}\n",
+                m.n,
+                m.ap[0].unwrap_or(0.0),
+                m.max_f1(0),
+                m.loc_acc[0],
+                m.auc,
+                m.ap_exact[0]
+            ));
+        }
+    }
+    out
+}
