@@ -63,8 +63,8 @@ fn resample(src: &[f32], h: usize, w: usize, ys: &[([usize; 4], [f32; 4])], xs: 
     let mut out = Vec::with_capacity(ys.len() * out_w);
     for (yi, yw) in ys {
         let rows = yi.map(|r| &inner[r * out_w..(r + 1) * out_w]);
-        for x in 0..out_w {
-            out.push(taps([rows[0][x], rows[1][x], rows[2][x], rows[3][x]], *yw));
+        for (((&a, &b), &c), &d) in rows[0].iter().zip(rows[1]).zip(rows[2]).zip(rows[3]) {
+            out.push(taps([a, b, c, d], *yw));
         }
     }
     out

@@ -177,7 +177,7 @@ fn bad_maps_are_named() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains(file.to_str().unwrap()) && err.contains("not finite"), "{err}");
 
-    write_npy_f32(&file, &[49], &vec![0.0; 49]).unwrap();
+    write_npy_f32(&file, &[49], &[0.0; 49]).unwrap();
     let o = run_case(&c, rule, &c._tmp.path().join("o2"), false);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("shape [49]"), "{err}");
