@@ -76,11 +76,7 @@ pub fn precision_recall(rows: &[&SampleResult], threshold: f32, iou: f64) -> (f6
 /// made monotone from the right; `Σ pmax[i] · (R[i+1] − R[i])` summed left to right.
 /// `None` when there are fewer than two thresholds (Python's `sum([])` = integer 0).
 pub fn ap_official(rows: &[&SampleResult], iou: f64) -> Option<f64> {
-    let mut confs: Vec<f32> = rows.iter().map(|s| s.conf).collect();
-    confs.sort_by(f32::total_cmp);
-    let k = (rows.len() / 200).max(1);
-    let thresholds: Vec<f32> = confs[..confs.len().saturating_sub(1)].iter().rev().step_by(k).copied().collect();
-    let pr: Vec<(f64, f64)> = thresholds.iter().map(|&t| precision_recall(rows, t, iou)).collect();
+    let pr = official_curve(rows, iou);
     if pr.len() < 2 {
         return None;
     }
@@ -91,6 +87,15 @@ pub fn ap_official(rows: &[&SampleResult], iou: f64) -> Option<f64> {
         pmax[i] = running;
     }
     Some((0..pr.len() - 1).fold(0.0, |acc, i| acc + pmax[i] * (pr[i + 1].1 - pr[i].1)))
+}
+
+/// The (precision, recall) points of the authors' AP: thresholds `sort(conf)[:-1][::-k]`.
+pub fn official_curve(rows: &[&SampleResult], iou: f64) -> Vec<(f64, f64)> {
+    let mut confs: Vec<f32> = rows.iter().map(|s| s.conf).collect();
+    confs.sort_by(f32::total_cmp);
+    let k = (rows.len() / 200).max(1);
+    let thresholds: Vec<f32> = confs[..confs.len().saturating_sub(1)].iter().rev().step_by(k).copied().collect();
+    thresholds.iter().map(|&t| precision_recall(rows, t, iou)).collect()
 }
 
 /// The authors' F1 list: thresholds `sorted(conf)[::max(1, N // 10)]`, F1 = 2rp/(r+p).
@@ -105,24 +110,46 @@ fn f1((p, r): (f64, f64)) -> f64 {
     if r + p > 0.0 { 2.0 * r * p / (r + p) } else { 0.0 }
 }
 
-/// Precision–recall at every distinct confidence, highest first.
-fn full_curve(rows: &[&SampleResult], iou: f64) -> Vec<(f64, f64)> {
-    let mut confs: Vec<f32> = rows.iter().map(|s| s.conf).collect();
-    confs.sort_by(|a, b| b.total_cmp(a));
-    confs.dedup();
-    confs.iter().map(|&t| precision_recall(rows, t, iou)).collect()
+/// Precision–recall at every distinct confidence, highest first, in one sweep over the
+/// samples sorted by confidence (O(N log N)).
+pub fn full_curve(rows: &[&SampleResult], iou: f64) -> Vec<(f64, f64)> {
+    let mut sorted: Vec<&SampleResult> = rows.to_vec();
+    sorted.sort_by(|a, b| b.conf.total_cmp(&a.conf));
+    let positives = rows.iter().filter(|s| s.bb > 0).count() as u64;
+    let (mut tp, mut fp, mut detected_positives) = (0u64, 0u64, 0u64);
+    let mut curve = Vec::new();
+    for (i, s) in sorted.iter().enumerate() {
+        match (s.bb > 0, s.ciou >= iou) {
+            (true, true) => tp += 1,
+            _ => fp += 1,
+        }
+        detected_positives += (s.bb > 0) as u64;
+        // Emit a point once every sample at this confidence is in.
+        if sorted.get(i + 1).is_none_or(|next| next.conf != s.conf) {
+            let fn_ = positives - detected_positives;
+            let p = if tp + fp == 0 { 1.0 } else { tp as f64 / (tp + fp) as f64 };
+            let r = if tp + fn_ == 0 { 1.0 } else { tp as f64 / (tp + fn_) as f64 };
+            curve.push((p, r));
+        }
+    }
+    curve
 }
 
 /// AP over every threshold, the curve starting at recall 0, precision monotone from the
 /// right (the all-point interpolated AP of VOC 2010+).
 pub fn ap_exact(rows: &[&SampleResult], iou: f64) -> f64 {
     let curve = full_curve(rows, iou);
+    let mut pmax = vec![0.0f64; curve.len()];
+    let mut running = f64::NEG_INFINITY;
+    for i in (0..curve.len()).rev() {
+        running = running.max(curve[i].0);
+        pmax[i] = running;
+    }
     let mut ap = 0.0;
     let mut previous_recall = 0.0;
-    for i in 0..curve.len() {
-        let pmax = curve[i..].iter().map(|c| c.0).fold(f64::NEG_INFINITY, f64::max);
-        ap += pmax * (curve[i].1 - previous_recall);
-        previous_recall = curve[i].1;
+    for (&(_, r), &p) in curve.iter().zip(&pmax) {
+        ap += p * (r - previous_recall);
+        previous_recall = r;
     }
     ap
 }
@@ -139,13 +166,20 @@ pub fn loc_acc(rows: &[&SampleResult], iou: f64) -> f64 {
     visible.iter().filter(|s| s.ciou >= iou).count() as f64 / visible.len() as f64
 }
 
-/// Area under the cIoU success curve over the visible samples, thresholds 0.05·i for
-/// i = 0..20, trapezoid rule summed as numpy does. NaN without visible samples.
-pub fn auc(rows: &[&SampleResult]) -> f64 {
+/// The cIoU success curve over the visible samples: (t, fraction with cIoU ≥ t) for
+/// t = 0.05·i, i = 0..20.
+pub fn success_curve(rows: &[&SampleResult]) -> Vec<(f64, f64)> {
     let cious: Vec<f64> = rows.iter().filter(|s| s.bb > 0).map(|s| s.ciou).collect();
-    let x: Vec<f64> = (0..21).map(|i| 0.05 * i as f64).collect();
-    let y: Vec<f64> =
-        x.iter().map(|&t| cious.iter().filter(|&&c| c >= t).count() as f64 / cious.len() as f64).collect();
+    (0..21)
+        .map(|i| 0.05 * i as f64)
+        .map(|t| (t, cious.iter().filter(|&&c| c >= t).count() as f64 / cious.len() as f64))
+        .collect()
+}
+
+/// Area under the cIoU success curve, trapezoid rule summed as numpy does. NaN without
+/// visible samples.
+pub fn auc(rows: &[&SampleResult]) -> f64 {
+    let (x, y): (Vec<f64>, Vec<f64>) = success_curve(rows).into_iter().unzip();
     let terms: Vec<f64> = (0..20).map(|i| (x[i + 1] - x[i]) * (y[i + 1] + y[i]) / 2.0).collect();
     pairwise_sum(&terms)
 }

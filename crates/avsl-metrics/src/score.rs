@@ -53,32 +53,88 @@ pub fn blend(av: &[f32], obj: &[f32], alpha: f64) -> Vec<f32> {
     av.iter().zip(obj).map(|(&x, &y)| x * a + y * b).collect()
 }
 
-/// Mean of the largest ⌊n/4⌋ scores: `np.sort(s)[-n//4:].mean()` (float32, pairwise).
-pub fn confidence(scores: &[f32]) -> f32 {
-    let mut sorted = scores.to_vec();
-    sort_f32(&mut sorted);
-    let top = &sorted[sorted.len() - sorted.len() / 4..];
-    // float32 sum; the division by the count is correctly rounded either way.
-    (pairwise_sum(top) as f64 / top.len() as f64) as f32
+/// A score map with its values in ascending order (computed once per map: confidence,
+/// the relative threshold and the adaptive budget all read ranks of the same sort).
+pub struct RankedScores<'a> {
+    pub scores: &'a [f32],
+    pub sorted: Vec<f32>,
 }
 
-/// The binary prediction map.
-pub fn binary_prediction(scores: &[f32], rule: Prediction) -> Vec<bool> {
-    match rule {
-        Prediction::Fixed { threshold } => {
-            let t = threshold as f32;
-            scores.iter().map(|&s| s >= t).collect()
-        }
-        Prediction::Relative { size } => {
-            let (lo, hi) = scores.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
-            let pred: Vec<f32> =
-                if hi - lo != 0.0 { scores.iter().map(|&s| (s - lo) / (hi - lo)).collect() } else { scores.to_vec() };
-            let mut sorted = pred.clone();
-            sort_f32(&mut sorted);
-            let thr = sorted[((pred.len() as f64) * size) as usize];
-            pred.iter().map(|&p| p >= thr).collect()
+impl<'a> RankedScores<'a> {
+    pub fn new(scores: &'a [f32]) -> RankedScores<'a> {
+        let mut sorted = scores.to_vec();
+        sort_f32(&mut sorted);
+        RankedScores { scores, sorted }
+    }
+
+    /// Mean of the largest ⌊n/4⌋ scores: `np.sort(s)[-n//4:].mean()` (float32, pairwise
+    /// over the ascending top quarter).
+    pub fn confidence(&self) -> f32 {
+        let top = &self.sorted[self.sorted.len() - self.sorted.len() / 4..];
+        // float32 sum; the division by the count is correctly rounded either way.
+        (pairwise_sum(top) as f64 / top.len() as f64) as f32
+    }
+
+    /// The binary prediction map.
+    pub fn binary_prediction(&self, rule: Prediction) -> Vec<bool> {
+        match rule {
+            Prediction::Fixed { threshold } => {
+                let t = threshold as f32;
+                self.scores.iter().map(|&s| s >= t).collect()
+            }
+            Prediction::Relative { size } => {
+                // pred = (s − min)/(max − min) is monotone in s, so `np.sort(pred)[k]` is
+                // the transform of the k-th smallest score.
+                let (lo, hi) = (self.sorted[0], self.sorted[self.sorted.len() - 1]);
+                let norm = |s: f32| if hi - lo != 0.0 { (s - lo) / (hi - lo) } else { s };
+                let thr = norm(self.sorted[((self.sorted.len() as f64) * size) as usize]);
+                self.scores.iter().map(|&s| norm(s) >= thr).collect()
+            }
         }
     }
+
+    /// Adaptive cIoU ("Aligning Sight and Sound"): the prediction is the B highest-scoring
+    /// pixels, B = the ground-truth area (rounded half up for Flickr's half-integer
+    /// areas); among equal scores the first pixels win. NaN when the map is empty.
+    pub fn adaptive_ciou(&self, gt: &GtMap, area: f64) -> f64 {
+        let n = self.scores.len();
+        let budget = ((area + 0.5).floor() as usize).min(n);
+        if budget == 0 {
+            return f64::NAN;
+        }
+        let cut = self.sorted[n - budget];
+        let mut ties = budget - self.sorted[n - budget..].iter().filter(|&&v| v > cut).count();
+        let pred: Vec<bool> = self
+            .scores
+            .iter()
+            .map(|&s| {
+                if s > cut {
+                    true
+                } else if s == cut && ties > 0 {
+                    ties -= 1;
+                    true
+                } else {
+                    false
+                }
+            })
+            .collect();
+        ciou(&pred, gt)
+    }
+}
+
+/// Mean of the largest ⌊n/4⌋ scores (see [`RankedScores::confidence`]).
+pub fn confidence(scores: &[f32]) -> f32 {
+    RankedScores::new(scores).confidence()
+}
+
+/// The binary prediction map (see [`RankedScores::binary_prediction`]).
+pub fn binary_prediction(scores: &[f32], rule: Prediction) -> Vec<bool> {
+    RankedScores::new(scores).binary_prediction(rule)
+}
+
+/// Adaptive cIoU of a score map (see [`RankedScores::adaptive_ciou`]).
+pub fn adaptive_ciou(scores: &[f32], gt: &GtMap) -> f64 {
+    RankedScores::new(scores).adaptive_ciou(gt, gt.area())
 }
 
 /// cIoU = Σ(b·g) / (Σg + Σ b·[g = 0]); NaN for 0/0 (an empty prediction on an empty map).
@@ -97,23 +153,6 @@ pub fn ciou(pred: &[bool], gt: &GtMap) -> f64 {
     inter / (area + outside)
 }
 
-/// Adaptive cIoU ("Aligning Sight and Sound"): the prediction is the B highest-scoring
-/// pixels, B = the ground-truth area (rounded half up for Flickr's half-integer areas);
-/// ties broken by pixel order. NaN when the map is empty.
-pub fn adaptive_ciou(scores: &[f32], gt: &GtMap) -> f64 {
-    let budget = (gt.area() + 0.5).floor() as usize;
-    if budget == 0 {
-        return f64::NAN;
-    }
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-    let mut pred = vec![false; scores.len()];
-    for &i in &order[..budget.min(scores.len())] {
-        pred[i] = true;
-    }
-    ciou(&pred, gt)
-}
-
 /// Everything the evaluator keeps of one sample.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SampleResult {
@@ -129,16 +168,47 @@ pub struct SampleResult {
     pub adaptive_ciou: f64,
 }
 
-/// Scores one sample from its 224×224 score map.
-pub fn score_sample(scores: &[f32], gt: &GtMap, rule: Prediction) -> (f64, f32, f64) {
-    let pred = binary_prediction(scores, rule);
-    (ciou(&pred, gt), confidence(scores), adaptive_ciou(scores, gt))
+/// Scores one sample from its 224×224 score map: (cIoU, confidence, adaptive cIoU).
+/// `area` is the ground truth's Σg.
+pub fn score_sample(scores: &[f32], gt: &GtMap, area: f64, rule: Prediction) -> (f64, f32, f64) {
+    let ranked = RankedScores::new(scores);
+    let pred = ranked.binary_prediction(rule);
+    (ciou(&pred, gt), ranked.confidence(), ranked.adaptive_ciou(gt, area))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::gt::{BoxFormat, PixelBox};
+
+    /// The definition, directly: order pixels by score (ties by index), keep the top B.
+    fn adaptive_by_full_order(scores: &[f32], gt: &GtMap) -> f64 {
+        let budget = ((gt.area() + 0.5).floor() as usize).min(scores.len());
+        if budget == 0 {
+            return f64::NAN;
+        }
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        let mut pred = vec![false; scores.len()];
+        for &i in &order[..budget] {
+            pred[i] = true;
+        }
+        ciou(&pred, gt)
+    }
+
+    #[test]
+    fn adaptive_ciou_matches_its_definition_with_ties() {
+        for seed in 0..20u32 {
+            // Coarsely quantised scores: many ties at the cut.
+            let scores: Vec<f32> =
+                (0..PIXELS as u32).map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 7) as f32).collect();
+            let b = PixelBox { xmin: seed as i64, ymin: 3, xmax: 100 + seed as i64, ymax: 150 };
+            for format in [BoxFormat::Vggss, BoxFormat::Flickr] {
+                let gt = GtMap::from_boxes(&[b, PixelBox { xmin: 50, ymin: 50, xmax: 200, ymax: 90 }], format);
+                assert_eq!(adaptive_ciou(&scores, &gt).to_bits(), adaptive_by_full_order(&scores, &gt).to_bits());
+            }
+        }
+    }
 
     #[test]
     fn perfect_map_gives_ciou_one() {

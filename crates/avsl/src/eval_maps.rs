@@ -10,7 +10,7 @@ use avsl_metrics::{MapKind, Prediction};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use crate::evaluation::{Map, ScoringConfig, headline, score_all, write_results};
+use crate::evaluation::{Map, ScoringConfig, headline, score_all, write_figures, write_results};
 use crate::output::prepare_output_dir;
 use crate::progress;
 
@@ -239,6 +239,7 @@ pub fn run(args: EvalMapsArgs) -> Result<()> {
         }
     });
     let all = write_results(&p.output, &scored, extra)?;
+    write_figures(&p.output, &scored)?;
     println!(
         "{} pairs ({} with boxes) of {} scored in {:.2} s; {note}",
         samples.len(),

@@ -7,12 +7,16 @@ use std::path::Path;
 use anyhow::Result;
 use avsl_data::fsutil::{create_dir_all, write_atomic};
 use avsl_data::testset::TestSample;
-use avsl_metrics::evaluate::{Subset, SubsetMetrics, evaluate, reported_subsets};
+use avsl_metrics::evaluate::{
+    Subset, SubsetMetrics, evaluate, full_curve, official_curve, reported_subsets, success_curve,
+};
 use avsl_metrics::report::{metrics_txt, sample_cious_txt, samples_csv, variant_json};
 use avsl_metrics::score::{self, score_sample};
 use avsl_metrics::{BoxFormat, GtMap, MapKind, Prediction, SampleResult};
 use rayon::prelude::*;
 use serde_json::{Value, json};
+
+use crate::plots::{Series, line_plot};
 
 /// A map as loaded: row-major values and its shape.
 #[derive(Debug, Clone)]
@@ -74,13 +78,14 @@ pub fn score_all(
                 MapKind::Logits => score::logits_to_scores(&av_grid, config.tau),
                 MapKind::Scores => av_grid,
             };
-            let mut out = vec![result(s, &gt, &av_scores, config.prediction)];
+            let area = gt.area();
+            let mut out = vec![result(s, &gt, area, &av_scores, config.prediction)];
             if let Some(obj_map) = obj_map {
                 let obj = obj_map(i)?;
                 let obj_scores = score::object_to_scores(&score::to_grid(&obj.values, obj.h, obj.w, true));
                 let blended = score::blend(&av_scores, &obj_scores, config.alpha);
-                out.push(result(s, &gt, &obj_scores, config.prediction));
-                out.push(result(s, &gt, &blended, config.prediction));
+                out.push(result(s, &gt, area, &obj_scores, config.prediction));
+                out.push(result(s, &gt, area, &blended, config.prediction));
             }
             on_sample();
             Ok(out)
@@ -94,14 +99,14 @@ pub fn score_all(
     Ok(Scored { variants })
 }
 
-fn result(s: &TestSample, gt: &GtMap, scores: &[f32], rule: Prediction) -> SampleResult {
-    let (ciou, conf, adaptive_ciou) = score_sample(scores, gt, rule);
+fn result(s: &TestSample, gt: &GtMap, area: f64, scores: &[f32], rule: Prediction) -> SampleResult {
+    let (ciou, conf, adaptive_ciou) = score_sample(scores, gt, area, rule);
     SampleResult {
         name: s.name.clone(),
         video: s.video_id.clone(),
         audio: s.audio_id.clone(),
         bb: s.boxes.len(),
-        area: gt.area(),
+        area,
         ciou,
         conf,
         adaptive_ciou,
@@ -134,6 +139,38 @@ pub fn write_results(
     }
     write_atomic(&dir.join("metrics.json"), serde_json::to_string_pretty(&Value::Object(json_root))?.as_bytes())?;
     Ok(all)
+}
+
+/// Figures: per variant the precision–recall curves (official points and the exact curve,
+/// IoU 0.5 and 0.75), and the cIoU success curves of every variant in one plot.
+pub fn write_figures(dir: &Path, scored: &Scored) -> Result<()> {
+    let mut success = Vec::new();
+    for (&variant, results) in &scored.variants {
+        let rows: Vec<&SampleResult> = results.iter().collect();
+        let mut series = Vec::new();
+        for (iou, tag) in [(0.5, "50"), (0.75, "75")] {
+            let exact: Vec<(f64, f64)> =
+                std::iter::once((0.0, 1.0)).chain(full_curve(&rows, iou).into_iter().map(|(p, r)| (r, p))).collect();
+            series.push(Series { label: format!("exact @{tag}"), points: exact, dashed: false });
+            let official = official_curve(&rows, iou).into_iter().map(|(p, r)| (r, p)).collect();
+            series.push(Series { label: format!("official (authors' AP) @{tag}"), points: official, dashed: true });
+        }
+        line_plot(
+            &dir.join(variant).join("pr_curve.png"),
+            &format!("Precision-recall, {variant}"),
+            "recall",
+            "precision",
+            &series,
+        )?;
+        success.push(Series { label: variant.to_string(), points: success_curve(&rows), dashed: false });
+    }
+    line_plot(
+        &dir.join("success_curve.png"),
+        "cIoU success curve (visible samples)",
+        "cIoU threshold",
+        "fraction of samples",
+        &success,
+    )
 }
 
 /// The headline table: AP, max-F1, LocAcc@0.5 and AUC per variant (all samples; LocAcc

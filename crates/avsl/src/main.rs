@@ -7,6 +7,7 @@ mod eval_maps;
 mod evaluation;
 mod inspect;
 mod output;
+mod plots;
 mod progress;
 mod synth;
 
