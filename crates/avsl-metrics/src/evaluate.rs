@@ -184,10 +184,14 @@ pub fn auc(rows: &[&SampleResult]) -> f64 {
     pairwise_sum(&terms)
 }
 
-/// Mean adaptive cIoU over the visible samples.
+/// Mean adaptive cIoU over the visible samples whose boxes cover at least one pixel (it
+/// is undefined for an empty ground truth). Summed in sorted order, so the row order
+/// cannot change the last digit.
 pub fn mean_adaptive_ciou(rows: &[&SampleResult]) -> f64 {
-    let v: Vec<f64> = rows.iter().filter(|s| s.bb > 0).map(|s| s.adaptive_ciou).collect();
-    v.iter().sum::<f64>() / v.len() as f64
+    let mut v: Vec<f64> =
+        rows.iter().filter(|s| s.bb > 0 && !s.adaptive_ciou.is_nan()).map(|s| s.adaptive_ciou).collect();
+    v.sort_by(f64::total_cmp);
+    pairwise_sum(&v) / v.len() as f64
 }
 
 /// Every metric of one subset at IoU 0.5 and 0.75.

@@ -4,6 +4,7 @@
 
 pub mod evaluate;
 pub mod gt;
+pub mod interactive;
 pub mod numeric;
 pub mod pyfmt;
 pub mod report;
