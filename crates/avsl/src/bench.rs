@@ -25,6 +25,10 @@ pub struct BenchArgs {
     /// Print one JSON object as the last line.
     #[arg(long)]
     pub json: bool,
+    /// Keep the generated loader data here (reused when present), e.g. to run
+    /// tools/loader_bench.py on the same files.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Writes `n` pairs shaped like VGG-Sound: 640×360 JPEG frames (q90) and 10 s 16 kHz
@@ -95,10 +99,19 @@ pub fn run(args: BenchArgs) -> Result<()> {
     for item in &what {
         match item.as_str() {
             "loader" => {
-                let dir = tempfile::tempdir()?;
-                let data: PathBuf = dir.path().to_path_buf();
-                eprintln!("generating {} VGG-Sound-like pairs (640x360 JPEG, 10 s 16 kHz WAV)...", args.samples);
-                let pairs = make_vggsound_like(&data, args.samples)?;
+                let temp = tempfile::tempdir()?;
+                let data: PathBuf = args.data_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+                let pairs = if data.join("frames").join(format!("{:05}.jpg", args.samples - 1)).exists() {
+                    (0..args.samples)
+                        .map(|i| PairFiles {
+                            frame: data.join(format!("frames/{i:05}.jpg")),
+                            audio: data.join(format!("audio/{i:05}.wav")),
+                        })
+                        .collect()
+                } else {
+                    eprintln!("generating {} VGG-Sound-like pairs (640x360 JPEG, 10 s 16 kHz WAV)...", args.samples);
+                    make_vggsound_like(&data, args.samples)?
+                };
                 let one = loader_rate(&pairs, 1, false)?;
                 let many = loader_rate(&pairs, threads, false)?;
                 let train = loader_rate(&pairs, threads, true)?;
