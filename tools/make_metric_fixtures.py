@@ -229,11 +229,19 @@ def write_case(name, fmt, testset, positives, negatives, rng, rules):
     heat_av = upsample(maps)
     heat_obj = upsample(objects)
     tau, alpha = 0.03, 0.9
+    # `--map-kind scores`: maps already in score units (here the logits scored at 7×7),
+    # upsampled and used as they are.
+    scores7 = to_range(maps, -1 / tau, 1 / tau).astype(np.float32)
+    heat_scores = upsample(scores7)
+    if any(kind == "scores" for _, (_, _, kind) in rules):
+        np.save(os.path.join(out, "scores.npy"), scores7)
     cases = []
-    for rule_name, rule in rules:
+    for rule_name, (rule_kind, rule_value, map_kind) in rules:
+        rule = (rule_kind, rule_value)
         per_variant = {"av": [], "obj": [], "av_obj": []}
         for (v, a, b), gt in zip(rows, gts):
-            s_av = to_range(heat_av[pairs.index((v, a))], -1 / tau, 1 / tau)
+            k = pairs.index((v, a))
+            s_av = heat_scores[k] if map_kind == "scores" else to_range(heat_av[k], -1 / tau, 1 / tau)
             s_obj = to_range(heat_obj[frames.index(v)], 0.0, 2.5)
             s_both = s_av * alpha + s_obj * (1 - alpha)
             for variant, s in (("av", s_av), ("obj", s_obj), ("av_obj", s_both)):
@@ -247,7 +255,7 @@ def write_case(name, fmt, testset, positives, negatives, rng, rules):
                 f.write(metrics_txt(area, bb, ciou, conf))
             with open(os.path.join(d, "sample_cious.txt"), "w") as f:
                 f.write(sample_cious_txt(names, area, bb, ciou, conf))
-        cases.append(dict(rule=rule_name, kind=rule[0], value=rule[1]))
+        cases.append(dict(rule=rule_name, kind=rule[0], value=rule[1], map_kind=map_kind))
     with open(os.path.join(out, "case.json"), "w") as f:
         json.dump(dict(testset=testset, format=fmt, rules=cases, tau=tau, alpha=alpha, rows=len(rows)), f, indent=1)
 
@@ -286,11 +294,12 @@ def main():
     pos = [vggss_positive(rng, k) for k in range(230)]
     ids = [p[0] for p in pos]
     neg = [(ids[i], ids[(i * 7 + 3) % len(ids)]) for i in range(200)] + [(f"silent{k:04d}", f"silent{k:04d}") for k in range(20)]
-    rules = [("relative", ("relative", 0.5)), ("fixed", ("fixed", 0.5))]
-    write_case("vggss_extended", "vggss", "vggss_plus_silent", pos, neg, rng, rules)
+    rules = [("relative", ("relative", 0.5, "logits")), ("fixed", ("fixed", 0.5, "logits"))]
+    write_case("vggss_extended", "vggss", "vggss_plus_silent", pos, neg, rng,
+               rules + [("scores", ("relative", 0.5, "scores"))])
     # Plain VGG-SS-like with 630 rows (AP step 3, F1 step 63: N a multiple of 10).
     pos = [vggss_positive(rng, 1000 + k) for k in range(630)]
-    write_case("vggss_plain", "vggss", "vggss", pos, [], rng, [("relative", ("relative", 0.5))])
+    write_case("vggss_plain", "vggss", "vggss", pos, [], rng, [("relative", ("relative", 0.5, "logits"))])
     # Extended Flickr-like: consensus maps with half-integer areas; 111 rows (F1 step 11).
     pos = [flickr_positive(rng, k) for k in range(71)]
     ids = [p[0] for p in pos]

@@ -21,29 +21,44 @@ struct Case {
     _tmp: tempfile::TempDir,
     data: PathBuf,
     maps: PathBuf,
+    /// The same pairs' maps in score units (`--map-kind scores`), where the case has them.
+    score_maps: PathBuf,
     objects: PathBuf,
     config: serde_json::Value,
+}
+
+/// Writes one `.npy` per pair from an `[N, 7, 7]` array, and the index.
+fn write_pair_maps(dir: &Path, pairs: &[Vec<String>], maps: &[f32]) {
+    std::fs::create_dir_all(dir.join("npy")).unwrap();
+    let mut index = String::from("video,audio,map\n");
+    for row in pairs {
+        let k: usize = row[2].parse().unwrap();
+        write_npy_f32(&dir.join(format!("npy/{k}.npy")), &[7, 7], &maps[k * 49..(k + 1) * 49]).unwrap();
+        index.push_str(&format!("{},{},npy/{k}.npy\n", row[0], row[1]));
+    }
+    std::fs::write(dir.join("index.csv"), index).unwrap();
 }
 
 fn case(name: &str) -> Case {
     let dir = fixtures().join(name);
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let (maps_dir, objects_dir) = (tmp.path().join("maps"), tmp.path().join("objects"));
-    for d in [data.join("frames"), data.join("audio"), maps_dir.join("npy"), objects_dir.clone()] {
+    let (maps_dir, score_maps, objects_dir) =
+        (tmp.path().join("maps"), tmp.path().join("scores"), tmp.path().join("objects"));
+    for d in [data.join("frames"), data.join("audio"), objects_dir.clone()] {
         std::fs::create_dir_all(d).unwrap();
     }
-    let (shape, maps) = read_npy_f32(&dir.join("maps.npy")).unwrap();
-    let mut index = String::from("video,audio,map\n");
-    for row in read_csv(&dir.join("pairs.csv")) {
-        let k: usize = row[2].parse().unwrap();
+    let pairs = read_csv(&dir.join("pairs.csv"));
+    for row in &pairs {
         std::fs::write(data.join(format!("frames/{}.jpg", row[0])), b"").unwrap();
         std::fs::write(data.join(format!("audio/{}.wav", row[1])), b"").unwrap();
-        write_npy_f32(&maps_dir.join(format!("npy/{k}.npy")), &[7, 7], &maps[k * 49..(k + 1) * 49]).unwrap();
-        index.push_str(&format!("{},{},npy/{k}.npy\n", row[0], row[1]));
     }
+    let (shape, maps) = read_npy_f32(&dir.join("maps.npy")).unwrap();
     assert_eq!(shape[1..], [7, 7]);
-    std::fs::write(maps_dir.join("index.csv"), index).unwrap();
+    write_pair_maps(&maps_dir, &pairs, &maps);
+    if dir.join("scores.npy").exists() {
+        write_pair_maps(&score_maps, &pairs, &read_npy_f32(&dir.join("scores.npy")).unwrap().1);
+    }
     let (_, objects) = read_npy_f32(&dir.join("objects.npy")).unwrap();
     let mut index = String::from("video,map\n");
     for row in read_csv(&dir.join("frames.csv")) {
@@ -53,12 +68,16 @@ fn case(name: &str) -> Case {
     }
     std::fs::write(objects_dir.join("index.csv"), index).unwrap();
     let config = serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
-    Case { dir, _tmp: tmp, data, maps: maps_dir, objects: objects_dir, config }
+    Case { dir, _tmp: tmp, data, maps: maps_dir, score_maps, objects: objects_dir, config }
 }
 
 fn run_case(c: &Case, rule: &serde_json::Value, out: &Path, with_objects: bool) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_avsl"));
-    cmd.args(["eval-maps", "--maps"]).arg(&c.maps);
+    if rule["map_kind"] == "scores" {
+        cmd.args(["eval-maps", "--map-kind", "scores", "--maps"]).arg(&c.score_maps);
+    } else {
+        cmd.args(["eval-maps", "--maps"]).arg(&c.maps);
+    }
     cmd.arg("--data").arg(&c.data).arg("--metadata").arg(c.dir.join("metadata"));
     cmd.arg("--gt").arg(c.dir.join("Annotations"));
     cmd.args(["--testset", c.config["testset"].as_str().unwrap(), "--alpha", "0.9", "--tau", "0.03"]);
