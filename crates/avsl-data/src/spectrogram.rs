@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use avsl_metrics::numeric::pairwise_sum;
 use realfft::{RealFftPlanner, RealToComplex};
 
 pub const NPERSEG: usize = 512;
@@ -82,34 +83,6 @@ pub fn power_spectrogram(x: &[f64], sample_rate: u32) -> (usize, Vec<f64>) {
         }
     }
     (frames, out)
-}
-
-/// numpy's pairwise summation for a contiguous float64 block (blocks of 8 below 128
-/// elements, halves above), so segment means match `np.mean` to the last bit.
-fn pairwise_sum(a: &[f64]) -> f64 {
-    let n = a.len();
-    if n < 8 {
-        a.iter().fold(0.0, |s, &v| s + v)
-    } else if n <= 128 {
-        let mut r = [0.0f64; 8];
-        r.copy_from_slice(&a[..8]);
-        let mut i = 8;
-        while i < n - (n % 8) {
-            for (k, rk) in r.iter_mut().enumerate() {
-                *rk += a[i + k];
-            }
-            i += 8;
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &v in &a[i..] {
-            res += v;
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        pairwise_sum(&a[..n2]) + pairwise_sum(&a[n2..])
-    }
 }
 
 /// The network input: `ln(P + 1e-7) / 12` in float64, then float32.
