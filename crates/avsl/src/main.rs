@@ -1,6 +1,7 @@
 //! `avsl`: audio-visual sound source localisation from the command line.
 
 mod bench;
+mod check;
 mod colormap;
 mod demo;
 mod eval_maps;
@@ -28,6 +29,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Write a synthetic audio-visual dataset in the VGG-SS layout.
     Synth(synth::SynthArgs),
+    /// Decode every file a test set or training list uses and report every problem.
+    Check(check::CheckArgs),
     /// Write what the model sees for an audio file (and an image): spectrogram, resized frame.
     Inspect(inspect::InspectArgs),
     /// Score any model's maps with the authors' exact evaluation protocol.
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Bench(args) => bench::run(args),
         Command::EvalMaps(args) => eval_maps::run(args),
+        Command::Check(args) => check::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -159,3 +159,43 @@ fn quick_demo_writes_a_report() {
     let o = avsl(&["demo", "--quick", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn check_names_every_bad_file_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    synth(&root, "3");
+    let data = root.to_str().unwrap();
+    let o = avsl(&["check", "--data", data, "--testset", "vggss_plus_silent"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("0 problem(s)"));
+
+    // An empty WAV, a truncated JPEG, a missing file of a negative pair, a stereo-less
+    // garbage WAV, and a duplicate id in the training list.
+    std::fs::write(root.join("audio/synth_test_000003.wav"), b"").unwrap();
+    let jpg = std::fs::read(root.join("frames/synth_test_000005.jpg")).unwrap();
+    std::fs::write(root.join("frames/synth_test_000005.jpg"), &jpg[..jpg.len() / 3]).unwrap();
+    std::fs::remove_file(root.join("audio/synth_silent_000001.wav")).unwrap();
+    std::fs::write(root.join("audio/synth_test_000007.wav"), b"RIFF....WAVEfmt garbage").unwrap();
+    let o = avsl(&["check", "--data", data, "--testset", "vggss_plus_silent", "--threads", "2"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    for (file, problem) in [
+        ("audio/synth_test_000003.wav", "empty file"),
+        ("frames/synth_test_000005.jpg", "truncated JPEG"),
+        ("audio/synth_silent_000001.wav", "missing (non-sounding pair"),
+        ("audio/synth_test_000007.wav", "WAV"),
+    ] {
+        let line = out.lines().find(|l| l.contains(file)).unwrap_or_else(|| panic!("{file} not reported:\n{out}"));
+        assert!(line.contains(problem), "{line}");
+    }
+    assert!(out.contains("4 problem(s) in 4 file(s)"), "{out}");
+
+    let list = root.join("metadata/train.txt");
+    let mut text = std::fs::read_to_string(&list).unwrap();
+    text.push_str("synth_train_000002\n");
+    std::fs::write(&list, text).unwrap();
+    let o = avsl(&["check", "--data", data, "--train-list", list.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success() && out.contains("duplicate id synth_train_000002"), "{out}");
+}
