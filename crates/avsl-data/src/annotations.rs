@@ -22,8 +22,12 @@ struct VggssEntry {
 /// normalised coordinates. A later entry for the same file replaces an earlier one, as a
 /// Python dict does.
 pub fn read_vggss_json(path: &Path) -> Result<BoxTable> {
-    let bytes = read_file(path)?;
-    let entries: Vec<VggssEntry> = serde_json::from_slice(&bytes)
+    parse_vggss_json(&read_file(path)?, path)
+}
+
+/// [`read_vggss_json`] on bytes already read (`path` names them in errors).
+pub fn parse_vggss_json(bytes: &[u8], path: &Path) -> Result<BoxTable> {
+    let entries: Vec<VggssEntry> = serde_json::from_slice(bytes)
         .map_err(|e| DataError::record(path, e.line() as u64, format!("malformed VGG-SS annotation json: {e}")))?;
     let mut table = BoxTable::with_capacity(entries.len());
     for entry in entries {
@@ -45,8 +49,12 @@ pub fn read_vggss_json(path: &Path) -> Result<BoxTable> {
 /// (children 2–5 in order, the first child skipped). Other elements are ignored, and there
 /// is no limit on the number of boxes.
 pub fn read_flickr_xml(path: &Path) -> Result<Vec<PixelBox>> {
-    let bytes = read_file(path)?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| DataError::invalid(path, "annotation is not UTF-8 text"))?;
+    parse_flickr_xml(&read_file(path)?, path)
+}
+
+/// [`read_flickr_xml`] on bytes already read (`path` names them in errors).
+pub fn parse_flickr_xml(bytes: &[u8], path: &Path) -> Result<Vec<PixelBox>> {
+    let text = std::str::from_utf8(bytes).map_err(|_| DataError::invalid(path, "annotation is not UTF-8 text"))?;
     let doc = roxmltree::Document::parse(text).map_err(|e| DataError::invalid(path, format!("malformed XML: {e}")))?;
     let mut boxes = Vec::new();
     for child in doc.root_element().children().filter(|n| n.is_element()) {

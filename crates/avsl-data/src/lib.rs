@@ -6,6 +6,7 @@
 pub mod annotations;
 pub mod audio;
 pub mod error;
+pub mod exercise;
 pub mod fsutil;
 pub mod image_io;
 pub mod lists;

@@ -5,9 +5,8 @@ use std::path::Path;
 
 use crate::error::{DataError, Result, read_file};
 
-fn csv_records(path: &Path) -> Result<Vec<(u64, csv::StringRecord)>> {
-    let bytes = read_file(path)?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes.as_slice());
+fn csv_records(bytes: &[u8], path: &Path) -> Result<Vec<(u64, csv::StringRecord)>> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
@@ -27,7 +26,12 @@ fn csv_records(path: &Path) -> Result<Vec<(u64, csv::StringRecord)>> {
 /// The first column of every row of `<set>_test.csv` (csv quoting rules; CRLF and extra
 /// columns such as Flickr's `id,number` occur).
 pub fn read_test_ids(path: &Path) -> Result<Vec<String>> {
-    Ok(csv_records(path)?.into_iter().map(|(_, r)| r[0].to_string()).collect())
+    parse_test_ids(&read_file(path)?, path)
+}
+
+/// [`read_test_ids`] on bytes already read (`path` names them in errors).
+pub fn parse_test_ids(bytes: &[u8], path: &Path) -> Result<Vec<String>> {
+    Ok(csv_records(bytes, path)?.into_iter().map(|(_, r)| r[0].to_string()).collect())
 }
 
 /// A non-sounding pair of an extended test set: the frame of `video`, the audio of `audio`.
@@ -40,8 +44,13 @@ pub struct SilentPair {
 /// The rows of `<set>_test_plus_silent.csv` whose label is `non-sounding` (the header row
 /// and rows with other labels are not pairs).
 pub fn read_plus_silent(path: &Path) -> Result<Vec<SilentPair>> {
+    parse_plus_silent(&read_file(path)?, path)
+}
+
+/// [`read_plus_silent`] on bytes already read (`path` names them in errors).
+pub fn parse_plus_silent(bytes: &[u8], path: &Path) -> Result<Vec<SilentPair>> {
     let mut pairs = Vec::new();
-    for (line, r) in csv_records(path)? {
+    for (line, r) in csv_records(bytes, path)? {
         if r.len() < 3 {
             return Err(DataError::record(
                 path,
