@@ -18,19 +18,13 @@ use avsl_metrics::{BoxFormat, PixelBox};
 use clap::Args;
 use rayon::prelude::*;
 
+use crate::dataset_args::{DatasetArgs, parse_testset};
 use crate::progress;
 
 #[derive(Args)]
 pub struct CheckArgs {
-    /// Dataset root with frames/ and audio/.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Folder with the csv lists and vggss.json (default DATA/metadata).
-    #[arg(long)]
-    pub metadata: Option<PathBuf>,
-    /// Flickr XML annotation folder (default DATA/Annotations).
-    #[arg(long)]
-    pub gt: Option<PathBuf>,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
     /// Check the files of this test set (vggss, vggss_plus_silent, flickr, …).
     #[arg(long, conflicts_with = "train_list", required_unless_present = "train_list")]
     pub testset: Option<String>,
@@ -83,7 +77,8 @@ fn check_boxes(report: &mut Report, source: &Path, id: &str, boxes: &[PixelBox],
 }
 
 fn testset_files(args: &CheckArgs, set: TestSet, report: &mut Report) -> Result<Files> {
-    let metadata = args.metadata.clone().unwrap_or_else(|| args.data.join("metadata"));
+    let paths = args.dataset.paths(None);
+    let (metadata, data) = (&paths.metadata, &paths.data);
     let list = metadata.join(set.list_file());
     let ids = read_test_ids(&list)?;
     for id in duplicates(&ids) {
@@ -94,10 +89,7 @@ fn testset_files(args: &CheckArgs, set: TestSet, report: &mut Report) -> Result<
             let p = metadata.join("vggss.json");
             (read_vggss_json(&p)?, p)
         }
-        BoxFormat::Flickr => {
-            let p = args.gt.clone().unwrap_or_else(|| args.data.join("Annotations"));
-            (read_flickr_folder(&p)?, p)
-        }
+        BoxFormat::Flickr => (read_flickr_folder(&paths.gt)?, paths.gt.clone()),
     };
     let mut files = Files::default();
     for id in ids.iter().collect::<BTreeSet<_>>() {
@@ -106,15 +98,15 @@ fn testset_files(args: &CheckArgs, set: TestSet, report: &mut Report) -> Result<
             None => report.add(&source, format!("no annotation for test id {id} ({listed})")),
             Some(b) => check_boxes(report, &source, id, b, set.box_format()),
         }
-        files.frames.insert(args.data.join(format!("frames/{id}.jpg")), listed.clone());
-        files.audio.insert(args.data.join(format!("audio/{id}.wav")), listed);
+        files.frames.insert(data.join(format!("frames/{id}.jpg")), listed.clone());
+        files.audio.insert(data.join(format!("audio/{id}.wav")), listed);
     }
     if let Some(name) = set.plus_silent_file() {
         let csv = metadata.join(name);
         for pair in read_plus_silent(&csv)? {
             let listed = format!("non-sounding pair ({}, {}) in {}", pair.video, pair.audio, csv.display());
-            files.frames.insert(args.data.join(format!("frames/{}.jpg", pair.video)), listed.clone());
-            files.audio.insert(args.data.join(format!("audio/{}.wav", pair.audio)), listed);
+            files.frames.insert(data.join(format!("frames/{}.jpg", pair.video)), listed.clone());
+            files.audio.insert(data.join(format!("audio/{}.wav", pair.audio)), listed);
         }
     }
     Ok(files)
@@ -128,8 +120,8 @@ fn train_files(args: &CheckArgs, list: &Path, report: &mut Report) -> Result<Fil
     let mut files = Files::default();
     for id in &ids {
         let listed = format!("listed in {}", list.display());
-        files.frames.insert(args.data.join(format!("frames/{id}.jpg")), listed.clone());
-        files.audio.insert(args.data.join(format!("audio/{id}.wav")), listed);
+        files.frames.insert(args.dataset.data.join(format!("frames/{id}.jpg")), listed.clone());
+        files.audio.insert(args.dataset.data.join(format!("audio/{id}.wav")), listed);
     }
     Ok(files)
 }
@@ -145,13 +137,7 @@ fn check_audio(path: &Path) -> std::result::Result<(), String> {
 pub fn run(args: CheckArgs) -> Result<()> {
     let mut report = Report::default();
     let files = match (&args.testset, &args.train_list) {
-        (Some(name), _) => {
-            let Some(set) = TestSet::parse(name) else {
-                let names: Vec<&str> = TestSet::ALL.iter().map(|t| t.name()).collect();
-                bail!("unknown --testset {name:?} (one of: {})", names.join(", "));
-            };
-            testset_files(&args, set, &mut report)?
-        }
+        (Some(name), _) => testset_files(&args, parse_testset(name)?, &mut report)?,
         (None, Some(list)) => train_files(&args, list, &mut report)?,
         (None, None) => bail!("give --testset NAME or --train-list FILE"),
     };

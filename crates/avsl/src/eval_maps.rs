@@ -10,6 +10,7 @@ use avsl_metrics::{MapKind, Prediction};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
+use crate::dataset_args::{DatasetArgs, parse_testset};
 use crate::evaluation::{Map, ScoringConfig, headline, score_all, write_figures, write_results};
 use crate::output::prepare_output_dir;
 use crate::progress;
@@ -25,15 +26,8 @@ pub enum MapKindArg {
 /// The evaluation flags shared with `avsl eval`.
 #[derive(Args, Clone)]
 pub struct ProtocolArgs {
-    /// Dataset root with frames/ and audio/.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Folder with the csv lists and vggss.json (default DATA/metadata).
-    #[arg(long)]
-    pub metadata: Option<PathBuf>,
-    /// Flickr XML annotation folder (default DATA/Annotations).
-    #[arg(long)]
-    pub gt: Option<PathBuf>,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
     /// vggss, vggss_plus_silent, flickr, flickr_plus_silent, vggss_heard, vggss_unheard.
     #[arg(long)]
     pub testset: String,
@@ -61,22 +55,11 @@ pub struct ProtocolArgs {
 
 impl ProtocolArgs {
     pub fn testset(&self) -> Result<TestSet> {
-        TestSet::parse(&self.testset).ok_or_else(|| {
-            let names: Vec<&str> = TestSet::ALL.iter().map(|t| t.name()).collect();
-            anyhow!("unknown --testset {:?} (one of: {})", self.testset, names.join(", "))
-        })
+        parse_testset(&self.testset)
     }
 
     pub fn paths(&self) -> TestSetPaths {
-        let mut p = TestSetPaths::new(&self.data);
-        if let Some(m) = &self.metadata {
-            p.metadata = m.clone();
-        }
-        if let Some(g) = &self.gt {
-            p.gt = g.clone();
-        }
-        p.plus_silent_csv = self.plus_silent_csv.clone();
-        p
+        self.dataset.paths(self.plus_silent_csv.clone())
     }
 
     pub fn prediction(&self) -> Result<Prediction> {

@@ -3,6 +3,7 @@
 mod bench;
 mod check;
 mod colormap;
+mod dataset_args;
 mod demo;
 mod eval_maps;
 mod evaluation;

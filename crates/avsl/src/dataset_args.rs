@@ -1,0 +1,43 @@
+//! Where a dataset lives: the flags every command that reads one shares.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, anyhow};
+use avsl_data::testset::{TestSet, TestSetPaths};
+use clap::Args;
+
+#[derive(Args, Clone)]
+pub struct DatasetArgs {
+    /// Dataset root with frames/ and audio/.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Folder with the csv lists and vggss.json (default DATA/metadata).
+    #[arg(long)]
+    pub metadata: Option<PathBuf>,
+    /// Flickr XML annotation folder (default DATA/Annotations).
+    #[arg(long)]
+    pub gt: Option<PathBuf>,
+}
+
+impl DatasetArgs {
+    /// The folders, with the defaults filled in.
+    pub fn paths(&self, plus_silent_csv: Option<PathBuf>) -> TestSetPaths {
+        let mut p = TestSetPaths::new(&self.data);
+        if let Some(m) = &self.metadata {
+            p.metadata = m.clone();
+        }
+        if let Some(g) = &self.gt {
+            p.gt = g.clone();
+        }
+        p.plus_silent_csv = plus_silent_csv;
+        p
+    }
+}
+
+/// A `--testset` name, or an error listing the valid ones.
+pub fn parse_testset(name: &str) -> Result<TestSet> {
+    TestSet::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = TestSet::ALL.iter().map(|t| t.name()).collect();
+        anyhow!("unknown --testset {name:?} (one of: {})", names.join(", "))
+    })
+}
