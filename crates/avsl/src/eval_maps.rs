@@ -97,7 +97,9 @@ struct MapIndex {
 fn read_index(dir: &Path, keys: &[&str], allow_outside: bool) -> Result<MapIndex> {
     let index_file = dir.join("index.csv");
     let bytes = std::fs::read(&index_file).with_context(|| format!("{}: cannot read", index_file.display()))?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes.as_slice());
+    // Spreadsheet tools like to start csv files with a UTF-8 byte-order mark.
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text);
     let header: Vec<String> = reader
         .headers()
         .with_context(|| format!("{}: malformed csv header", index_file.display()))?
@@ -139,10 +141,15 @@ impl MapIndex {
     }
 }
 
-/// Loads one map and checks it: float32, two dimensions, finite values.
+/// Loads one map and checks it: float32, two dimensions (leading dimensions of size 1,
+/// as a saved `[1, 1, h, w]` tensor has, are accepted), finite values.
 fn load_map(path: &Path, index_file: &Path, line: u64) -> Result<Map> {
     let (shape, values) = read_npy_f32(path).with_context(|| format!("map of {}:{line}", index_file.display()))?;
-    let (h, w) = match shape.as_slice() {
+    let squeezed: &[usize] = match shape.len().checked_sub(2) {
+        Some(lead) if shape[..lead].iter().all(|&d| d == 1) => &shape[lead..],
+        _ => &shape,
+    };
+    let (h, w) = match squeezed {
         [h, w] if *h > 0 && *w > 0 => (*h, *w),
         other => bail!(
             "{}: shape {other:?}, expected [7, 7], [h, w] or [224, 224] (row {line} of {})",

@@ -189,12 +189,30 @@ fn bad_maps_are_named() {
     let index = std::fs::read_to_string(c.maps.join("index.csv")).unwrap();
     let first = index.lines().nth(1).unwrap().to_string();
     let file = c.maps.join(first.split(',').nth(2).unwrap());
-    let mut values = read_npy_f32(&file).unwrap().1;
+    let original = read_npy_f32(&file).unwrap().1;
+    let mut values = original.clone();
     values[5] = f32::NAN;
     write_npy_f32(&file, &[7, 7], &values).unwrap();
     let o = run_case(&c, rule, &c._tmp.path().join("o1"), false);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains(file.to_str().unwrap()) && err.contains("not finite"), "{err}");
+
+    // Leading singleton dimensions (a saved [1, 1, 7, 7] tensor) and a byte-order mark in
+    // the index are accepted: same results as the plain files.
+    write_npy_f32(&file, &[7, 7], &original).unwrap();
+    let plain = c._tmp.path().join("plain");
+    assert!(run_case(&c, rule, &plain, false).status.success());
+    write_npy_f32(&file, &[1, 1, 7, 7], &original).unwrap();
+    std::fs::write(c.maps.join("index.csv"), format!("\u{feff}{index}")).unwrap();
+    let o = run_case(&c, rule, &c._tmp.path().join("singleton"), false);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["av/metrics.txt", "av/sample_cious.txt"] {
+        assert_eq!(
+            std::fs::read(plain.join(f)).unwrap(),
+            std::fs::read(c._tmp.path().join("singleton").join(f)).unwrap()
+        );
+    }
+    std::fs::write(c.maps.join("index.csv"), &index).unwrap();
 
     write_npy_f32(&file, &[49], &[0.0; 49]).unwrap();
     let o = run_case(&c, rule, &c._tmp.path().join("o2"), false);
