@@ -200,17 +200,19 @@ fn synth_audio(rng: &mut impl Rng, class: usize, split: Split) -> Pcm16 {
     let noise = rng.random_range(0.03..0.12);
     let phases: Vec<f64> = (0..5).map(|_| rng.random_range(0.0..std::f64::consts::TAU)).collect();
     let norm: f64 = (0..5).map(|h| rolloff.powi(h)).sum();
+    // Oscillators as rotating phasors (one complex multiply per sample instead of a sine).
+    let sr = sample_rate as f64;
+    let mut partials: Vec<Phasor> = phases
+        .iter()
+        .enumerate()
+        .filter(|(h, _)| f0 * ((*h + 1) as f64) < sr / 2.0)
+        .map(|(h, &phase)| Phasor::new(f0 * (h + 1) as f64 / sr, phase, rolloff.powi(h as i32)))
+        .collect();
+    let mut am = Phasor::new(am_rate / sr, 0.0, 1.0);
     let mut samples = Vec::with_capacity(n * channels as usize);
-    for i in 0..n {
-        let t = i as f64 / sample_rate as f64;
-        let mut tone = 0.0;
-        for (h, phase) in phases.iter().enumerate() {
-            let f = f0 * (h + 1) as f64;
-            if f < sample_rate as f64 / 2.0 {
-                tone += rolloff.powi(h as i32) * (std::f64::consts::TAU * f * t + phase).sin();
-            }
-        }
-        let envelope = 0.6 + 0.4 * (std::f64::consts::TAU * am_rate * t).sin();
+    for _ in 0..n {
+        let tone: f64 = partials.iter_mut().map(Phasor::next).sum();
+        let envelope = 0.6 + 0.4 * am.next();
         let clean = tone / norm * envelope;
         for _ in 0..channels {
             let v = (clean + noise * rng.random_range(-1.0..1.0)) * amplitude;
@@ -218,6 +220,31 @@ fn synth_audio(rng: &mut impl Rng, class: usize, split: Split) -> Pcm16 {
         }
     }
     Pcm16 { sample_rate, channels, samples }
+}
+
+/// A sine oscillator `gain · sin(2π·cycles_per_sample·i + phase)`, advanced by rotation.
+struct Phasor {
+    re: f64,
+    im: f64,
+    step_re: f64,
+    step_im: f64,
+    gain: f64,
+}
+
+impl Phasor {
+    fn new(cycles_per_sample: f64, phase: f64, gain: f64) -> Phasor {
+        let w = std::f64::consts::TAU * cycles_per_sample;
+        Phasor { re: phase.cos(), im: phase.sin(), step_re: w.cos(), step_im: w.sin(), gain }
+    }
+
+    /// The current value, then one sample forward.
+    fn next(&mut self) -> f64 {
+        let value = self.gain * self.im;
+        let re = self.re * self.step_re - self.im * self.step_im;
+        self.im = self.re * self.step_im + self.im * self.step_re;
+        self.re = re;
+        value
+    }
 }
 
 /// A scene whose sound source is visible (`visible_source`) or absent from the frame.
