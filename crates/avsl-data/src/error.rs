@@ -30,13 +30,6 @@ impl DataError {
     pub fn record(path: &Path, line: u64, problem: impl Into<String>) -> DataError {
         DataError::Record { path: path.to_path_buf(), line, problem: problem.into() }
     }
-
-    /// The file the error is about.
-    pub fn path(&self) -> &Path {
-        match self {
-            DataError::Io { path, .. } | DataError::Invalid { path, .. } | DataError::Record { path, .. } => path,
-        }
-    }
 }
 
 pub type Result<T> = std::result::Result<T, DataError>;

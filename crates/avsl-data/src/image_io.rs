@@ -28,11 +28,6 @@ impl RgbImage {
     pub fn new(width: usize, height: usize) -> RgbImage {
         RgbImage { width, height, data: vec![0; width * height * 3] }
     }
-
-    pub fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
-        let i = (y * self.width + x) * 3;
-        [self.data[i], self.data[i + 1], self.data[i + 2]]
-    }
 }
 
 /// Largest accepted image side and pixel count: a header may claim anything, the decoder

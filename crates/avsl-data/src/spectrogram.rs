@@ -19,12 +19,6 @@ pub struct Spectrogram {
     pub values: Vec<f32>,
 }
 
-impl Spectrogram {
-    pub fn bins(&self) -> usize {
-        BINS
-    }
-}
-
 /// scipy's default window: Tukey(α = 0.25), periodic (`sym=False`, i.e. the first 512
 /// points of the symmetric 513-point window).
 pub fn tukey_window() -> &'static [f64] {
