@@ -92,9 +92,66 @@ fn loader_rate(pairs: &[PairFiles], threads: usize, augment: bool) -> Result<f64
     Ok(median(rates))
 }
 
+/// Pairs per second of `eval-maps`' scoring (upsampling, the three variants, cIoU,
+/// confidence, then every metric), on random 7×7 maps held in memory: file reading is
+/// left out so the figure is the scoring itself.
+fn eval_maps_rate(n: usize, threads: usize) -> Result<f64> {
+    use avsl_data::testset::TestSample;
+    use avsl_metrics::evaluate::{evaluate, reported_subsets};
+    use avsl_metrics::{BoxFormat, MapKind, PixelBox, Prediction};
+
+    use crate::evaluation::{Map, ScoringConfig, score_all};
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let samples: Vec<TestSample> = (0..n)
+        .map(|i| {
+            let (x, y) = (rng.random_range(0..150), rng.random_range(0..150));
+            let boxes =
+                if i % 2 == 0 { vec![PixelBox { xmin: x, ymin: y, xmax: x + 70, ymax: y + 70 }] } else { vec![] };
+            TestSample {
+                name: format!("s{i}"),
+                video_id: format!("s{i}"),
+                audio_id: format!("s{i}"),
+                frame: PathBuf::new(),
+                audio: PathBuf::new(),
+                boxes,
+            }
+        })
+        .collect();
+    let random_maps = |rng: &mut rand_chacha::ChaCha8Rng, scale: f32| -> Vec<Map> {
+        (0..n).map(|_| Map { h: 7, w: 7, values: (0..49).map(|_| rng.random_range(-scale..scale)).collect() }).collect()
+    };
+    let av = random_maps(&mut rng, 30.0);
+    let obj = random_maps(&mut rng, 2.5);
+    let config = ScoringConfig {
+        alpha: 0.9,
+        tau: 0.03,
+        map_kind: MapKind::Logits,
+        prediction: Prediction::Relative { size: 0.5 },
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let start = Instant::now();
+    pool.install(|| -> Result<()> {
+        let scored = score_all(
+            &samples,
+            BoxFormat::Vggss,
+            &config,
+            &|i| Ok(av[i].clone()),
+            Some(&|i: usize| Ok(obj[i].clone())),
+            &|| {},
+        )?;
+        for results in scored.variants.values() {
+            evaluate(results, &reported_subsets());
+        }
+        Ok(())
+    })?;
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
 pub fn run(args: BenchArgs) -> Result<()> {
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let what: Vec<String> = if args.what.is_empty() { vec!["loader".into()] } else { args.what.clone() };
+    let what: Vec<String> =
+        if args.what.is_empty() { vec!["loader".into(), "eval-maps".into()] } else { args.what.clone() };
     let mut report = serde_json::json!({ "threads": threads, "device": "cpu" });
     for item in &what {
         match item.as_str() {
@@ -122,7 +179,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 report["loader_samples_per_s"] = many.into();
                 report["loader_train_samples_per_s"] = train.into();
             }
-            other => bail!("unknown benchmark {other:?} (available: loader)"),
+            "eval-maps" => {
+                let rate = eval_maps_rate(args.samples.max(1000), threads)?;
+                println!(
+                    "eval-maps scoring:       {rate:8.1} pairs/s on {threads} threads (3 variants, relative prediction)"
+                );
+                report["eval_maps_pairs_per_s"] = rate.into();
+            }
+            other => bail!("unknown benchmark {other:?} (available: loader, eval-maps)"),
         }
     }
     if args.json {
