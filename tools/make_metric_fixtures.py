@@ -259,12 +259,14 @@ def write_case(name, fmt, testset, positives, negatives, rng, rules):
     with open(os.path.join(out, "case.json"), "w") as f:
         json.dump(dict(testset=testset, format=fmt, rules=cases, tau=tau, alpha=alpha, rows=len(rows)), f, indent=1)
 
-    # Upsampling alone, both corner rules, on a few maps (every 7th output row kept).
+    # Upsampling alone, both corner rules, on a few maps (every 7th output row kept):
+    # bicubic (SLAVC's protocol) and bilinear (EZ-VSL's).
     if name == "vggss_extended":
-        for ac in (True, False):
-            t = torch.from_numpy(maps[:3])[:, None]
-            up = F.interpolate(t, size=(224, 224), mode="bicubic", align_corners=ac).numpy()[:, 0, ::7, :]
-            np.save(os.path.join(out, f"upsample_align_{str(ac).lower()}.npy"), np.ascontiguousarray(up))
+        for mode, prefix in (("bicubic", "upsample"), ("bilinear", "bilinear")):
+            for ac in (True, False):
+                t = torch.from_numpy(maps[:3])[:, None]
+                up = F.interpolate(t, size=(224, 224), mode=mode, align_corners=ac).numpy()[:, 0, ::7, :]
+                np.save(os.path.join(out, f"{prefix}_align_{str(ac).lower()}.npy"), np.ascontiguousarray(up))
 
 
 def vggss_positive(rng, k):

@@ -10,6 +10,9 @@
 //! - the source coordinate without aligned corners: `fma(scale, i + 0.5, −0.5)`;
 //! - the 4-tap sums: `fma(v3, w3, fma(v2, w2, fma(v0, w0, v1·w1)))`.
 //!
+//! Bilinear (EZ-VSL's protocol) likewise: `fma(h0, fma(w0, a, w1·b), h1·fma(w0, c, w1·d))`,
+//! with the source coordinate clamped at 0 when corners are not aligned.
+//!
 //! `f32::mul_add` is a correctly rounded fused multiply-add on every platform, so these
 //! results do not depend on the CPU; with FMA hardware it is also fast (checked at run
 //! time).
@@ -95,6 +98,67 @@ pub fn bicubic(src: &[f32], h: usize, w: usize, out_h: usize, out_w: usize, alig
     resample(src, h, w, &ys, &xs)
 }
 
+/// Two source taps and their weights per output index of one bilinear axis: PyTorch's
+/// `area_pixel_compute_source_index` (clamped at 0 without aligned corners), `λ1 = x − i0`,
+/// `λ0 = 1 − λ1`.
+fn linear_axis(input: usize, output: usize, align_corners: bool) -> Vec<([usize; 2], [f32; 2])> {
+    let scale: f32 = match (align_corners, output > 1) {
+        (true, true) => (input - 1) as f32 / (output - 1) as f32,
+        (true, false) => 0.0,
+        (false, _) => input as f32 / output as f32,
+    };
+    (0..output)
+        .map(|i| {
+            let real =
+                if align_corners { scale * i as f32 } else { scale.mul_add((i as f64 + 0.5) as f32, -0.5).max(0.0) };
+            let i0 = real as usize;
+            let i1 = if i0 < input - 1 { i0 + 1 } else { i0 };
+            let l1 = real - i0 as f32;
+            ([i0, i1], [1.0 - l1, l1])
+        })
+        .collect()
+}
+
+#[inline(always)]
+fn linear_resample(src: &[f32], w: usize, ys: &[([usize; 2], [f32; 2])], xs: &[([usize; 2], [f32; 2])]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(ys.len() * xs.len());
+    for ([y0, y1], [h0, h1]) in ys {
+        let (r0, r1) = (&src[y0 * w..(y0 + 1) * w], &src[y1 * w..(y1 + 1) * w]);
+        for ([x0, x1], [w0, w1]) in xs {
+            // PyTorch's compiled kernel fuses as: fma(w0, a, w1·b) per row, then the rows.
+            let top = w0.mul_add(r0[*x0], w1 * r0[*x1]);
+            let bottom = w0.mul_add(r1[*x0], w1 * r1[*x1]);
+            out.push(h0.mul_add(top, h1 * bottom));
+        }
+    }
+    out
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+fn linear_resample_fma(
+    src: &[f32],
+    w: usize,
+    ys: &[([usize; 2], [f32; 2])],
+    xs: &[([usize; 2], [f32; 2])],
+) -> Vec<f32> {
+    linear_resample(src, w, ys, xs)
+}
+
+/// `F.interpolate(x, size, mode='bilinear', align_corners=…)` for one float32 map, bit for
+/// bit (EZ-VSL's protocol upsamples this way).
+pub fn bilinear(src: &[f32], h: usize, w: usize, out_h: usize, out_w: usize, align_corners: bool) -> Vec<f32> {
+    assert_eq!(src.len(), h * w, "map data does not match its shape");
+    let ys = linear_axis(h, out_h, align_corners);
+    let xs = linear_axis(w, out_w, align_corners);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports FMA (checked just above).
+        return unsafe { linear_resample_fma(src, w, &ys, &xs) };
+    }
+    linear_resample(src, w, &ys, &xs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +180,7 @@ mod tests {
         let src: Vec<f32> = (0..49).map(|i| ((i * 37 % 17) as f32 - 8.0) * 1.37).collect();
         let ys = axis(7, 224, false);
         assert_eq!(bicubic(&src, 7, 7, 224, 224, false), resample(&src, 7, 7, &ys, &ys));
+        let ls = linear_axis(7, 224, true);
+        assert_eq!(bilinear(&src, 7, 7, 224, 224, true), linear_resample(&src, 7, &ls, &ls));
     }
 }

@@ -152,13 +152,23 @@ fn extended_flickr_matches_the_reference_evaluator() {
 
 #[test]
 fn bicubic_upsampling_is_bit_identical_to_pytorch() {
+    check_upsampling(avsl_metrics::upsample::bicubic, "upsample");
+}
+
+#[test]
+fn bilinear_upsampling_is_bit_identical_to_pytorch() {
+    check_upsampling(avsl_metrics::upsample::bilinear, "bilinear");
+}
+
+fn check_upsampling(upsample: fn(&[f32], usize, usize, usize, usize, bool) -> Vec<f32>, prefix: &str) {
     let dir = fixtures().join("vggss_extended");
     let (_, maps) = read_npy_f32(&dir.join("maps.npy")).unwrap();
-    for (align, file) in [(true, "upsample_align_true.npy"), (false, "upsample_align_false.npy")] {
-        let (shape, expected) = read_npy_f32(&dir.join(file)).unwrap();
+    for align in [true, false] {
+        let file = format!("{prefix}_align_{align}.npy");
+        let (shape, expected) = read_npy_f32(&dir.join(&file)).unwrap();
         assert_eq!(shape, vec![3, 32, 224]);
         for m in 0..3 {
-            let up = avsl_metrics::upsample::bicubic(&maps[m * 49..(m + 1) * 49], 7, 7, 224, 224, align);
+            let up = upsample(&maps[m * 49..(m + 1) * 49], 7, 7, 224, 224, align);
             for (r, y) in (0..224).step_by(7).enumerate() {
                 for x in 0..224 {
                     let (a, b) = (up[y * 224 + x], expected[(m * 32 + r) * 224 + x]);
