@@ -160,7 +160,10 @@ fn bilinear_upsampling_is_bit_identical_to_pytorch() {
     check_upsampling(avsl_metrics::upsample::bilinear, "bilinear");
 }
 
-fn check_upsampling(upsample: fn(&[f32], usize, usize, usize, usize, bool) -> Vec<f32>, prefix: &str) {
+/// `(map, h, w, out_h, out_w, align_corners) -> upsampled map`.
+type Upsample = fn(&[f32], usize, usize, usize, usize, bool) -> Vec<f32>;
+
+fn check_upsampling(upsample: Upsample, prefix: &str) {
     let dir = fixtures().join("vggss_extended");
     let (_, maps) = read_npy_f32(&dir.join("maps.npy")).unwrap();
     for align in [true, false] {
