@@ -1,0 +1,54 @@
+//! Named parameter tensors, taken by the modules that need them, with errors that say
+//! which name is missing or has the wrong shape.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("missing parameter {0}")]
+    Missing(String),
+    #[error("parameter {name} has shape {found:?}, expected {expected:?}")]
+    Shape { name: String, found: Vec<usize>, expected: Vec<usize> },
+    #[error("unexpected parameters: {}", .0.join(", "))]
+    Unexpected(Vec<String>),
+}
+
+/// A float32 tensor in row-major order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedTensor {
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+/// Parameters by name (`imgnet.layer1.0.conv1.weight`, …).
+#[derive(Debug, Default)]
+pub struct Weights {
+    tensors: BTreeMap<String, NamedTensor>,
+}
+
+impl Weights {
+    pub fn insert(&mut self, name: impl Into<String>, tensor: NamedTensor) {
+        self.tensors.insert(name.into(), tensor);
+    }
+
+    /// Removes the tensor `name`, checking its shape, as a burn tensor on `device`.
+    pub fn take<const D: usize>(
+        &mut self,
+        name: &str,
+        shape: [usize; D],
+        device: &Device,
+    ) -> Result<Tensor<D>, ModelError> {
+        let t = self.tensors.remove(name).ok_or_else(|| ModelError::Missing(name.to_string()))?;
+        if t.shape != shape {
+            return Err(ModelError::Shape { name: name.to_string(), found: t.shape, expected: shape.to_vec() });
+        }
+        Ok(Tensor::from_data(TensorData::new(t.values, shape), device))
+    }
+
+    /// Fails if any tensor was not taken (a checkpoint of another architecture).
+    pub fn finish(self) -> Result<(), ModelError> {
+        if self.tensors.is_empty() { Ok(()) } else { Err(ModelError::Unexpected(self.tensors.into_keys().collect())) }
+    }
+}
