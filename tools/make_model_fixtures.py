@@ -90,5 +90,25 @@ def main():
         json.dump(dict(dim=dim, tau=tau, tensors=names, torch=torch.__version__), f)
 
 
+def save_small_checkpoint():
+    """A checkpoint in the authors' format (`{'model': {'module.<name>': tensor}, …}`), small:
+    a few tensors of the real layout, a strided (transposed) one, an int64 counter."""
+    g = torch.Generator().manual_seed(5)
+    model = {
+        "module.img_proj1.bias": torch.randn(8, generator=g),
+        "module.imgnet.bn1.running_var": torch.rand(4, generator=g) + 0.5,
+        "module.imgnet.bn1.num_batches_tracked": torch.tensor(1234),
+        "module.aud_proj1.weight": torch.randn(6, 3, generator=g).t(),  # non-contiguous view
+        "module.momentum_imgnet.conv1.weight": torch.randn(2, 3, 2, 2, generator=g),
+    }
+    ckpt = {"model": model, "optimizer": {"state": {}, "param_groups": [{"lr": 1e-4}]}, "epoch": 3, "best_cIoU": 0.5}
+    torch.save(ckpt, os.path.join(OUT, "small_checkpoint.pth"))
+    expected = {k[len("module."):]: dict(shape=list(v.shape), values=v.contiguous().flatten().tolist())
+                for k, v in model.items() if v.is_floating_point()}
+    with open(os.path.join(OUT, "small_checkpoint.json"), "w") as f:
+        json.dump(expected, f)
+
+
 if __name__ == "__main__":
+    save_small_checkpoint()
     main()

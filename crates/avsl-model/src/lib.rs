@@ -6,6 +6,7 @@
 //! Training, momentum encoders, checkpoint files, EZ-VSL and the object-guidance network
 //! come with issue #6.
 
+pub mod checkpoint;
 pub mod resnet;
 pub mod slavc;
 pub mod weights;

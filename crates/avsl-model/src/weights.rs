@@ -33,6 +33,14 @@ impl Weights {
         self.tensors.insert(name.into(), tensor);
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&NamedTensor> {
+        self.tensors.get(name)
+    }
+
     /// Removes the tensor `name`, checking its shape, as a burn tensor on `device`.
     pub fn take<const D: usize>(
         &mut self,
