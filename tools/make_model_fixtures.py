@@ -83,6 +83,22 @@ def main():
         a1 = nn.functional.normalize(model.aud_proj1(aud), dim=1)
         a2 = nn.functional.normalize(model.aud_proj2(aud), dim=1)
         s = (torch.einsum("nchw,nc->nhw", v1, a1) / tau + torch.einsum("nchw,nc->nhw", v2, a2) / tau) / 2
+    # The object-saliency network: a plain torchvision resnet18 (fc kept in the state dict,
+    # unused), the authors' head: mean over channels of |layer4|.
+    ogl = resnet18().eval()
+    ogl_names = []
+    with torch.no_grad():
+        for index, (name, tensor) in enumerate(ogl.state_dict().items()):
+            if name.endswith("num_batches_tracked"):
+                continue
+            tensor.copy_(torch.from_numpy(formula_values(5000 + index, name, list(tensor.shape))))
+            ogl_names.append([5000 + index, name, list(tensor.shape)])
+        ogl.avgpool = nn.Identity()
+        ogl.fc = nn.Identity()
+        obj = ogl(image).unflatten(1, (512, 7, 7)).abs().mean(1)
+    np.save(os.path.join(OUT, "object_maps.npy"), obj.numpy().astype(np.float32))
+    with open(os.path.join(OUT, "ogl_tensors.json"), "w") as f:
+        json.dump(dict(tensors=ogl_names), f)
     np.save(os.path.join(OUT, "image_features.npy"), feat[:, :8].numpy().astype(np.float32))
     np.save(os.path.join(OUT, "audio_features.npy"), aud.numpy().astype(np.float32))
     np.save(os.path.join(OUT, "maps.npy"), s.numpy().astype(np.float32))

@@ -7,6 +7,7 @@
 //! come with issue #6.
 
 pub mod checkpoint;
+pub mod ogl;
 pub mod resnet;
 pub mod slavc;
 pub mod weights;

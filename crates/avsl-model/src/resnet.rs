@@ -78,15 +78,17 @@ pub struct ResNet18 {
 pub const FEATURES: usize = 512;
 
 impl ResNet18 {
-    /// Takes `{prefix}.conv1.weight`, `{prefix}.bn1.*`, `{prefix}.layer{1-4}.{0,1}.…`.
+    /// Takes `{prefix}.conv1.weight`, `{prefix}.bn1.*`, `{prefix}.layer{1-4}.{0,1}.…`
+    /// (torchvision's own files have no prefix: pass `""`).
     pub fn load(w: &mut Weights, prefix: &str, in_channels: usize, device: &Device) -> Result<ResNet18, ModelError> {
+        let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}.") };
         let stem =
-            ConvBn::load(w, &format!("{prefix}.conv1"), &format!("{prefix}.bn1"), [64, in_channels, 7], 2, device)?;
+            ConvBn::load(w, &format!("{prefix}conv1"), &format!("{prefix}bn1"), [64, in_channels, 7], 2, device)?;
         let mut blocks = Vec::with_capacity(8);
         let mut in_c = 64;
         for (layer, out_c) in [64usize, 128, 256, 512].into_iter().enumerate() {
             for b in 0..2 {
-                let p = format!("{prefix}.layer{}.{b}", layer + 1);
+                let p = format!("{prefix}layer{}.{b}", layer + 1);
                 let stride = if b == 0 && layer > 0 { 2 } else { 1 };
                 let block_in = if b == 0 { in_c } else { out_c };
                 let conv1 =

@@ -37,6 +37,11 @@ impl Weights {
         self.tensors.is_empty()
     }
 
+    /// Drops a tensor the model does not use (e.g. a classifier head).
+    pub fn remove(&mut self, name: &str) -> Option<NamedTensor> {
+        self.tensors.remove(name)
+    }
+
     pub fn get(&self, name: &str) -> Option<&NamedTensor> {
         self.tensors.get(name)
     }

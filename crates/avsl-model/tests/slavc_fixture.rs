@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use avsl_data::npy::read_npy_f32;
+use avsl_model::ogl::ObjectSaliency;
 use avsl_model::{NamedTensor, Slavc, Weights};
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -47,10 +48,8 @@ fn assert_close(name: &str, ours: Vec<f32>, expected: &[f32], atol: f32) {
     assert!(worst <= atol, "{name}: max abs difference {worst} > {atol}");
 }
 
-#[test]
-fn slavc_forward_matches_pytorch() {
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("slavc_tensors.json")).unwrap()).unwrap();
+/// The fixture's tensor list (`[index, name, shape]`) filled with the formula weights.
+fn formula_weights(meta: &serde_json::Value) -> Weights {
     let mut weights = Weights::default();
     for t in meta["tensors"].as_array().unwrap() {
         let index = t[0].as_u64().unwrap();
@@ -58,6 +57,29 @@ fn slavc_forward_matches_pytorch() {
         let shape: Vec<usize> = t[2].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
         weights.insert(name, NamedTensor { values: formula_values(index, name, &shape), shape });
     }
+    weights
+}
+
+fn meta(file: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join(file)).unwrap()).unwrap()
+}
+
+#[test]
+fn object_saliency_matches_pytorch() {
+    let mut weights = formula_weights(&meta("ogl_tensors.json"));
+    let device = Device::flex();
+    let ogl = ObjectSaliency::load(&mut weights, &device).unwrap();
+    weights.finish().unwrap();
+    let image = input(9001, "input.image", [2, 3, 224, 224], &device);
+    let (shape, expected) = read_npy_f32(&fixtures().join("object_maps.npy")).unwrap();
+    assert_eq!(shape, vec![2, 7, 7]);
+    assert_close("object maps", ogl.maps(image).into_data().try_to_vec::<f32>().unwrap(), &expected, 1e-5);
+}
+
+#[test]
+fn slavc_forward_matches_pytorch() {
+    let meta = meta("slavc_tensors.json");
+    let mut weights = formula_weights(&meta);
     let device = Device::flex();
     let dim = meta["dim"].as_u64().unwrap() as usize;
     let model = Slavc::load(&mut weights, "", dim, meta["tau"].as_f64().unwrap(), &device).unwrap();
