@@ -27,16 +27,27 @@ fn cubic2(x: f32) -> f32 {
     A.mul_add(x, -5.0 * A).mul_add(x, 8.0 * A) * x - 4.0 * A
 }
 
-/// The four clamped source taps and their weights for every output index of one axis.
-fn axis(input: usize, output: usize, align_corners: bool) -> Vec<([usize; 4], [f32; 4])> {
-    let scale: f32 = match (align_corners, output > 1) {
+/// PyTorch's `area_pixel_compute_scale` (no explicit scale factor).
+fn source_scale(input: usize, output: usize, align_corners: bool) -> f32 {
+    match (align_corners, output > 1) {
         (true, true) => (input - 1) as f32 / (output - 1) as f32,
         (true, false) => 0.0,
         (false, _) => input as f32 / output as f32,
-    };
+    }
+}
+
+/// PyTorch's `area_pixel_compute_source_index` before any clamping; the half-pixel shift
+/// is fused as PyTorch's compiled kernel fuses it.
+fn source_index(scale: f32, i: usize, align_corners: bool) -> f32 {
+    if align_corners { scale * i as f32 } else { scale.mul_add((i as f64 + 0.5) as f32, -0.5) }
+}
+
+/// The four clamped source taps and their weights for every output index of one axis.
+fn axis(input: usize, output: usize, align_corners: bool) -> Vec<([usize; 4], [f32; 4])> {
+    let scale = source_scale(input, output, align_corners);
     (0..output)
         .map(|i| {
-            let real = if align_corners { scale * i as f32 } else { scale.mul_add((i as f64 + 0.5) as f32, -0.5) };
+            let real = source_index(scale, i, align_corners);
             let index = (real.floor() as i64).min(input as i64 - 1);
             let t = (real - index as f32).clamp(0.0, 1.0);
             let weights = [cubic2(t + 1.0), cubic1(t), cubic1(1.0 - t), cubic2((1.0 - t) + 1.0)];
@@ -102,15 +113,11 @@ pub fn bicubic(src: &[f32], h: usize, w: usize, out_h: usize, out_w: usize, alig
 /// `area_pixel_compute_source_index` (clamped at 0 without aligned corners), `λ1 = x − i0`,
 /// `λ0 = 1 − λ1`.
 fn linear_axis(input: usize, output: usize, align_corners: bool) -> Vec<([usize; 2], [f32; 2])> {
-    let scale: f32 = match (align_corners, output > 1) {
-        (true, true) => (input - 1) as f32 / (output - 1) as f32,
-        (true, false) => 0.0,
-        (false, _) => input as f32 / output as f32,
-    };
+    let scale = source_scale(input, output, align_corners);
     (0..output)
         .map(|i| {
-            let real =
-                if align_corners { scale * i as f32 } else { scale.mul_add((i as f64 + 0.5) as f32, -0.5).max(0.0) };
+            // Linear (unlike cubic) interpolation clamps negative coordinates to 0.
+            let real = source_index(scale, i, align_corners).max(0.0);
             let i0 = real as usize;
             let i1 = if i0 < input - 1 { i0 + 1 } else { i0 };
             let l1 = real - i0 as f32;
