@@ -9,12 +9,16 @@ no checkpoint needs to be stored, only the names and shapes and the outputs.
 
     ~/.venvs/avsl-ref/bin/pip install numpy torch torchvision
     ~/.venvs/avsl-ref/bin/python tools/make_model_fixtures.py
+    # check that torch reads the .pth avsl writes (the test leaves it in target/):
+    ~/.venvs/avsl-ref/bin/python tools/make_model_fixtures.py --check-pth target/avsl-written.pth
 """
 import json
 import os
+import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet18
 
@@ -42,68 +46,137 @@ def formula_values(index, name, shape):
     return v.astype(np.float32).reshape(shape)
 
 
-def build_slavc(dim):
-    class SLAVC(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.imgnet = resnet18()
-            self.imgnet.avgpool = nn.Identity()
-            self.imgnet.fc = nn.Identity()
-            self.img_proj1 = nn.Conv2d(512, dim, kernel_size=(1, 1))
-            self.img_proj2 = nn.Conv2d(512, dim, kernel_size=(1, 1))
-            self.audnet = resnet18()
-            self.audnet.conv1 = nn.Conv2d(1, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3), bias=False)
-            self.audnet.avgpool = nn.AdaptiveMaxPool2d((1, 1))
-            self.audnet.fc = nn.Identity()
-            self.aud_proj1 = nn.Linear(512, dim)
-            self.aud_proj2 = nn.Linear(512, dim)
+def resnet_trunk(audio):
+    net = resnet18()
+    if audio:
+        net.conv1 = nn.Conv2d(1, 64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3), bias=False)
+        net.avgpool = nn.AdaptiveMaxPool2d((1, 1))
+    else:
+        net.avgpool = nn.Identity()
+    net.fc = nn.Identity()
+    return net
 
-    return SLAVC()
+
+def build_model(dim, heads, momentum):
+    """The authors' module layout (METHOD.md section 2-4): SLAVC has heads "1", "2" and
+    momentum_ copies of every encoder and head; EZ-VSL one head "" and no copies."""
+    model = nn.Module()
+    for prefix in ["", "momentum_"] if momentum else [""]:
+        setattr(model, prefix + "imgnet", resnet_trunk(audio=False))
+        for h in heads:
+            setattr(model, f"{prefix}img_proj{h}", nn.Conv2d(512, dim, kernel_size=(1, 1)))
+        setattr(model, prefix + "audnet", resnet_trunk(audio=True))
+        for h in heads:
+            setattr(model, f"{prefix}aud_proj{h}", nn.Linear(512, dim))
+    return model
+
+
+def fill_with_formula(model, first_index):
+    """Every float tensor from formula_values; returns [index, name, shape] of each."""
+    names = []
+    with torch.no_grad():
+        for k, (name, tensor) in enumerate(model.state_dict().items()):
+            if name.endswith("num_batches_tracked"):
+                continue
+            index = first_index + k
+            tensor.copy_(torch.from_numpy(formula_values(index, name, list(tensor.shape))))
+            names.append([index, name, list(tensor.shape)])
+    return names
+
+
+def embeddings(model, prefix, heads, image, audio):
+    feat = getattr(model, prefix + "imgnet")(image).unflatten(1, (512, 7, 7))
+    aud = getattr(model, prefix + "audnet")(audio)
+    v = [nn.functional.normalize(getattr(model, f"{prefix}img_proj{h}")(feat), dim=1) for h in heads]
+    a = [nn.functional.normalize(getattr(model, f"{prefix}aud_proj{h}")(aud), dim=1) for h in heads]
+    return feat, aud, v, a
+
+
+def paired_map(v, a, tau):
+    maps = [torch.einsum("nchw,nc->nhw", vk, ak) / tau for vk, ak in zip(v, a)]
+    return maps[0] if len(maps) == 1 else (maps[0] + maps[1]) / 2
+
+
+def slavc_loss(v, a, vt, at, tau):
+    """METHOD.md section 3: i2a with online image and target audio, a2i the other way."""
+    def direction(img, aud):
+        s1 = torch.einsum("nchw,mc->nmhw", img[0], aud[0]).flatten(-2, -1) / tau
+        s2 = torch.einsum("nchw,mc->nmhw", img[1], aud[1]).flatten(-2, -1) / tau
+        return torch.log((F.softmax(s1, dim=1) * F.softmax(s2, dim=2)).sum(2))
+    labels = torch.arange(v[0].shape[0])
+    return F.cross_entropy(direction(vt, a), labels) + F.cross_entropy(direction(v, at), labels)
+
+
+def ezvsl_loss(v, a, tau):
+    logits = (torch.einsum("nchw,mc->nmhw", v, a) / tau).flatten(-2, -1).max(dim=-1)[0]
+    labels = torch.arange(v.shape[0])
+    return F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)
 
 
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(1)
-    dim, tau = 64, 0.03
-    model = build_slavc(dim).eval()
-    state = model.state_dict()
-    names = []
+    dim, tau, batch = 64, 0.03, 3
+    image = torch.from_numpy(formula_values(9001, "input.image", [batch, 3, 224, 224]) * 8.0)
+    audio = torch.from_numpy(formula_values(9002, "input.audio", [batch, 1, 257, 200]) * 8.0)
+
+    slavc = build_model(dim, ["1", "2"], momentum=True).eval()
+    names = fill_with_formula(slavc, 0)
+    # The key list of the authors' checkpoint, in state-dict order (496 at d = 512).
+    keys = ["module." + k for k in slavc.state_dict().keys()]
+    outputs = {}
     with torch.no_grad():
-        for index, (name, tensor) in enumerate(state.items()):
-            if name.endswith("num_batches_tracked"):
-                continue
-            tensor.copy_(torch.from_numpy(formula_values(index, name, list(tensor.shape))))
-            names.append([index, name, list(tensor.shape)])
-        image = torch.from_numpy(formula_values(9001, "input.image", [2, 3, 224, 224]) * 8.0)
-        audio = torch.from_numpy(formula_values(9002, "input.audio", [2, 1, 257, 200]) * 8.0)
-        feat = model.imgnet(image).unflatten(1, (512, 7, 7))
-        v1 = nn.functional.normalize(model.img_proj1(feat), dim=1)
-        v2 = nn.functional.normalize(model.img_proj2(feat), dim=1)
-        aud = model.audnet(audio)
-        a1 = nn.functional.normalize(model.aud_proj1(aud), dim=1)
-        a2 = nn.functional.normalize(model.aud_proj2(aud), dim=1)
-        s = (torch.einsum("nchw,nc->nhw", v1, a1) / tau + torch.einsum("nchw,nc->nhw", v2, a2) / tau) / 2
+        feat, aud, v, a = embeddings(slavc, "", ["1", "2"], image, audio)
+        _, _, vt, at = embeddings(slavc, "momentum_", ["1", "2"], image, audio)
+        outputs["slavc_maps_online"] = paired_map(v, a, tau)
+        outputs["slavc_maps_momentum"] = paired_map(vt, at, tau)
+        slavc_loss_value = slavc_loss(v, a, vt, at, tau).item()
+
+    ezvsl = build_model(dim, [""], momentum=False).eval()
+    ez_names = fill_with_formula(ezvsl, 3000)
+    with torch.no_grad():
+        _, _, ev, ea = embeddings(ezvsl, "", [""], image, audio)
+        outputs["ezvsl_maps"] = paired_map(ev, ea, tau)
+        ezvsl_loss_value = ezvsl_loss(ev[0], ea[0], tau).item()
+
     # The object-saliency network: a plain torchvision resnet18 (fc kept in the state dict,
     # unused), the authors' head: mean over channels of |layer4|.
     ogl = resnet18().eval()
-    ogl_names = []
+    ogl_names = fill_with_formula(ogl, 5000)
     with torch.no_grad():
-        for index, (name, tensor) in enumerate(ogl.state_dict().items()):
-            if name.endswith("num_batches_tracked"):
-                continue
-            tensor.copy_(torch.from_numpy(formula_values(5000 + index, name, list(tensor.shape))))
-            ogl_names.append([5000 + index, name, list(tensor.shape)])
         ogl.avgpool = nn.Identity()
         ogl.fc = nn.Identity()
-        obj = ogl(image).unflatten(1, (512, 7, 7)).abs().mean(1)
-    np.save(os.path.join(OUT, "object_maps.npy"), obj.numpy().astype(np.float32))
+        outputs["object_maps"] = ogl(image).unflatten(1, (512, 7, 7)).abs().mean(1)
     with open(os.path.join(OUT, "ogl_tensors.json"), "w") as f:
         json.dump(dict(tensors=ogl_names), f)
-    np.save(os.path.join(OUT, "image_features.npy"), feat[:, :8].numpy().astype(np.float32))
-    np.save(os.path.join(OUT, "audio_features.npy"), aud.numpy().astype(np.float32))
-    np.save(os.path.join(OUT, "maps.npy"), s.numpy().astype(np.float32))
+    outputs["image_features"] = feat[:, :8]
+    outputs["audio_features"] = aud
+    for name, t in outputs.items():
+        np.save(os.path.join(OUT, name + ".npy"), t.numpy().astype(np.float32))
     with open(os.path.join(OUT, "slavc_tensors.json"), "w") as f:
-        json.dump(dict(dim=dim, tau=tau, tensors=names, torch=torch.__version__), f)
+        json.dump(dict(dim=dim, tau=tau, batch=batch, tensors=names, checkpoint_keys=keys,
+                       loss=slavc_loss_value, torch=torch.__version__), f)
+    with open(os.path.join(OUT, "ezvsl_tensors.json"), "w") as f:
+        json.dump(dict(dim=dim, tau=tau, tensors=ez_names, loss=ezvsl_loss_value), f)
+
+
+def check_written_pth(path):
+    """Loads a .pth that avsl wrote (`cargo test ... -- --ignored writes_pth_for_torch`
+    leaves one) with torch's safe loader and compares it with the formula weights."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_model(64, ["1", "2"], momentum=True)
+    fill_with_formula(model, 0)
+    state = {k.replace("module.", ""): v for k, v in ckpt["model"].items()}
+    model.load_state_dict(state, strict=True)
+    for name, t in build_reference_state().items():
+        assert torch.equal(state[name], t), name
+    print(f"{path}: {len(ckpt['model'])} keys, torch.load(weights_only=True) and strict load_state_dict accept it")
+
+
+def build_reference_state():
+    model = build_model(64, ["1", "2"], momentum=True)
+    fill_with_formula(model, 0)
+    return {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
 
 
 def save_small_checkpoint():
@@ -126,5 +199,8 @@ def save_small_checkpoint():
 
 
 if __name__ == "__main__":
-    save_small_checkpoint()
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--check-pth":
+        check_written_pth(sys.argv[2])
+    else:
+        save_small_checkpoint()
+        main()

@@ -12,6 +12,7 @@ pub mod image_io;
 pub mod lists;
 pub mod loader;
 pub mod npy;
+pub mod prefetch;
 pub mod preprocess;
 pub mod resize;
 pub mod spectrogram;

@@ -110,9 +110,23 @@ fn f1((p, r): (f64, f64)) -> f64 {
     if r + p > 0.0 { 2.0 * r * p / (r + p) } else { 0.0 }
 }
 
-/// Precision–recall at every distinct confidence, highest first, in one sweep over the
+/// Precision and recall when every sample with confidence ≥ `threshold` is detected.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct OperatingPoint {
+    pub threshold: f32,
+    pub precision: f64,
+    pub recall: f64,
+}
+
+impl OperatingPoint {
+    pub fn f1(&self) -> f64 {
+        f1((self.precision, self.recall))
+    }
+}
+
+/// The operating point at every distinct confidence, highest first, in one sweep over the
 /// samples sorted by confidence (O(N log N)).
-pub fn full_curve(rows: &[&SampleResult], iou: f64) -> Vec<(f64, f64)> {
+pub fn operating_points(rows: &[&SampleResult], iou: f64) -> Vec<OperatingPoint> {
     let mut sorted: Vec<&SampleResult> = rows.to_vec();
     sorted.sort_by(|a, b| b.conf.total_cmp(&a.conf));
     let positives = rows.iter().filter(|s| s.bb > 0).count() as u64;
@@ -127,12 +141,26 @@ pub fn full_curve(rows: &[&SampleResult], iou: f64) -> Vec<(f64, f64)> {
         // Emit a point once every sample at this confidence is in.
         if sorted.get(i + 1).is_none_or(|next| next.conf != s.conf) {
             let fn_ = positives - detected_positives;
-            let p = if tp + fp == 0 { 1.0 } else { tp as f64 / (tp + fp) as f64 };
-            let r = if tp + fn_ == 0 { 1.0 } else { tp as f64 / (tp + fn_) as f64 };
-            curve.push((p, r));
+            let precision = if tp + fp == 0 { 1.0 } else { tp as f64 / (tp + fp) as f64 };
+            let recall = if tp + fn_ == 0 { 1.0 } else { tp as f64 / (tp + fn_) as f64 };
+            curve.push(OperatingPoint { threshold: s.conf, precision, recall });
         }
     }
     curve
+}
+
+/// (precision, recall) at every distinct confidence, highest first.
+pub fn full_curve(rows: &[&SampleResult], iou: f64) -> Vec<(f64, f64)> {
+    operating_points(rows, iou).into_iter().map(|p| (p.precision, p.recall)).collect()
+}
+
+/// The operating point of largest F1 (the highest threshold among ties): the calibrated
+/// decision threshold "sounding / not sounding".
+pub fn max_f1_point(rows: &[&SampleResult], iou: f64) -> Option<OperatingPoint> {
+    operating_points(rows, iou).into_iter().fold(None, |best, p| match best {
+        Some(b) if b.f1() >= p.f1() => Some(b),
+        _ => Some(p),
+    })
 }
 
 /// AP over every threshold, the curve starting at recall 0, precision monotone from the

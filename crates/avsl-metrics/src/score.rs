@@ -47,6 +47,13 @@ pub fn object_to_scores(map: &[f32]) -> Vec<f32> {
     map.iter().map(|&x| (x - 0.0) / 2.5f32).collect()
 }
 
+/// EZ-VSL's `normalize_img`: (x − min)/(max − min) in float32, unchanged when max = min.
+pub fn min_max_normalize(map: &[f32]) -> Vec<f32> {
+    let lo = map.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = map.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if hi - lo == 0.0 { map.to_vec() } else { map.iter().map(|&x| (x - lo) / (hi - lo)).collect() }
+}
+
 /// `scores_av · α + scores_obj · (1 − α)` in float32 (α and 1 − α rounded from float64).
 pub fn blend(av: &[f32], obj: &[f32], alpha: f64) -> Vec<f32> {
     let (a, b) = (alpha as f32, (1.0 - alpha) as f32);

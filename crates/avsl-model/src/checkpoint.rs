@@ -1,12 +1,23 @@
-//! Reading the authors' `.pth` checkpoints (`torch.save` zip or legacy format) into
-//! [`Weights`], through `pytorch-reader`'s restricted unpickler: only the pickle
-//! operations tensor checkpoints use are accepted, nothing is executed.
+//! Checkpoint files. The authors' `.pth` (`torch.save` zip or legacy format) is read
+//! through `pytorch-reader`'s restricted unpickler: only the pickle operations tensor
+//! checkpoints use are accepted, nothing is executed. Our own format is safetensors with
+//! the authors' names (no `module.`) and the model configuration as JSON in the header's
+//! metadata (`avsl_config`). Both can be written (`avsl convert`).
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use burn::tensor::Device;
 use pytorch_reader::{DType, PytorchError, PytorchReader};
+use safetensors::{Dtype, SafeTensors};
 
+use crate::arch::{Architecture, EncoderSet, ModelConfig, compare};
+use crate::encoders::Encoders;
+use crate::pth_writer::{PthTensor, write_state_dict};
 use crate::weights::{NamedTensor, Weights};
+
+/// The metadata key of our safetensors files that holds the [`ModelConfig`] as JSON.
+pub const CONFIG_KEY: &str = "avsl_config";
 
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {problem}")]
@@ -65,4 +76,172 @@ pub fn read_pth(path: &Path) -> Result<Weights, CheckpointError> {
         return Err(error(path, "the checkpoint holds no float tensors"));
     }
     Ok(weights)
+}
+
+/// The tensors of a checkpoint file and what it says about itself.
+pub struct Checkpoint {
+    pub path: PathBuf,
+    pub weights: Weights,
+    /// The configuration stored in our own files; `None` for the authors' `.pth`.
+    pub config: Option<ModelConfig>,
+    /// Every other metadata entry of a safetensors header (training state, calibration).
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// True when the file starts like a safetensors file (an 8-byte header length, then `{`).
+fn looks_like_safetensors(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 9];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && head[8] == b'{'
+}
+
+/// Reads a checkpoint in either format (decided by content, not by extension).
+pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, CheckpointError> {
+    if !path.is_file() {
+        return Err(error(path, "no such checkpoint file"));
+    }
+    if looks_like_safetensors(path) {
+        read_safetensors(path)
+    } else {
+        Ok(Checkpoint { path: path.to_path_buf(), weights: read_pth(path)?, config: None, metadata: BTreeMap::new() })
+    }
+}
+
+/// Reads one of our safetensors checkpoints (or any safetensors file of float tensors).
+pub fn read_safetensors(path: &Path) -> Result<Checkpoint, CheckpointError> {
+    let bytes = std::fs::read(path).map_err(|e| error(path, format!("cannot read: {e}")))?;
+    let (_, header) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| error(path, format!("not a valid safetensors file: {e:?}")))?;
+    let tensors =
+        SafeTensors::deserialize(&bytes).map_err(|e| error(path, format!("not a valid safetensors file: {e:?}")))?;
+    let mut metadata: BTreeMap<String, String> =
+        header.metadata().clone().map(|m| m.into_iter().collect()).unwrap_or_default();
+    let config = metadata
+        .remove(CONFIG_KEY)
+        .map(|json| {
+            serde_json::from_str::<ModelConfig>(&json)
+                .map_err(|e| error(path, format!("metadata {CONFIG_KEY} is not a model configuration: {e}")))
+        })
+        .transpose()?;
+    let mut weights = Weights::default();
+    for (name, view) in tensors.tensors() {
+        let values: Vec<f32> = match view.dtype() {
+            Dtype::F32 => view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            other => {
+                return Err(error(path, format!("tensor {name} has dtype {other:?}; avsl reads float32 weights")));
+            }
+        };
+        weights.insert(name, NamedTensor { shape: view.shape().to_vec(), values });
+    }
+    if weights.is_empty() {
+        return Err(error(path, "the checkpoint holds no tensors"));
+    }
+    Ok(Checkpoint { path: path.to_path_buf(), weights, config, metadata })
+}
+
+/// Serialises tensors and metadata as safetensors bytes (names sorted, float32).
+pub fn safetensors_bytes(
+    weights: &Weights,
+    config: &ModelConfig,
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, String> {
+    let mut info: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    info.insert(CONFIG_KEY.to_string(), serde_json::to_string(config).map_err(|e| e.to_string())?);
+    let raw: Vec<(&str, &[usize], Vec<u8>)> = weights
+        .iter()
+        .map(|(name, t)| (name, t.shape.as_slice(), t.values.iter().flat_map(|v| v.to_le_bytes()).collect()))
+        .collect();
+    let views = raw
+        .iter()
+        .map(|(name, shape, data)| {
+            safetensors::tensor::TensorView::new(Dtype::F32, shape.to_vec(), data)
+                .map(|v| (name.to_string(), v))
+                .map_err(|e| format!("tensor {name}: {e:?}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    safetensors::serialize(views, Some(info)).map_err(|e| format!("{e:?}"))
+}
+
+/// Writes our safetensors checkpoint atomically.
+pub fn write_safetensors(
+    path: &Path,
+    weights: &Weights,
+    config: &ModelConfig,
+    metadata: &BTreeMap<String, String>,
+) -> Result<(), CheckpointError> {
+    let bytes = safetensors_bytes(weights, config, metadata).map_err(|e| error(path, e))?;
+    avsl_data::fsutil::write_atomic(path, &bytes).map_err(|e| error(path, e.to_string()))
+}
+
+/// Writes the authors' layout atomically: `{'model': {'module.<name>': tensor}}`, with a
+/// `num_batches_tracked` counter (0; eval mode never reads it) for every BatchNorm so that
+/// their `load_state_dict` (strict) accepts it.
+pub fn write_pth(path: &Path, weights: &Weights) -> Result<(), CheckpointError> {
+    let counters: Vec<String> = weights
+        .names()
+        .filter_map(|n| n.strip_suffix(".running_mean"))
+        .map(|bn| format!("module.{bn}.num_batches_tracked"))
+        .collect();
+    let zero = [0i64];
+    let mut tensors: Vec<(String, PthTensor)> = weights
+        .iter()
+        .map(|(name, t)| (format!("module.{name}"), PthTensor::F32 { shape: &t.shape, values: &t.values }))
+        .collect();
+    tensors.extend(counters.into_iter().map(|n| (n, PthTensor::I64 { shape: &[], values: &zero })));
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let bytes = write_state_dict(std::io::Cursor::new(Vec::new()), "model", &tensors)
+        .map_err(|e| error(path, format!("cannot encode: {e}")))?
+        .into_inner();
+    avsl_data::fsutil::write_atomic(path, &bytes).map_err(|e| error(path, e.to_string()))
+}
+
+impl Checkpoint {
+    /// The model configuration: the stored one, else inferred from the tensor names and
+    /// shapes with the given τ. `expected` (from `--model`) must agree.
+    pub fn config(&self, tau: f64, expected: Option<Architecture>) -> Result<ModelConfig, CheckpointError> {
+        let config = match self.config {
+            Some(c) => c,
+            None => ModelConfig::infer(&self.weights, tau).ok_or_else(|| {
+                error(
+                    &self.path,
+                    "neither SLAVC heads (img_proj1.weight) nor EZ-VSL heads (img_proj.weight): not a checkpoint of \
+                     a model avsl knows",
+                )
+            })?,
+        };
+        if let Some(a) = expected
+            && a != config.architecture
+        {
+            return Err(error(
+                &self.path,
+                format!("this is a {} checkpoint, not {}", config.architecture.name(), a.name()),
+            ));
+        }
+        Ok(config)
+    }
+
+    /// Checks every name and shape against the architecture, reporting all differences.
+    pub fn verify(&self, config: &ModelConfig) -> Result<(), CheckpointError> {
+        let mismatch = compare(&self.weights, &config.expected_shapes());
+        if mismatch.is_empty() {
+            Ok(())
+        } else {
+            Err(error(&self.path, format!("not a complete {} checkpoint: {mismatch}", config.architecture.name())))
+        }
+    }
+
+    /// Verifies the whole checkpoint, then builds only the encoder set asked for.
+    pub fn into_encoders(
+        mut self,
+        config: ModelConfig,
+        set: EncoderSet,
+        device: &Device,
+    ) -> Result<Encoders, CheckpointError> {
+        self.verify(&config)?;
+        if !config.architecture.encoder_sets().contains(&set) {
+            return Err(error(&self.path, format!("{} has no {}", config.architecture.name(), set.describe())));
+        }
+        let path = self.path.clone();
+        Encoders::load(&mut self.weights, config, set, device).map_err(|e| error(&path, e.to_string()))
+    }
 }

@@ -1,16 +1,18 @@
-//! The networks of avsl on burn tensors (METHOD.md §2–3), with the authors' parameter
-//! names so their checkpoints load by name.
-//!
-//! So far: the eval-mode forward pass of SLAVC (image and audio ResNet-18 trunks, the two
-//! projection heads per modality, the localisation map), checked against PyTorch.
-//! Training, momentum encoders, checkpoint files, EZ-VSL and the object-guidance network
-//! come with issue #6.
+//! The networks of avsl on burn tensors (METHOD.md §2–5), with the authors' parameter
+//! names so their checkpoints load by name: the image and audio ResNet-18 trunks, SLAVC's
+//! and EZ-VSL's projection heads and maps ([`Encoders`]), their losses, the object-saliency
+//! network of OGL, and checkpoint files in the authors' `.pth` and our safetensors format.
 
+pub mod arch;
 pub mod checkpoint;
+pub mod embedding;
+pub mod encoders;
+pub mod loss;
 pub mod ogl;
+pub mod pth_writer;
 pub mod resnet;
-pub mod slavc;
 pub mod weights;
 
-pub use slavc::Slavc;
+pub use arch::{Architecture, EncoderSet, ModelConfig};
+pub use encoders::Encoders;
 pub use weights::{ModelError, NamedTensor, Weights};

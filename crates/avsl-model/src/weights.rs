@@ -46,6 +46,25 @@ impl Weights {
         self.tensors.get(name)
     }
 
+    /// Names in sorted order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.tensors.len()
+    }
+
+    /// Tensors in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &NamedTensor)> {
+        self.tensors.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Keeps only the tensors whose name satisfies `keep`.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.tensors.retain(|k, _| keep(k));
+    }
+
     /// Removes the tensor `name`, checking its shape, as a burn tensor on `device`.
     pub fn take<const D: usize>(
         &mut self,

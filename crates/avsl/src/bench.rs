@@ -100,7 +100,7 @@ fn eval_maps_rate(n: usize, threads: usize) -> Result<f64> {
     use avsl_metrics::evaluate::{evaluate, reported_subsets};
     use avsl_metrics::{BoxFormat, MapKind, PixelBox, Prediction};
 
-    use crate::evaluation::{Map, ScoringConfig, score_all};
+    use crate::evaluation::{Map, Protocol, ScoringConfig, score_all};
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let samples: Vec<TestSample> = (0..n)
@@ -128,6 +128,7 @@ fn eval_maps_rate(n: usize, threads: usize) -> Result<f64> {
         tau: 0.03,
         map_kind: MapKind::Logits,
         prediction: Prediction::Relative { size: 0.5 },
+        protocol: Protocol::Slavc,
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let start = Instant::now();

@@ -7,11 +7,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use avsl_data::npy::read_npy_f32;
 use avsl_data::testset::{TestSet, TestSetPaths, build_test_list};
 use avsl_metrics::{MapKind, Prediction};
+
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use crate::dataset_args::{DatasetArgs, parse_testset};
-use crate::evaluation::{Map, ScoringConfig, headline, score_all, write_figures, write_results};
+use crate::evaluation::{Map, Protocol, ScoringConfig, headline, score_all, write_figures, write_results};
 use crate::output::prepare_output_dir;
 use crate::progress;
 
@@ -34,17 +35,23 @@ pub struct ProtocolArgs {
     /// Another list of non-sounding rows in place of <set>_test_plus_silent.csv.
     #[arg(long)]
     pub plus_silent_csv: Option<PathBuf>,
-    /// Weight of the audio-visual score in the av_obj blend.
-    #[arg(long, default_value_t = 0.9)]
-    pub alpha: f64,
+    /// Weight of the audio-visual score in the av_obj blend (default 0.9 in SLAVC's
+    /// protocol, 0.4 in EZ-VSL's).
+    #[arg(long)]
+    pub alpha: Option<f64>,
     #[arg(long, default_value_t = 0.03)]
     pub tau: f64,
-    /// Keep the top half of each min-max normalised map (the published protocol).
+    /// Keep the top half of each min-max normalised map.
     #[arg(long, conflicts_with = "pred_thr")]
     pub relative_prediction: bool,
-    /// Keep pixels whose score is at least this value.
+    /// Keep pixels whose score is at least this value (SLAVC's default: 0.5, what the
+    /// authors' published test command uses).
     #[arg(long)]
     pub pred_thr: Option<f64>,
+    /// Test protocol: slavc (bicubic, absolute scores) or ezvsl (bilinear, min-max
+    /// normalised maps, median threshold). Default: the model's own.
+    #[arg(long, value_enum)]
+    pub protocol: Option<ProtocolArg>,
     /// Folder for the results.
     #[arg(long)]
     pub output: PathBuf,
@@ -62,13 +69,43 @@ impl ProtocolArgs {
         self.dataset.paths(self.plus_silent_csv.clone())
     }
 
-    pub fn prediction(&self) -> Result<Prediction> {
-        match (self.relative_prediction, self.pred_thr) {
-            (true, None) => Ok(Prediction::Relative { size: 0.5 }),
-            (false, Some(t)) => Ok(Prediction::Fixed { threshold: t }),
-            _ => bail!("choose the thresholding rule: --relative-prediction or --pred-thr X"),
-        }
+    /// The scoring configuration; `own` is the protocol of the model that made the maps.
+    pub fn scoring(&self, map_kind: MapKind, own: Protocol) -> ScoringConfig {
+        let protocol = match self.protocol {
+            Some(ProtocolArg::Slavc) => Protocol::Slavc,
+            Some(ProtocolArg::Ezvsl) => Protocol::Ezvsl,
+            None => own,
+        };
+        let prediction = match (self.relative_prediction, self.pred_thr, protocol) {
+            (true, _, _) | (false, None, Protocol::Ezvsl) => Prediction::Relative { size: 0.5 },
+            (false, Some(t), _) => Prediction::Fixed { threshold: t },
+            (false, None, Protocol::Slavc) => Prediction::Fixed { threshold: 0.5 },
+        };
+        let alpha = self.alpha.unwrap_or(match protocol {
+            Protocol::Slavc => 0.9,
+            Protocol::Ezvsl => 0.4,
+        });
+        ScoringConfig { alpha, tau: self.tau, map_kind, prediction, protocol }
     }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ProtocolArg {
+    Slavc,
+    Ezvsl,
+}
+
+/// One line saying how maps were turned into predictions.
+pub fn describe_scoring(c: &ScoringConfig) -> String {
+    let rule = match c.prediction {
+        Prediction::Relative { .. } => "top half of each min-max normalised map".to_string(),
+        Prediction::Fixed { threshold } => format!("score ≥ {threshold}"),
+    };
+    let protocol = match c.protocol {
+        Protocol::Slavc => "SLAVC",
+        Protocol::Ezvsl => "EZ-VSL",
+    };
+    format!("{protocol} protocol, prediction: {rule}, alpha {}, tau {}", c.alpha, c.tau)
 }
 
 #[derive(Args)]
@@ -171,7 +208,6 @@ fn load_map(path: &Path, index_file: &Path, line: u64) -> Result<Map> {
 pub fn run(args: EvalMapsArgs) -> Result<()> {
     let p = &args.protocol;
     let testset = p.testset()?;
-    let prediction = p.prediction()?;
     let samples = build_test_list(&p.paths(), testset)?;
     let maps = read_index(&args.maps, &["video", "audio"], args.allow_outside_paths)?;
     let objects = args.object_maps.as_ref().map(|d| read_index(d, &["video"], args.allow_outside_paths)).transpose()?;
@@ -183,15 +219,12 @@ pub fn run(args: EvalMapsArgs) -> Result<()> {
         }
     }
     prepare_output_dir(&p.output, "metrics.json", p.force)?;
-    let config = ScoringConfig {
-        alpha: p.alpha,
-        tau: p.tau,
-        map_kind: match args.map_kind {
-            MapKindArg::Logits => MapKind::Logits,
-            MapKindArg::Scores => MapKind::Scores,
-        },
-        prediction,
+    let map_kind = match args.map_kind {
+        MapKindArg::Logits => MapKind::Logits,
+        MapKindArg::Scores => MapKind::Scores,
     };
+    let config = p.scoring(map_kind, Protocol::Slavc);
+    println!("{}", describe_scoring(&config));
     let av = |i: usize| -> Result<Map> {
         let (path, line) = maps.path(&[&samples[i].video_id, &samples[i].audio_id])?;
         load_map(path, &maps.index_file, *line)

@@ -10,8 +10,10 @@ use avsl_data::testset::TestSample;
 use avsl_metrics::evaluate::{
     Subset, SubsetMetrics, evaluate, full_curve, official_curve, reported_subsets, success_curve,
 };
+use avsl_metrics::gt::MAP_SIZE;
 use avsl_metrics::report::{metrics_txt, sample_cious_txt, samples_csv, variant_json};
 use avsl_metrics::score::{self, score_sample};
+use avsl_metrics::upsample;
 use avsl_metrics::{BoxFormat, GtMap, MapKind, Prediction, SampleResult};
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -26,12 +28,24 @@ pub struct Map {
     pub values: Vec<f32>,
 }
 
+/// Which authors' test protocol turns maps into predictions (METHOD §5).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Protocol {
+    /// SLAVC: bicubic upsampling, absolute scores (S + 1/τ)/(2/τ) and obj/2.5, blend α.
+    Slavc,
+    /// EZ-VSL: bilinear upsampling, every map min-max normalised, blend α then normalised
+    /// again, median threshold. Its maps carry no absolute level, so the confidence that
+    /// ranks samples for AP/F1 is SLAVC's, from the same (bilinear) maps in score units.
+    Ezvsl,
+}
+
 #[derive(Debug, Clone)]
 pub struct ScoringConfig {
     pub alpha: f64,
     pub tau: f64,
     pub map_kind: MapKind,
     pub prediction: Prediction,
+    pub protocol: Protocol,
 }
 
 impl ScoringConfig {
@@ -40,12 +54,17 @@ impl ScoringConfig {
             Prediction::Relative { size } => json!({"rule": "relative", "size": size}),
             Prediction::Fixed { threshold } => json!({"rule": "fixed", "threshold": threshold}),
         };
+        let (protocol, upsampling) = match self.protocol {
+            Protocol::Slavc => ("slavc", "bicubic, align_corners=True (PyTorch)"),
+            Protocol::Ezvsl => ("ezvsl", "bilinear, align_corners=True (PyTorch)"),
+        };
         json!({
+            "protocol": protocol,
             "alpha": self.alpha,
             "tau": self.tau,
             "map_kind": match self.map_kind { MapKind::Logits => "logits", MapKind::Scores => "scores" },
             "prediction": prediction,
-            "upsampling": "bicubic, align_corners=True (PyTorch)",
+            "upsampling": upsampling,
         })
     }
 }
@@ -72,21 +91,12 @@ pub fn score_all(
         .map(|i| {
             let s = &samples[i];
             let gt = if s.has_boxes() { GtMap::from_boxes(&s.boxes, format) } else { GtMap::empty() };
-            let av = av_map(i)?;
-            let av_grid = score::to_grid(&av.values, av.h, av.w, true);
-            let av_scores = match config.map_kind {
-                MapKind::Logits => score::logits_to_scores(&av_grid, config.tau),
-                MapKind::Scores => av_grid,
-            };
+            let obj = obj_map.map(|f| f(i)).transpose()?;
             let area = gt.area();
-            let mut out = vec![result(s, &gt, area, &av_scores, config.prediction)];
-            if let Some(obj_map) = obj_map {
-                let obj = obj_map(i)?;
-                let obj_scores = score::object_to_scores(&score::to_grid(&obj.values, obj.h, obj.w, true));
-                let blended = score::blend(&av_scores, &obj_scores, config.alpha);
-                out.push(result(s, &gt, area, &obj_scores, config.prediction));
-                out.push(result(s, &gt, area, &blended, config.prediction));
-            }
+            let out = variant_maps(&av_map(i)?, obj.as_ref(), config)
+                .iter()
+                .map(|v| result(s, &gt, area, v, config.prediction))
+                .collect();
             on_sample();
             Ok(out)
         })
@@ -99,8 +109,56 @@ pub fn score_all(
     Ok(Scored { variants })
 }
 
-fn result(s: &TestSample, gt: &GtMap, area: f64, scores: &[f32], rule: Prediction) -> SampleResult {
-    let (ciou, conf, adaptive_ciou) = score_sample(scores, gt, area, rule);
+/// One variant's 224×224 maps: what the binary prediction thresholds, and what the
+/// confidence is the top-quarter mean of (the same map in SLAVC's protocol).
+struct VariantMaps {
+    prediction: Vec<f32>,
+    confidence: Option<Vec<f32>>,
+}
+
+/// The maps of `av`, and with an object map of `obj` and `av_obj`, in that order.
+fn variant_maps(av: &Map, obj: Option<&Map>, config: &ScoringConfig) -> Vec<VariantMaps> {
+    let upsample = |m: &Map| match config.protocol {
+        Protocol::Slavc => score::to_grid(&m.values, m.h, m.w, true),
+        Protocol::Ezvsl => upsample::bilinear(&m.values, m.h, m.w, MAP_SIZE, MAP_SIZE, true),
+    };
+    let av_up = upsample(av);
+    let av_scores = match config.map_kind {
+        MapKind::Logits => score::logits_to_scores(&av_up, config.tau),
+        MapKind::Scores => av_up.clone(),
+    };
+    let obj_scores = obj.map(|o| score::object_to_scores(&upsample(o)));
+    match config.protocol {
+        Protocol::Slavc => {
+            let mut out = vec![VariantMaps { prediction: av_scores, confidence: None }];
+            if let Some(obj_scores) = obj_scores {
+                let blended = score::blend(&out[0].prediction, &obj_scores, config.alpha);
+                out.push(VariantMaps { prediction: obj_scores, confidence: None });
+                out.push(VariantMaps { prediction: blended, confidence: None });
+            }
+            out
+        }
+        Protocol::Ezvsl => {
+            let av_pred = score::min_max_normalize(&av_up);
+            let mut out = Vec::new();
+            if let (Some(o), Some(obj_scores)) = (obj, obj_scores) {
+                let obj_pred = score::min_max_normalize(&upsample(o));
+                let blended_pred = score::min_max_normalize(&score::blend(&av_pred, &obj_pred, config.alpha));
+                let blended_conf = score::blend(&av_scores, &obj_scores, config.alpha);
+                out.push(VariantMaps { prediction: av_pred, confidence: Some(av_scores) });
+                out.push(VariantMaps { prediction: obj_pred, confidence: Some(obj_scores) });
+                out.push(VariantMaps { prediction: blended_pred, confidence: Some(blended_conf) });
+            } else {
+                out.push(VariantMaps { prediction: av_pred, confidence: Some(av_scores) });
+            }
+            out
+        }
+    }
+}
+
+fn result(s: &TestSample, gt: &GtMap, area: f64, maps: &VariantMaps, rule: Prediction) -> SampleResult {
+    let (ciou, own_conf, adaptive_ciou) = score_sample(&maps.prediction, gt, area, rule);
+    let conf = maps.confidence.as_deref().map_or(own_conf, score::confidence);
     SampleResult {
         name: s.name.clone(),
         video: s.video_id.clone(),

@@ -3,8 +3,11 @@
 mod bench;
 mod check;
 mod colormap;
+mod convert;
 mod dataset_args;
 mod demo;
+mod device;
+mod eval;
 mod eval_maps;
 mod evaluation;
 mod inspect;
@@ -34,8 +37,12 @@ enum Command {
     Check(check::CheckArgs),
     /// Write what the model sees for an audio file (and an image): spectrogram, resized frame.
     Inspect(inspect::InspectArgs),
+    /// Evaluate a checkpoint (the authors' .pth or ours) on a test set, end to end.
+    Eval(eval::EvalArgs),
     /// Score any model's maps with the authors' exact evaluation protocol.
     EvalMaps(eval_maps::EvalMapsArgs),
+    /// Convert a checkpoint between the authors' .pth and avsl's .safetensors.
+    Convert(convert::ConvertArgs),
     /// Measure throughput (so far: the data loader).
     Bench(bench::BenchArgs),
 }
@@ -48,6 +55,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Bench(args) => bench::run(args),
         Command::EvalMaps(args) => eval_maps::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Convert(args) => convert::run(args),
         Command::Check(args) => check::run(args),
     };
     match result {

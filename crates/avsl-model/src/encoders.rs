@@ -1,0 +1,121 @@
+//! One encoder set in eval mode (METHOD §3–4, §7 items 12–14): the image and audio
+//! ResNet-18 trunks and their L2-normalised projection heads: two per modality for SLAVC
+//! (`img_proj1/2`, `aud_proj1/2`), one for EZ-VSL (`img_proj`, `aud_proj`). The map is the
+//! mean over heads of ⟨v(p), a⟩/τ: S = ((v¹·a¹)/τ + (v²·a²)/τ)/2 for SLAVC, v·a/τ for EZ-VSL.
+
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor};
+
+use crate::arch::{EncoderSet, ModelConfig};
+use crate::resnet::{FEATURES, ResNet18};
+use crate::weights::{ModelError, Weights};
+
+/// `F.normalize(x, dim)`: x / max(‖x‖₂, 1e-12) along `dim` (kept for broadcasting).
+pub fn l2_normalize<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
+    let norm = x.clone().powf_scalar(2.0).sum_dim(dim).sqrt().clamp_min(1e-12);
+    x.div(norm)
+}
+
+struct Conv1x1 {
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+}
+
+struct Linear {
+    weight: Tensor<2>,
+    bias: Tensor<2>,
+}
+
+pub struct Encoders {
+    imgnet: ResNet18,
+    audnet: ResNet18,
+    img_proj: Vec<Conv1x1>,
+    aud_proj: Vec<Linear>,
+    pub config: ModelConfig,
+    pub set: EncoderSet,
+}
+
+impl Encoders {
+    /// Takes the tensors of one encoder set (`imgnet.*`, `audnet.*`, the heads; with
+    /// `momentum_` in front for the momentum set) out of `w`.
+    pub fn load(
+        w: &mut Weights,
+        config: ModelConfig,
+        set: EncoderSet,
+        device: &Device,
+    ) -> Result<Encoders, ModelError> {
+        let p = set.prefix();
+        let imgnet = ResNet18::load(w, &format!("{p}imgnet"), 3, device)?;
+        let audnet = ResNet18::load(w, &format!("{p}audnet"), 1, device)?;
+        let dim = config.dim;
+        let mut img_proj = Vec::new();
+        let mut aud_proj = Vec::new();
+        for head in config.architecture.heads() {
+            img_proj.push(Conv1x1 {
+                weight: w.take(&format!("{p}img_proj{head}.weight"), [dim, FEATURES, 1, 1], device)?,
+                bias: w.take(&format!("{p}img_proj{head}.bias"), [dim], device)?,
+            });
+            aud_proj.push(Linear {
+                weight: w.take(&format!("{p}aud_proj{head}.weight"), [dim, FEATURES], device)?,
+                bias: w.take::<1>(&format!("{p}aud_proj{head}.bias"), [dim], device)?.reshape([1, dim]),
+            });
+        }
+        Ok(Encoders { imgnet, audnet, img_proj, aud_proj, config, set })
+    }
+
+    /// Image trunk: `[B, 3, 224, 224]` → `[B, 512, 7, 7]`.
+    pub fn image_trunk(&self, image: Tensor<4>) -> Tensor<4> {
+        self.imgnet.forward(image)
+    }
+
+    /// Audio trunk with global max pooling: `[B, 1, 257, T]` → `[B, 512]`.
+    pub fn audio_trunk(&self, spectrogram: Tensor<4>) -> Tensor<2> {
+        let f = self.audnet.forward(spectrogram).max_dim(3).max_dim(2);
+        let [b, c, _, _] = f.dims();
+        f.reshape([b, c])
+    }
+
+    /// The normalised image embedding of every head, `[B, d, 7, 7]` each.
+    pub fn image_embeddings(&self, image: Tensor<4>) -> Vec<Tensor<4>> {
+        let features = self.image_trunk(image);
+        self.img_proj
+            .iter()
+            .map(|conv| {
+                let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+                l2_normalize(conv2d(features.clone(), conv.weight.clone(), Some(conv.bias.clone()), options), 1)
+            })
+            .collect()
+    }
+
+    /// The normalised audio embedding of every head, `[B, d]` each.
+    pub fn audio_embeddings(&self, spectrogram: Tensor<4>) -> Vec<Tensor<2>> {
+        let pooled = self.audio_trunk(spectrogram);
+        self.aud_proj
+            .iter()
+            .map(|l| l2_normalize(pooled.clone().matmul(l.weight.clone().transpose()).add(l.bias.clone()), 1))
+            .collect()
+    }
+
+    /// The localisation map S `[B, h, w]` of each image with its own audio.
+    pub fn maps(&self, image: Tensor<4>, spectrogram: Tensor<4>) -> Tensor<3> {
+        paired_maps(&self.image_embeddings(image), &self.audio_embeddings(spectrogram), self.config.tau)
+    }
+}
+
+/// S[n] = mean over heads k of ⟨v_k[n](p), a_k[n]⟩/τ, `[B, h, w]`.
+pub fn paired_maps(images: &[Tensor<4>], audios: &[Tensor<2>], tau: f64) -> Tensor<3> {
+    let heads = images.len();
+    let sum = images
+        .iter()
+        .zip(audios)
+        .map(|(v, a)| {
+            let [b, d] = a.dims();
+            v.clone().mul(a.clone().reshape([b, d, 1, 1])).sum_dim(1).div_scalar(tau)
+        })
+        .reduce(|acc, s| acc.add(s))
+        .expect("at least one head");
+    let s = if heads > 1 { sum.div_scalar(heads as f64) } else { sum };
+    let [b, _, h, w] = s.dims();
+    s.reshape([b, h, w])
+}

@@ -1,0 +1,237 @@
+//! SLAVC, EZ-VSL and the object network against PyTorch + torchvision
+//! (`tools/make_model_fixtures.py`): the same networks, the same formula-generated weights
+//! and inputs, the same maps and losses; and checkpoints in both formats.
+
+use std::path::{Path, PathBuf};
+
+use avsl_data::npy::read_npy_f32;
+use avsl_model::checkpoint::{Checkpoint, read_checkpoint, write_pth, write_safetensors};
+use avsl_model::loss::{ezvsl_loss, slavc_loss};
+use avsl_model::ogl::ObjectSaliency;
+use avsl_model::{Architecture, EncoderSet, Encoders, ModelConfig, NamedTensor, Weights};
+use burn::tensor::{Device, Tensor, TensorData};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/model")
+}
+
+/// `make_model_fixtures.py::formula_values`, element for element.
+fn formula_values(index: u64, name: &str, shape: &[usize]) -> Vec<f32> {
+    const M32: u64 = (1 << 32) - 1;
+    let leaf = name.rsplit('.').next().unwrap_or("");
+    let n: usize = shape.iter().product();
+    let fan_in: usize = shape.iter().skip(1).product();
+    (0..n as u64)
+        .map(|k| {
+            let mut h = (k + index * 1_000_003).wrapping_mul(2_654_435_761) & M32;
+            h ^= h >> 15;
+            h = (h * 2_246_822_519) & M32;
+            h ^= h >> 13;
+            let u = (h >> 8) as f64 / (1u64 << 24) as f64;
+            let v = match leaf {
+                "running_var" => 0.5 + u,
+                "weight" if shape.len() == 1 => (u - 0.5) * 0.2 + 1.0,
+                "running_mean" | "bias" => (u - 0.5) * 0.2,
+                _ => (u - 0.5) * (2.0 * (3.0 / fan_in as f64).sqrt()),
+            };
+            v as f32
+        })
+        .collect()
+}
+
+fn input(index: u64, name: &str, shape: [usize; 4], device: &Device) -> Tensor<4> {
+    let values: Vec<f32> = formula_values(index, name, &shape).into_iter().map(|v| v * 8.0).collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+fn assert_close(name: &str, ours: Vec<f32>, expected: &[f32], atol: f32) {
+    assert_eq!(ours.len(), expected.len(), "{name}: length");
+    let worst = ours.iter().zip(expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    println!("{name}: max |ours - torch| = {worst:e}");
+    assert!(worst <= atol, "{name}: max abs difference {worst} > {atol}");
+}
+
+/// The fixture's tensor list (`[index, name, shape]`) filled with the formula weights.
+fn formula_weights(meta: &serde_json::Value) -> Weights {
+    let mut weights = Weights::default();
+    for t in meta["tensors"].as_array().unwrap() {
+        let index = t[0].as_u64().unwrap();
+        let name = t[1].as_str().unwrap();
+        let shape: Vec<usize> = t[2].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+        weights.insert(name, NamedTensor { values: formula_values(index, name, &shape), shape });
+    }
+    weights
+}
+
+fn meta(file: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join(file)).unwrap()).unwrap()
+}
+
+#[test]
+fn object_saliency_matches_pytorch() {
+    let mut weights = formula_weights(&meta("ogl_tensors.json"));
+    let device = Device::flex();
+    let ogl = ObjectSaliency::load(&mut weights, &device).unwrap();
+    weights.finish().unwrap();
+    let (image, _) = inputs(&device);
+    let (shape, expected) = read_npy_f32(&fixtures().join("object_maps.npy")).unwrap();
+    assert_eq!(shape, vec![3, 7, 7]);
+    assert_close("object maps", ogl.maps(image).into_data().try_to_vec::<f32>().unwrap(), &expected, 1e-5);
+}
+
+fn npy(name: &str) -> Vec<f32> {
+    read_npy_f32(&fixtures().join(name)).unwrap().1
+}
+
+/// The fixture's SLAVC weights written as the authors' checkpoint (`module.` prefix and
+/// BatchNorm counters, by our `.pth` writer), then read back through the normal path.
+fn authors_checkpoint(dir: &Path) -> Checkpoint {
+    let path = dir.join("slavc_authors_layout.pth");
+    write_pth(&path, &formula_weights(&meta("slavc_tensors.json"))).unwrap();
+    read_checkpoint(&path).unwrap()
+}
+
+fn inputs(device: &Device) -> (Tensor<4>, Tensor<4>) {
+    let b = meta("slavc_tensors.json")["batch"].as_u64().unwrap() as usize;
+    (input(9001, "input.image", [b, 3, 224, 224], device), input(9002, "input.audio", [b, 1, 257, 200], device))
+}
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+#[test]
+fn slavc_checkpoint_in_the_authors_layout_matches_pytorch_on_both_encoder_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex();
+    let checkpoint = authors_checkpoint(dir.path());
+    let config = checkpoint.config(0.03, Some(Architecture::Slavc)).unwrap();
+    assert_eq!(config, ModelConfig { architecture: Architecture::Slavc, dim: 64, tau: 0.03 });
+    let keys = meta("slavc_tensors.json")["checkpoint_keys"].as_array().unwrap().len();
+    assert_eq!(keys, checkpoint.weights.len() + 4 * 20, "the authors' key list minus the BatchNorm counters");
+    let (image, audio) = inputs(&device);
+    for (set, fixture) in
+        [(EncoderSet::Online, "slavc_maps_online.npy"), (EncoderSet::Momentum, "slavc_maps_momentum.npy")]
+    {
+        let encoders = authors_checkpoint(dir.path()).into_encoders(config, set, &device).unwrap();
+        if set == EncoderSet::Online {
+            let features = encoders.image_trunk(image.clone()).narrow(1, 0, 8);
+            assert_close("image layer4 (8 channels)", to_vec(features), &npy("image_features.npy"), 1e-4);
+            assert_close("audio pooled", to_vec(encoders.audio_trunk(audio.clone())), &npy("audio_features.npy"), 1e-4);
+        }
+        assert_close(fixture, to_vec(encoders.maps(image.clone(), audio.clone())), &npy(fixture), 1e-4);
+    }
+}
+
+#[test]
+fn batching_does_not_change_any_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex();
+    let checkpoint = authors_checkpoint(dir.path());
+    let config = checkpoint.config(0.03, None).unwrap();
+    let encoders = checkpoint.into_encoders(config, EncoderSet::Online, &device).unwrap();
+    let (image, audio) = inputs(&device);
+    let together = to_vec(encoders.maps(image.clone(), audio.clone()));
+    let alone: Vec<f32> = (0..3)
+        .flat_map(|i| to_vec(encoders.maps(image.clone().narrow(0, i, 1), audio.clone().narrow(0, i, 1))))
+        .collect();
+    assert_eq!(together, alone);
+}
+
+#[test]
+fn slavc_loss_matches_pytorch() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex();
+    let config = authors_checkpoint(dir.path()).config(0.03, None).unwrap();
+    let online = authors_checkpoint(dir.path()).into_encoders(config, EncoderSet::Online, &device).unwrap();
+    let target = authors_checkpoint(dir.path()).into_encoders(config, EncoderSet::Momentum, &device).unwrap();
+    let (image, audio) = inputs(&device);
+    let (v, a) = (online.image_embeddings(image.clone()), online.audio_embeddings(audio.clone()));
+    let (vt, at) = (target.image_embeddings(image), target.audio_embeddings(audio));
+    let loss = slavc_loss([&v[0], &v[1]], [&a[0], &a[1]], [&vt[0], &vt[1]], [&at[0], &at[1]], 0.03);
+    let expected = meta("slavc_tensors.json")["loss"].as_f64().unwrap() as f32;
+    assert_close("SLAVC loss", to_vec(loss), &[expected], 1e-4 * expected.abs().max(1.0));
+}
+
+#[test]
+fn ezvsl_maps_and_loss_match_pytorch() {
+    let meta = meta("ezvsl_tensors.json");
+    let mut weights = formula_weights(&meta);
+    let device = Device::flex();
+    let config = ModelConfig::infer(&weights, 0.03).unwrap();
+    assert_eq!(config.architecture, Architecture::Ezvsl);
+    let encoders = Encoders::load(&mut weights, config, EncoderSet::Online, &device).unwrap();
+    weights.finish().unwrap();
+    let (image, audio) = inputs(&device);
+    assert_close("EZ-VSL maps", to_vec(encoders.maps(image.clone(), audio.clone())), &npy("ezvsl_maps.npy"), 1e-4);
+    let (v, a) = (encoders.image_embeddings(image), encoders.audio_embeddings(audio));
+    let expected = meta["loss"].as_f64().unwrap() as f32;
+    assert_close("EZ-VSL loss", to_vec(ezvsl_loss(&v[0], &a[0], 0.03)), &[expected], 1e-4 * expected.abs().max(1.0));
+}
+
+#[test]
+fn safetensors_round_trip_keeps_names_values_and_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = formula_weights(&meta("slavc_tensors.json"));
+    let config = ModelConfig { architecture: Architecture::Slavc, dim: 64, tau: 0.05 };
+    let path = dir.path().join("ours.safetensors");
+    let extra = std::collections::BTreeMap::from([("epoch".to_string(), "3".to_string())]);
+    write_safetensors(&path, &weights, &config, &extra).unwrap();
+    let back = read_checkpoint(&path).unwrap();
+    assert_eq!(back.config, Some(config));
+    assert_eq!(back.metadata, extra);
+    assert_eq!(back.weights.len(), weights.len());
+    for (name, t) in weights.iter() {
+        assert_eq!(back.weights.get(name), Some(t), "{name}");
+    }
+    // The stored configuration wins over the τ a command line passes.
+    assert_eq!(back.config(0.03, None).unwrap().tau, 0.05);
+}
+
+#[test]
+fn a_partial_or_wrong_checkpoint_lists_every_difference_and_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut weights = formula_weights(&meta("slavc_tensors.json"));
+    weights.remove("momentum_aud_proj2.bias");
+    weights.remove("imgnet.layer3.0.downsample.0.weight");
+    let conv1 = weights.remove("audnet.conv1.weight").unwrap();
+    weights.insert("audnet.conv1.weight", NamedTensor { shape: vec![64, 3, 7, 7], values: vec![0.0; 64 * 3 * 49] });
+    weights.insert("fc.weight", conv1);
+    let path = dir.path().join("partial.pth");
+    write_pth(&path, &weights).unwrap();
+    let checkpoint = read_checkpoint(&path).unwrap();
+    let config = checkpoint.config(0.03, None).unwrap();
+    let e = checkpoint.into_encoders(config, EncoderSet::Online, &Device::flex()).err().unwrap().to_string();
+    for needle in [
+        "partial.pth",
+        "2 missing: imgnet.layer3.0.downsample.0.weight, momentum_aud_proj2.bias",
+        "1 unexpected: fc.weight",
+        "audnet.conv1.weight is [64, 3, 7, 7], expected [64, 1, 7, 7]",
+    ] {
+        assert!(e.contains(needle), "{needle:?} not in {e}");
+    }
+    let e = read_checkpoint(&path).unwrap().config(0.03, Some(Architecture::Ezvsl)).err().unwrap().to_string();
+    assert!(e.contains("partial.pth") && e.contains("slavc checkpoint, not ezvsl"), "{e}");
+    // Tensors of another model altogether.
+    let mut other = Weights::default();
+    other.insert("encoder.weight", NamedTensor { shape: vec![2], values: vec![1.0, 2.0] });
+    let other_path = dir.path().join("other.safetensors");
+    let ez = ModelConfig { architecture: Architecture::Ezvsl, dim: 2, tau: 0.03 };
+    write_safetensors(&other_path, &other, &ez, &Default::default()).unwrap();
+    let e = read_checkpoint(&other_path).unwrap().into_encoders(ez, EncoderSet::Online, &Device::flex());
+    let e = e.err().unwrap().to_string();
+    assert!(e.contains("other.safetensors") && e.contains("204 missing") && e.contains("encoder.weight"), "{e}");
+    // Truncated safetensors: named.
+    let bytes = std::fs::read(&other_path).unwrap();
+    std::fs::write(&other_path, &bytes[..bytes.len() - 3]).unwrap();
+    let e = read_checkpoint(&other_path).err().unwrap().to_string();
+    assert!(e.contains("other.safetensors") && e.contains("not a valid safetensors"), "{e}");
+}
+
+/// Leaves `target/avsl-written.pth` for `tools/make_model_fixtures.py --check-pth`.
+#[test]
+#[ignore]
+fn writes_pth_for_torch() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/avsl-written.pth");
+    write_pth(&path, &formula_weights(&meta("slavc_tensors.json"))).unwrap();
+}

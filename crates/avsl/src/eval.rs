@@ -1,0 +1,385 @@
+//! `avsl eval`: a checkpoint on a test set, end to end. The model turns each frame and
+//! each clip into embeddings once (decoding runs in parallel with the forward passes),
+//! every listed pair gets its 7×7 map from them, and the maps go through the same scoring
+//! code as `eval-maps`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use avsl_data::fsutil::{create_dir_all, write_atomic};
+use avsl_data::npy::encode_npy_f32;
+use avsl_data::prefetch::for_each_batch;
+use avsl_data::preprocess::{load_spectrogram, load_test_image};
+use avsl_data::spectrogram::Spectrogram;
+use avsl_data::testset::{TestSample, build_test_list};
+use avsl_data::transform::INPUT_SIZE;
+use avsl_metrics::evaluate::max_f1_point;
+use avsl_metrics::retrieval::{recall_at_k, transpose};
+use avsl_metrics::{MapKind, SampleResult};
+use avsl_model::checkpoint::{read_checkpoint, read_pth};
+use avsl_model::embedding::{AudioEmbedding, ImageEmbedding, audio_vector, image_vector, pair_map};
+use avsl_model::ogl::ObjectSaliency;
+use avsl_model::{Architecture, EncoderSet, Encoders};
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+
+use crate::device::parse_device;
+use crate::eval_maps::{ProtocolArgs, describe_scoring};
+use crate::evaluation::{Map, Protocol, Scored, headline, score_all, write_figures, write_results};
+use crate::output::prepare_output_dir;
+use crate::progress;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ModelArg {
+    Slavc,
+    Ezvsl,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    /// The authors' .pth ({'model': {'module.<key>': …}}) or an avsl .safetensors checkpoint.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// torchvision ResNet-18 state dict (resnet18-*.pth) for object guidance: adds the obj
+    /// and av_obj variants.
+    #[arg(long)]
+    pub object_weights: Option<PathBuf>,
+    /// Score with SLAVC's momentum encoders (the published setting; the authors' test
+    /// command scores the online ones).
+    #[arg(long)]
+    pub use_mom_eval: bool,
+    /// The architecture the checkpoint must be (default: read from the checkpoint).
+    #[arg(long, value_enum)]
+    pub model: Option<ModelArg>,
+    /// Frames or clips per forward pass (results do not depend on it).
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Worker threads for decoding and for the model (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Compute device: cpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Also write the 7×7 maps (maps/, object_maps/) in the eval-maps input format.
+    #[arg(long)]
+    pub save_maps: bool,
+}
+
+/// Distinct files in first-use order, and each sample's index into them.
+struct Distinct {
+    files: Vec<PathBuf>,
+    of_sample: Vec<usize>,
+}
+
+fn distinct(paths: impl Iterator<Item = PathBuf>) -> Distinct {
+    let mut index: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    let mut files = Vec::new();
+    let of_sample = paths
+        .map(|p| {
+            *index.entry(p.clone()).or_insert_with(|| {
+                files.push(p);
+                files.len() - 1
+            })
+        })
+        .collect();
+    Distinct { files, of_sample }
+}
+
+/// What the forward passes produce for the test list.
+struct Embedded {
+    images: Vec<ImageEmbedding>,
+    objects: Option<Vec<Map>>,
+    audio: Vec<AudioEmbedding>,
+}
+
+fn embed(
+    frames: &[PathBuf],
+    clips: &[PathBuf],
+    encoders: &Encoders,
+    objects: Option<&ObjectSaliency>,
+    args: &EvalArgs,
+    threads: usize,
+    device: &Device,
+) -> Result<Embedded> {
+    let bar = progress::bar(frames.len() + clips.len(), "files");
+    let batch = args.batch_size.max(1);
+    let mut images = Vec::with_capacity(frames.len());
+    let mut object_maps = objects.map(|_| Vec::with_capacity(frames.len()));
+    let pixels = 3 * INPUT_SIZE * INPUT_SIZE;
+    for_each_batch(
+        frames.len(),
+        batch,
+        threads,
+        |i| load_test_image(&frames[i]).map_err(anyhow::Error::from),
+        |_, loaded: Vec<Vec<f32>>| {
+            let b = loaded.len();
+            let x = Tensor::<4>::from_data(TensorData::new(loaded.concat(), [b, 3, INPUT_SIZE, INPUT_SIZE]), device);
+            debug_assert_eq!(pixels * b, x.shape().num_elements());
+            images.extend(encoders.embed_images(x.clone()));
+            if let (Some(ogl), Some(out)) = (objects, object_maps.as_mut()) {
+                let maps = ogl.maps(x);
+                let [_, h, w] = maps.dims();
+                let values = maps.into_data().try_to_vec::<f32>().map_err(|e| anyhow!("{e:?}"))?;
+                out.extend(values.chunks_exact(h * w).map(|v| Map { h, w, values: v.to_vec() }));
+            }
+            bar.inc(b as u64);
+            Ok(())
+        },
+    )?;
+    let mut audio = Vec::with_capacity(clips.len());
+    for_each_batch(
+        clips.len(),
+        batch,
+        threads,
+        |i| load_spectrogram(&clips[i]).map_err(anyhow::Error::from),
+        |_, loaded: Vec<Spectrogram>| {
+            // Clips of different sample rates have different widths: one pass per width,
+            // results put back in list order.
+            let mut out: Vec<Option<AudioEmbedding>> = vec![None; loaded.len()];
+            let mut widths: Vec<usize> = loaded.iter().map(|s| s.frames).collect();
+            widths.sort_unstable();
+            widths.dedup();
+            for width in widths {
+                let members: Vec<usize> = (0..loaded.len()).filter(|&k| loaded[k].frames == width).collect();
+                let values: Vec<f32> = members.iter().flat_map(|&k| loaded[k].values.iter().copied()).collect();
+                let bins = values.len() / (members.len() * width);
+                let x = Tensor::<4>::from_data(TensorData::new(values, [members.len(), 1, bins, width]), device);
+                for (k, e) in members.into_iter().zip(encoders.embed_audio(x)) {
+                    out[k] = Some(e);
+                }
+            }
+            audio.extend(out.into_iter().map(|e| e.expect("every clip embedded")));
+            bar.inc(loaded.len() as u64);
+            Ok(())
+        },
+    )?;
+    bar.finish_and_clear();
+    Ok(Embedded { images, objects: object_maps, audio })
+}
+
+/// Cross-modal retrieval over the samples with boxes (each its own frame and clip): the
+/// score of an image with a clip is the mean of their map S over positions.
+fn retrieval(samples: &[TestSample], frames: &Distinct, clips: &Distinct, e: &Embedded, device: &Device) -> Value {
+    let positives: Vec<usize> = (0..samples.len()).filter(|&i| samples[i].has_boxes()).collect();
+    let n = positives.len();
+    if n == 0 {
+        return Value::Null;
+    }
+    let rows = |vectors: Vec<Vec<f32>>| {
+        let d = vectors[0].len();
+        Tensor::<2>::from_data(TensorData::new(vectors.concat(), [n, d]), device)
+    };
+    let images = rows(positives.iter().map(|&i| image_vector(&e.images[frames.of_sample[i]])).collect());
+    let audio = rows(positives.iter().map(|&i| audio_vector(&e.audio[clips.of_sample[i]])).collect());
+    let a2v = audio.matmul(images.transpose()).into_data().try_to_vec::<f32>().expect("float32 similarities");
+    let ks = [1, 5, 10];
+    let a2v_recall = recall_at_k(&a2v, n, &ks);
+    let v2a_recall = recall_at_k(&transpose(&a2v, n), n, &ks);
+    let mut out = serde_json::Map::new();
+    out.insert("n".into(), json!(n));
+    out.insert("score".into(), json!("mean over positions of the map S (audio and image embeddings of the model)"));
+    for (k, (a, v)) in ks.iter().zip(a2v_recall.iter().zip(&v2a_recall)) {
+        out.insert(format!("a2v_R@{k}"), json!(a));
+        out.insert(format!("v2a_R@{k}"), json!(v));
+    }
+    Value::Object(out)
+}
+
+/// The decision threshold at max-F1 (IoU 0.5) of every variant, for `localize`.
+fn calibration(scored: &Scored, testset: &str, checkpoint: &Path) -> Option<Value> {
+    let mut variants = serde_json::Map::new();
+    for (&variant, results) in &scored.variants {
+        let rows: Vec<&SampleResult> = results.iter().collect();
+        if !rows.iter().any(|r| r.bb == 0) {
+            // Without non-sounding samples a threshold cannot say "not sounding".
+            return None;
+        }
+        let p = max_f1_point(&rows, 0.5)?;
+        variants.insert(
+            variant.to_string(),
+            json!({"threshold": p.threshold, "precision": p.precision, "recall": p.recall, "f1": p.f1(), "iou": 0.5}),
+        );
+    }
+    Some(json!({"testset": testset, "checkpoint": checkpoint, "n": scored.variants["av"].len(), "variants": variants}))
+}
+
+fn save_maps(
+    dir: &Path,
+    samples: &[TestSample],
+    frames: &Distinct,
+    clips: &Distinct,
+    e: &Embedded,
+    tau: f64,
+) -> Result<()> {
+    let maps_dir = dir.join("maps");
+    create_dir_all(&maps_dir)?;
+    let mut index = String::from("video,audio,map\n");
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, s) in samples.iter().enumerate() {
+        // A (video, audio) pair listed twice has one map.
+        if !seen.insert((s.video_id.clone(), s.audio_id.clone())) {
+            continue;
+        }
+        let image = &e.images[frames.of_sample[i]];
+        let map = pair_map(image, &e.audio[clips.of_sample[i]], tau);
+        let file = format!("{i:06}.npy");
+        write_atomic(&maps_dir.join(&file), &encode_npy_f32(&[image.h, image.w], &map))?;
+        index.push_str(&csv_row(&[&s.video_id, &s.audio_id, &file]));
+    }
+    write_atomic(&maps_dir.join("index.csv"), index.as_bytes())?;
+    if let Some(objects) = &e.objects {
+        let obj_dir = dir.join("object_maps");
+        create_dir_all(&obj_dir)?;
+        let mut index = String::from("video,map\n");
+        let mut done = std::collections::BTreeSet::new();
+        for (i, s) in samples.iter().enumerate() {
+            if done.insert(s.video_id.clone()) {
+                let m = &objects[frames.of_sample[i]];
+                let file = format!("{:06}.npy", frames.of_sample[i]);
+                write_atomic(&obj_dir.join(&file), &encode_npy_f32(&[m.h, m.w], &m.values))?;
+                index.push_str(&csv_row(&[&s.video_id, &file]));
+            }
+        }
+        write_atomic(&obj_dir.join("index.csv"), index.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn csv_row(fields: &[&str]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(fields).expect("writing to memory");
+    String::from_utf8(w.into_inner().expect("writing to memory")).expect("utf-8 fields")
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let start = Instant::now();
+    let p = &args.protocol;
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if args.threads.is_some() {
+        // The model's kernels run on rayon's global pool.
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
+    }
+    let device = parse_device(&args.device)?;
+    let testset = p.testset()?;
+    let samples = build_test_list(&p.paths(), testset)?;
+    if samples.is_empty() {
+        bail!(
+            "the {} test list has no sample with both a frame and an audio file under {}",
+            testset.name(),
+            p.dataset.data.display()
+        );
+    }
+    prepare_output_dir(&p.output, "metrics.json", p.force)?;
+
+    let checkpoint = read_checkpoint(&args.checkpoint)?;
+    let expected = args.model.map(|m| match m {
+        ModelArg::Slavc => Architecture::Slavc,
+        ModelArg::Ezvsl => Architecture::Ezvsl,
+    });
+    let model_config = checkpoint.config(p.tau, expected)?;
+    let set = if args.use_mom_eval { EncoderSet::Momentum } else { EncoderSet::Online };
+    let encoders = checkpoint.into_encoders(model_config, set, &device)?;
+    let own_protocol = match model_config.architecture {
+        Architecture::Slavc => Protocol::Slavc,
+        Architecture::Ezvsl => Protocol::Ezvsl,
+    };
+    let mut scoring = p.scoring(MapKind::Logits, own_protocol);
+    scoring.tau = model_config.tau;
+    println!(
+        "{} (d = {}, tau = {}) from {}: scoring the {}{}",
+        model_config.architecture.name(),
+        model_config.dim,
+        model_config.tau,
+        args.checkpoint.display(),
+        set.describe(),
+        match (model_config.architecture, set) {
+            (Architecture::Slavc, EncoderSet::Online) =>
+                " (as the authors' published test command does; --use-mom-eval scores the momentum encoders)",
+            _ => "",
+        }
+    );
+    let objects = match &args.object_weights {
+        Some(path) => {
+            let mut w = read_pth(path)?;
+            let ogl = ObjectSaliency::load(&mut w, &device)
+                .and_then(|o| w.finish().map(|()| o))
+                .with_context(|| format!("{}: not a torchvision ResNet-18 state dict", path.display()))?;
+            Some(ogl)
+        }
+        None => None,
+    };
+    println!("{}", describe_scoring(&scoring));
+    let frames = distinct(samples.iter().map(|s| s.frame.clone()));
+    let clips = distinct(samples.iter().map(|s| s.audio.clone()));
+    println!(
+        "{}: {} pairs ({} with boxes) from {} frames and {} clips",
+        testset.name(),
+        samples.len(),
+        samples.iter().filter(|s| s.has_boxes()).count(),
+        frames.files.len(),
+        clips.files.len()
+    );
+    let loaded = Instant::now();
+    let embedded = embed(&frames.files, &clips.files, &encoders, objects.as_ref(), &args, threads, &device)?;
+    let forward_s = loaded.elapsed().as_secs_f64();
+
+    let tau = model_config.tau;
+    let av = |i: usize| -> Result<Map> {
+        let image = &embedded.images[frames.of_sample[i]];
+        Ok(Map { h: image.h, w: image.w, values: pair_map(image, &embedded.audio[clips.of_sample[i]], tau) })
+    };
+    let obj = |i: usize| -> Result<Map> {
+        Ok(embedded.objects.as_ref().expect("object maps computed")[frames.of_sample[i]].clone())
+    };
+    let bar = progress::bar(samples.len(), "pairs");
+    let scored = score_all(
+        &samples,
+        testset.box_format(),
+        &scoring,
+        &av,
+        embedded.objects.as_ref().map(|_| &obj as &(dyn Fn(usize) -> Result<Map> + Sync)),
+        &|| bar.inc(1),
+    )?;
+    bar.finish_and_clear();
+    let note = if objects.is_none() {
+        "no --object-weights: only the av variant was computed"
+    } else {
+        "variants av, obj and av_obj computed"
+    };
+    let extra = json!({
+        "retrieval": retrieval(&samples, &frames, &clips, &embedded, &device),
+        "config": {
+            "testset": testset.name(),
+            "samples": samples.len(),
+            "positives": samples.iter().filter(|s| s.has_boxes()).count(),
+            "checkpoint": args.checkpoint,
+            "model": {"architecture": model_config.architecture.name(), "dim": model_config.dim, "tau": tau},
+            "encoders": match set { EncoderSet::Online => "online", EncoderSet::Momentum => "momentum" },
+            "object_weights": args.object_weights,
+            "scoring": scoring.to_json(),
+            "note": note,
+        }
+    });
+    let all = write_results(&p.output, &scored, extra)?;
+    write_figures(&p.output, &scored)?;
+    if let Some(c) = calibration(&scored, testset.name(), &args.checkpoint) {
+        write_atomic(&p.output.join("calibration.json"), serde_json::to_string_pretty(&c)?.as_bytes())?;
+    }
+    if args.save_maps {
+        save_maps(&p.output, &samples, &frames, &clips, &embedded, tau)?;
+    }
+    println!(
+        "{} pairs scored in {:.1} s ({:.1} s decoding and forward passes); {note}",
+        samples.len(),
+        start.elapsed().as_secs_f64(),
+        forward_s
+    );
+    print!("{}", headline(&all));
+    println!("results: {}", p.output.display());
+    Ok(())
+}
