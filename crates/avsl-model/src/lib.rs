@@ -7,6 +7,7 @@ pub mod arch;
 pub mod checkpoint;
 pub mod embedding;
 pub mod encoders;
+pub mod formula;
 pub mod loss;
 pub mod ogl;
 pub mod pth_writer;

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use avsl_data::npy::read_npy_f32;
+use avsl_model::formula::formula_values;
 use avsl_model::checkpoint::{Checkpoint, read_checkpoint, write_pth, write_safetensors};
 use avsl_model::loss::{ezvsl_loss, slavc_loss};
 use avsl_model::ogl::ObjectSaliency;
@@ -13,30 +14,6 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/model")
-}
-
-/// `make_model_fixtures.py::formula_values`, element for element.
-fn formula_values(index: u64, name: &str, shape: &[usize]) -> Vec<f32> {
-    const M32: u64 = (1 << 32) - 1;
-    let leaf = name.rsplit('.').next().unwrap_or("");
-    let n: usize = shape.iter().product();
-    let fan_in: usize = shape.iter().skip(1).product();
-    (0..n as u64)
-        .map(|k| {
-            let mut h = (k + index * 1_000_003).wrapping_mul(2_654_435_761) & M32;
-            h ^= h >> 15;
-            h = (h * 2_246_822_519) & M32;
-            h ^= h >> 13;
-            let u = (h >> 8) as f64 / (1u64 << 24) as f64;
-            let v = match leaf {
-                "running_var" => 0.5 + u,
-                "weight" if shape.len() == 1 => (u - 0.5) * 0.2 + 1.0,
-                "running_mean" | "bias" => (u - 0.5) * 0.2,
-                _ => (u - 0.5) * (2.0 * (3.0 / fan_in as f64).sqrt()),
-            };
-            v as f32
-        })
-        .collect()
 }
 
 fn input(index: u64, name: &str, shape: [usize; 4], device: &Device) -> Tensor<4> {
@@ -53,14 +30,10 @@ fn assert_close(name: &str, ours: Vec<f32>, expected: &[f32], atol: f32) {
 
 /// The fixture's tensor list (`[index, name, shape]`) filled with the formula weights.
 fn formula_weights(meta: &serde_json::Value) -> Weights {
-    let mut weights = Weights::default();
-    for t in meta["tensors"].as_array().unwrap() {
-        let index = t[0].as_u64().unwrap();
-        let name = t[1].as_str().unwrap();
-        let shape: Vec<usize> = t[2].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
-        weights.insert(name, NamedTensor { values: formula_values(index, name, &shape), shape });
-    }
-    weights
+    avsl_model::formula::formula_weights(meta["tensors"].as_array().unwrap().iter().map(|t| {
+        let shape = t[2].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+        (t[0].as_u64().unwrap(), t[1].as_str().unwrap(), shape)
+    }))
 }
 
 fn meta(file: &str) -> serde_json::Value {
