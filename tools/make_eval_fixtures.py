@@ -4,7 +4,7 @@
 The reference pipeline of METHOD.md, built from the reference libraries: frames decoded and
 resized by Pillow, audio windows and spectrograms as in make_fixtures.py (scipy), the
 networks in PyTorch + torchvision with the formula weights of make_model_fixtures.py
-(SLAVC at d = 64, both encoder sets; the object network), upsampling by PyTorch's
+(SLAVC at d = 64, both encoder sets; EZ-VSL; the object network), upsampling by PyTorch's
 F.interpolate, and the evaluator of make_metric_fixtures.py. The input is a small dataset
 that `avsl synth` writes (deterministic for a seed; the test writes the same one), so only
 the expected outputs are stored.
@@ -24,6 +24,7 @@ import tempfile
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from scipy.io import wavfile
 from torchvision.models import resnet18
@@ -70,11 +71,51 @@ def audio_input(path):
     return torch.from_numpy(reference_spectrogram(pcm, sr))[None, None]
 
 
+def bilinear(maps7):
+    t = torch.from_numpy(np.ascontiguousarray(maps7, dtype=np.float32))[:, None]
+    return F.interpolate(t, size=(224, 224), mode="bilinear", align_corners=True).numpy()[:, 0]
+
+
+def normalize_img(x):
+    lo, hi = x.min(), x.max()
+    return x if (hi - lo) == 0 else (x - lo) / (hi - lo)
+
+
+def write_ezvsl_case(names, gts, bb, maps, objects):
+    """EZ-VSL's protocol (METHOD.md section 5): bilinear upsampling, min-max normalised maps,
+    blend alpha = 0.4 normalised again, threshold at sort(pred)[n/2]. Its maps have no
+    absolute level; the confidence ranking samples for AP is SLAVC's (mean of the top
+    quarter) on the same bilinear maps in score units: (S + 1/tau)/(2/tau), obj/2.5."""
+    alpha = 0.4
+    av_up, obj_up = bilinear(maps), bilinear(objects)
+    av_conf = to_range(av_up, -1 / TAU, 1 / TAU)
+    obj_conf = to_range(obj_up, 0, 2.5)
+    for variant in ["av", "obj", "av_obj"]:
+        rows = []
+        for i in range(len(names)):
+            pa, po = normalize_img(av_up[i]), normalize_img(obj_up[i])
+            pred, conf_map = {"av": (pa, av_conf[i]), "obj": (po, obj_conf[i]),
+                              "av_obj": (normalize_img(pa * alpha + po * (1 - alpha)),
+                                         av_conf[i] * alpha + obj_conf[i] * (1 - alpha))}[variant]
+            ciou, _, area = score_sample(pred, gts[i], ("relative", 0.5))
+            conf = np.sort(conf_map.flatten())[-224 * 224 // 4:].mean()
+            rows.append((ciou, conf, area))
+        ciou, conf, area = zip(*rows)
+        d = os.path.join(OUT, "ezvsl", variant)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "metrics.txt"), "w") as f:
+            f.write(metrics_txt(area, bb, ciou, conf))
+        with open(os.path.join(d, "sample_cious.txt"), "w") as f:
+            f.write(sample_cious_txt(names, area, bb, ciou, conf))
+
+
 def main(avsl):
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(2)
     model = build_model(DIM, ["1", "2"], momentum=True).eval()
     fill_with_formula(model, 0)
+    ezvsl = build_model(DIM, [""], momentum=False).eval()
+    fill_with_formula(ezvsl, 3000)
     ogl = resnet18().eval()
     fill_with_formula(ogl, 5000)
     ogl.avgpool = torch.nn.Identity()
@@ -85,6 +126,7 @@ def main(avsl):
         samples = test_list(data)
         with torch.no_grad():
             maps = {prefix: [] for _, prefix, _ in CASES}
+            ez_maps = []
             objects = []
             for name, video, audio, _ in samples:
                 image = image_input(os.path.join(data, "frames", video + ".jpg"))
@@ -92,6 +134,8 @@ def main(avsl):
                 for prefix in maps:
                     _, _, v, a = embeddings(model, prefix, ["1", "2"], image, spec)
                     maps[prefix].append(paired_map(v, a, TAU)[0].numpy())
+                _, _, v, a = embeddings(ezvsl, "", [""], image, spec)
+                ez_maps.append(paired_map(v, a, TAU)[0].numpy())
                 objects.append(ogl(image).unflatten(1, (512, 7, 7)).abs().mean(1)[0].numpy())
     names = [s[0] for s in samples]
     gts = [gt_map(s[3], "vggss") if s[3] else np.zeros((224, 224)) for s in samples]
@@ -108,9 +152,11 @@ def main(avsl):
                 f.write(metrics_txt(area, bb, ciou, conf))
             with open(os.path.join(d, "sample_cious.txt"), "w") as f:
                 f.write(sample_cious_txt(names, area, bb, ciou, conf))
+    write_ezvsl_case(names, gts, bb, np.stack(ez_maps), np.stack(objects))
     with open(os.path.join(OUT, "case.json"), "w") as f:
         json.dump({"synth": SYNTH, "dim": DIM, "tau": TAU, "alpha": ALPHA, "samples": len(samples),
-                   "cases": {c: {"encoders": "momentum" if p else "online", "rule": r} for c, p, r in CASES}}, f, indent=1)
+                   "cases": {c: {"encoders": "momentum" if p else "online", "rule": r} for c, p, r in CASES},
+                   "ezvsl": {"alpha": 0.4, "rule": ["relative", 0.5]}}, f, indent=1)
 
 
 if __name__ == "__main__":

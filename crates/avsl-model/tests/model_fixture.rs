@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use avsl_data::npy::read_npy_f32;
-use avsl_model::formula::formula_values;
 use avsl_model::checkpoint::{Checkpoint, read_checkpoint, write_pth, write_safetensors};
+use avsl_model::formula::formula_values;
 use avsl_model::loss::{ezvsl_loss, slavc_loss};
 use avsl_model::ogl::ObjectSaliency;
 use avsl_model::{Architecture, EncoderSet, Encoders, ModelConfig, NamedTensor, Weights};

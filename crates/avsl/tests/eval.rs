@@ -60,7 +60,8 @@ impl Setup {
     fn new() -> Setup {
         let tmp = tempfile::tempdir().unwrap();
         let case = json(&fixtures().join("eval/case.json"));
-        let mut args: Vec<String> = ["synth", "--out", tmp.path().join("data").to_str().unwrap()].map(str::to_string).to_vec();
+        let mut args: Vec<String> =
+            ["synth", "--out", tmp.path().join("data").to_str().unwrap()].map(str::to_string).to_vec();
         args.extend(case["synth"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()));
         avsl(&args.iter().map(String::as_str).collect::<Vec<_>>());
         write_pth(&tmp.path().join("slavc.pth"), &weights("slavc_tensors.json")).unwrap();
@@ -111,25 +112,59 @@ fn eval_reproduces_the_reference_pipeline() {
         let console = String::from_utf8(s.eval(case, &flags).stdout).unwrap();
         let encoders = spec["encoders"].as_str().unwrap();
         assert!(console.contains(&format!("scoring the {encoders} encoders")), "{console}");
-        for variant in ["av", "obj", "av_obj"] {
-            let expected = fixtures().join("eval").join(case).join(variant);
-            let ours = s.tmp.path().join(case).join(variant);
-            let (want, got) = (sample_rows(&expected.join("sample_cious.txt")), sample_rows(&ours.join("sample_cious.txt")));
-            assert_eq!(want.len(), s.case["samples"].as_u64().unwrap() as usize);
-            assert_eq!(want.keys().collect::<Vec<_>>(), got.keys().collect::<Vec<_>>(), "{case}/{variant}");
-            for (key, (area, ciou, conf)) in &want {
-                let (g_area, g_ciou, g_conf) = got[key];
-                assert_eq!(*area, g_area, "{case}/{variant} {key:?} area");
-                // Maps agree with PyTorch to ~1e-5 logits: the confidence to float32
-                // rounding; the thresholded pixels are the same.
-                assert!((conf - g_conf).abs() <= 1e-6, "{case}/{variant} {key:?} conf {conf} vs {g_conf}");
-                assert!(
-                    ciou.to_bits() == g_ciou.to_bits() || (ciou.is_nan() && g_ciou.is_nan()),
-                    "{case}/{variant} {key:?} cIoU {ciou} vs {g_ciou}"
-                );
+        compare(&fixtures().join("eval").join(case), &s.tmp.path().join(case), s.case["samples"].as_u64().unwrap());
+    }
+}
+
+#[test]
+fn ezvsl_checkpoints_are_scored_with_ezvsl_protocol() {
+    let s = Setup::new();
+    write_pth(&s.tmp.path().join("ezvsl.pth"), &weights("ezvsl_tensors.json")).unwrap();
+    let (checkpoint, objects, data, out) = (s.path("ezvsl.pth"), s.path("resnet18.pth"), s.path("data"), s.path("ez"));
+    let console = avsl(&[
+        "eval",
+        "--checkpoint",
+        &checkpoint,
+        "--object-weights",
+        &objects,
+        "--data",
+        &data,
+        "--testset",
+        "vggss_plus_silent",
+        "--output",
+        &out,
+    ]);
+    let console = String::from_utf8(console.stdout).unwrap();
+    assert!(console.contains("EZ-VSL protocol") && console.contains("alpha 0.4"), "{console}");
+    compare(&fixtures().join("eval/ezvsl"), Path::new(&out), s.case["samples"].as_u64().unwrap());
+}
+
+/// Every variant's sample_cious.txt and metrics.txt against the reference's.
+fn compare(expected: &Path, ours: &Path, samples: u64) {
+    for variant in ["av", "obj", "av_obj"] {
+        let (expected, ours) = (expected.join(variant), ours.join(variant));
+        let (want, got) =
+            (sample_rows(&expected.join("sample_cious.txt")), sample_rows(&ours.join("sample_cious.txt")));
+        let label = ours.display();
+        assert_eq!(want.len(), samples as usize);
+        assert_eq!(want.keys().collect::<Vec<_>>(), got.keys().collect::<Vec<_>>(), "{label}");
+        let mut inexact = 0;
+        for (key, (area, ciou, conf)) in &want {
+            let (g_area, g_ciou, g_conf) = got[key];
+            assert_eq!(*area, g_area, "{label} {key:?} area");
+            // Maps agree with PyTorch to ~1e-5 logits (object maps ~2e-7): confidences to
+            // float32 rounding.
+            assert!((conf - g_conf).abs() <= 1e-6, "{label} {key:?} conf {conf} vs {g_conf}");
+            // The thresholded pixels are the same, except that a pixel within ~1e-7 of a
+            // median threshold may fall on the other side (EZ-VSL's min-max normalised
+            // maps): at most one sample in a variant, by a pixel or two.
+            if ciou.to_bits() != g_ciou.to_bits() && !(ciou.is_nan() && g_ciou.is_nan()) {
+                inexact += 1;
+                assert!((ciou - g_ciou).abs() < 1e-4, "{label} {key:?} cIoU {ciou} vs {g_ciou}");
             }
-            assert_eq!(metric_lines(&expected.join("metrics.txt")), metric_lines(&ours.join("metrics.txt")));
         }
+        assert!(inexact <= 1, "{label}: {inexact} cIoUs differ");
+        assert_eq!(metric_lines(&expected.join("metrics.txt")), metric_lines(&ours.join("metrics.txt")), "{label}");
     }
 }
 
