@@ -34,11 +34,14 @@ pub fn for_each_batch<T: Send, E: Send>(
                 }
             }
         });
-        for batch in rx.iter() {
+        let rx = rx;
+        let result = rx.iter().try_for_each(|batch| {
             let (indices, items) = batch?;
-            consume(indices, items)?;
-        }
-        Ok(())
+            consume(indices, items)
+        });
+        // Closing the queue unblocks a producer waiting to hand over the next batch.
+        drop(rx);
+        result
     })
 }
 

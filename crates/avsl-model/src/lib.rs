@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod embedding;
 pub mod encoders;
 pub mod formula;
+pub mod host_conv;
 pub mod loss;
 pub mod ogl;
 pub mod pth_writer;

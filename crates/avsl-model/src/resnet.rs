@@ -6,16 +6,18 @@
 use burn::tensor::activation::relu;
 use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::host_conv::{Activation, HostConv, max_pool_3x3_s2};
 use crate::weights::{ModelError, Weights};
 
 const BN_EPS: f64 = 1e-5;
 
-/// A bias-free convolution followed by eval-mode BatchNorm, as one convolution with bias.
+/// A bias-free convolution followed by eval-mode BatchNorm, as one convolution with bias:
+/// on the CPU our own kernel, elsewhere burn's.
 struct ConvBn {
-    weight: Tensor<4>,
-    bias: Tensor<1>,
+    host: HostConv,
+    device_weights: Option<(Tensor<4>, Tensor<1>)>,
     stride: usize,
     padding: usize,
 }
@@ -28,21 +30,33 @@ impl ConvBn {
         [out_c, in_c, k]: [usize; 3],
         stride: usize,
         device: &Device,
+        on_host: bool,
     ) -> Result<ConvBn, ModelError> {
-        let weight = w.take(&format!("{conv}.weight"), [out_c, in_c, k, k], device)?;
-        let gamma = w.take(&format!("{bn}.weight"), [out_c], device)?;
-        let beta = w.take(&format!("{bn}.bias"), [out_c], device)?;
-        let mean = w.take(&format!("{bn}.running_mean"), [out_c], device)?;
-        let var = w.take(&format!("{bn}.running_var"), [out_c], device)?;
-        let scale = gamma.div(var.add_scalar(BN_EPS).sqrt());
-        let bias = beta.sub(mean.mul(scale.clone()));
-        let weight = weight.mul(scale.reshape([out_c, 1, 1, 1]));
-        Ok(ConvBn { weight, bias, stride, padding: k / 2 })
+        let mut weight = w.take_values(&format!("{conv}.weight"), &[out_c, in_c, k, k])?;
+        let gamma = w.take_values(&format!("{bn}.weight"), &[out_c])?;
+        let beta = w.take_values(&format!("{bn}.bias"), &[out_c])?;
+        let mean = w.take_values(&format!("{bn}.running_mean"), &[out_c])?;
+        let var = w.take_values(&format!("{bn}.running_var"), &[out_c])?;
+        let mut bias = vec![0.0f32; out_c];
+        for o in 0..out_c {
+            let scale = gamma[o] as f64 / (var[o] as f64 + BN_EPS).sqrt();
+            bias[o] = (beta[o] as f64 - mean[o] as f64 * scale) as f32;
+            weight[o * in_c * k * k..(o + 1) * in_c * k * k].iter_mut().for_each(|v| *v = (*v as f64 * scale) as f32);
+        }
+        let device_weights = (!on_host).then(|| {
+            (
+                Tensor::from_data(TensorData::new(weight.clone(), [out_c, in_c, k, k]), device),
+                Tensor::from_data(TensorData::new(bias.clone(), [out_c]), device),
+            )
+        });
+        let host = HostConv::new(weight, bias, [out_c, in_c, k], stride, k / 2);
+        Ok(ConvBn { host, device_weights, stride, padding: k / 2 })
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let (weight, bias) = self.device_weights.as_ref().expect("device weights off the host path");
         let options = ConvOptions::new([self.stride; 2], [self.padding; 2], [1, 1], 1);
-        conv2d(x, self.weight.clone(), Some(self.bias.clone()), options)
+        conv2d(x, weight.clone(), Some(bias.clone()), options)
     }
 }
 
@@ -54,6 +68,12 @@ struct BasicBlock {
 }
 
 impl BasicBlock {
+    fn forward_host(&self, x: &Activation) -> Activation {
+        let identity = self.downsample.as_ref().map(|d| d.host.forward(x, None, false));
+        let y = self.conv1.host.forward(x, None, true);
+        self.conv2.host.forward(&y, Some(identity.as_ref().unwrap_or(x)), true)
+    }
+
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
             Some(d) => d.forward(x.clone()),
@@ -68,6 +88,8 @@ impl BasicBlock {
 pub struct ResNet18 {
     stem: ConvBn,
     blocks: Vec<BasicBlock>,
+    device: Device,
+    on_host: bool,
 }
 
 /// Channel width of the last stage.
@@ -78,8 +100,17 @@ impl ResNet18 {
     /// (torchvision's own files have no prefix: pass `""`).
     pub fn load(w: &mut Weights, prefix: &str, in_channels: usize, device: &Device) -> Result<ResNet18, ModelError> {
         let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}.") };
-        let stem =
-            ConvBn::load(w, &format!("{prefix}conv1"), &format!("{prefix}bn1"), [64, in_channels, 7], 2, device)?;
+        // burn's pure-Rust CPU device runs our convolution kernels instead of its own.
+        let on_host = *device == Device::flex();
+        let stem = ConvBn::load(
+            w,
+            &format!("{prefix}conv1"),
+            &format!("{prefix}bn1"),
+            [64, in_channels, 7],
+            2,
+            device,
+            on_host,
+        )?;
         let mut blocks = Vec::with_capacity(8);
         let mut in_c = 64;
         for (layer, out_c) in [64usize, 128, 256, 512].into_iter().enumerate() {
@@ -87,12 +118,13 @@ impl ResNet18 {
                 let p = format!("{prefix}layer{}.{b}", layer + 1);
                 let stride = if b == 0 && layer > 0 { 2 } else { 1 };
                 let block_in = if b == 0 { in_c } else { out_c };
-                let conv1 =
-                    ConvBn::load(w, &format!("{p}.conv1"), &format!("{p}.bn1"), [out_c, block_in, 3], stride, device)?;
-                let conv2 = ConvBn::load(w, &format!("{p}.conv2"), &format!("{p}.bn2"), [out_c, out_c, 3], 1, device)?;
+                let (c1, n1, c2, n2) =
+                    (format!("{p}.conv1"), format!("{p}.bn1"), format!("{p}.conv2"), format!("{p}.bn2"));
+                let conv1 = ConvBn::load(w, &c1, &n1, [out_c, block_in, 3], stride, device, on_host)?;
+                let conv2 = ConvBn::load(w, &c2, &n2, [out_c, out_c, 3], 1, device, on_host)?;
                 let downsample = if b == 0 && (stride != 1 || block_in != out_c) {
                     let (c, n) = (format!("{p}.downsample.0"), format!("{p}.downsample.1"));
-                    Some(ConvBn::load(w, &c, &n, [out_c, block_in, 1], stride, device)?)
+                    Some(ConvBn::load(w, &c, &n, [out_c, block_in, 1], stride, device, on_host)?)
                 } else {
                     None
                 };
@@ -100,15 +132,29 @@ impl ResNet18 {
             }
             in_c = out_c;
         }
-        Ok(ResNet18 { stem, blocks })
+        Ok(ResNet18 { stem, blocks, device: device.clone(), on_host })
     }
 
     /// `[B, C, H, W]` → layer4 features `[B, 512, H/32, W/32]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.on_host {
+            let [n, c, h, w] = x.dims();
+            let data = x.into_data().try_to_vec::<f32>().expect("float32 input");
+            let y = self.forward_host(Activation { n, c, h, w, data });
+            return Tensor::from_data(TensorData::new(y.data, [y.n, y.c, y.h, y.w]), &self.device);
+        }
         let x = relu(self.stem.forward(x));
         let mut x = max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]).with_padding([1, 1]));
         for block in &self.blocks {
             x = block.forward(x);
+        }
+        x
+    }
+
+    fn forward_host(&self, x: Activation) -> Activation {
+        let mut x = max_pool_3x3_s2(&self.stem.host.forward(&x, None, true));
+        for block in &self.blocks {
+            x = block.forward_host(&x);
         }
         x
     }

@@ -72,11 +72,17 @@ impl Weights {
         shape: [usize; D],
         device: &Device,
     ) -> Result<Tensor<D>, ModelError> {
+        let values = self.take_values(name, &shape)?;
+        Ok(Tensor::from_data(TensorData::new(values, shape), device))
+    }
+
+    /// Removes the tensor `name`, checking its shape, as row-major values.
+    pub fn take_values(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
         let t = self.tensors.remove(name).ok_or_else(|| ModelError::Missing(name.to_string()))?;
         if t.shape != shape {
             return Err(ModelError::Shape { name: name.to_string(), found: t.shape, expected: shape.to_vec() });
         }
-        Ok(Tensor::from_data(TensorData::new(t.values, shape), device))
+        Ok(t.values)
     }
 
     /// Fails if any tensor was not taken (a checkpoint of another architecture).

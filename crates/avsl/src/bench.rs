@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// What to measure: `loader` (default: everything available).
+    /// What to measure: `loader`, `eval-maps`, `forward` (default: everything).
     pub what: Vec<String>,
     /// Threads for the multi-threaded figures (default: all cores).
     #[arg(long)]
@@ -149,10 +149,63 @@ fn eval_maps_rate(n: usize, threads: usize) -> Result<f64> {
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
+/// The eval forward pass of SLAVC as `avsl eval` runs it (one encoder set: image and audio
+/// embeddings, plus the object network), d = 512, formula weights, on a batch of `b`
+/// 224×224 images and 3 s 16 kHz spectrograms (257×200): median ms per batch of five
+/// runs after one warm-up; also ms per image trunk and per audio trunk at that batch.
+fn forward_ms(b: usize) -> Result<(f64, f64, f64)> {
+    use avsl_model::formula::formula_weights;
+    use avsl_model::ogl::ObjectSaliency;
+    use avsl_model::{Architecture, EncoderSet, Encoders, ModelConfig};
+    use burn::tensor::{Device, Tensor, TensorData};
+
+    let device = Device::flex();
+    let config = ModelConfig { architecture: Architecture::Slavc, dim: 512, tau: 0.03 };
+    let shapes = config.expected_shapes();
+    let mut weights = formula_weights(shapes.iter().enumerate().map(|(i, (n, s))| (i as u64, n.as_str(), s.clone())));
+    let encoders = Encoders::load(&mut weights, config, EncoderSet::Momentum, &device)?;
+    let ogl_shapes = avsl_model::arch::resnet18_shapes("", 3);
+    let mut ogl_weights =
+        formula_weights(ogl_shapes.iter().enumerate().map(|(i, (n, s))| (5000 + i as u64, n.as_str(), s.clone())));
+    let ogl = ObjectSaliency::load(&mut ogl_weights, &device)?;
+    let input = |shape: [usize; 4], seed: u64| {
+        let values = avsl_model::formula::formula_values(seed, "input", &shape);
+        Tensor::<4>::from_data(TensorData::new(values, shape), &device)
+    };
+    let (images, audio) = (input([b, 3, 224, 224], 9001), input([b, 1, 257, 200], 9002));
+    let time = |f: &dyn Fn()| {
+        f();
+        median(
+            (0..5)
+                .map(|_| {
+                    let start = Instant::now();
+                    f();
+                    start.elapsed().as_secs_f64() * 1000.0
+                })
+                .collect(),
+        )
+    };
+    let total = time(&|| {
+        encoders.embed_images(images.clone());
+        encoders.embed_audio(audio.clone());
+        ogl.maps(images.clone()).into_data();
+    });
+    let image = time(&|| {
+        encoders.image_trunk(images.clone()).into_data();
+    });
+    let clip = time(&|| {
+        encoders.audio_trunk(audio.clone()).into_data();
+    });
+    Ok((total, image / b as f64, clip / b as f64))
+}
+
 pub fn run(args: BenchArgs) -> Result<()> {
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let what: Vec<String> =
-        if args.what.is_empty() { vec!["loader".into(), "eval-maps".into()] } else { args.what.clone() };
+    let what: Vec<String> = if args.what.is_empty() {
+        vec!["loader".into(), "eval-maps".into(), "forward".into()]
+    } else {
+        args.what.clone()
+    };
     let mut report = serde_json::json!({ "threads": threads, "device": "cpu" });
     for item in &what {
         match item.as_str() {
@@ -187,7 +240,21 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 );
                 report["eval_maps_pairs_per_s"] = rate.into();
             }
-            other => bail!("unknown benchmark {other:?} (available: loader, eval-maps)"),
+            "forward" => {
+                if let Some(t) = args.threads {
+                    rayon::ThreadPoolBuilder::new().num_threads(t).build_global().ok();
+                }
+                for b in [1, 8] {
+                    let (total, image, clip) = forward_ms(b)?;
+                    println!(
+                        "eval forward, batch {b}:   {total:8.1} ms (image trunk {image:.1} ms/image, audio trunk {clip:.1} ms/clip)"
+                    );
+                    report[format!("eval_forward_ms_b{b}")] = total.into();
+                    report[format!("image_trunk_ms_per_image_b{b}")] = image.into();
+                    report[format!("audio_trunk_ms_per_clip_b{b}")] = clip.into();
+                }
+            }
+            other => bail!("unknown benchmark {other:?} (available: loader, eval-maps, forward)"),
         }
     }
     if args.json {

@@ -1,0 +1,248 @@
+//! The CPU inference path of the ResNet-18 trunks: per image, an im2col patch matrix and
+//! one matrix product (the `gemm` crate, AVX2/AVX-512 chosen at run time) written straight
+//! into the NCHW output, which already holds bias and residual. burn's CPU convolution
+//! converts to NHWC and builds its im2col in tiles around every product; see `avsl bench
+//! forward` and the README's performance notes for the measurements.
+
+use rayon::prelude::*;
+
+/// An NCHW float32 activation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activation {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub data: Vec<f32>,
+}
+
+/// A convolution with BatchNorm folded into its weights and bias.
+pub struct HostConv {
+    /// `[out_c, in_c·k·k]`, row-major (PyTorch's weight layout, flattened).
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    in_c: usize,
+    out_c: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+}
+
+impl HostConv {
+    pub fn new(weight: Vec<f32>, bias: Vec<f32>, [out_c, in_c, k]: [usize; 3], stride: usize, pad: usize) -> HostConv {
+        debug_assert_eq!(weight.len(), out_c * in_c * k * k);
+        HostConv { weight, bias, in_c, out_c, k, stride, pad }
+    }
+
+    fn output_size(&self, size: usize) -> usize {
+        (size + 2 * self.pad - self.k) / self.stride + 1
+    }
+
+    /// The patch matrix `[in_c·k·k, ho·wo]` of one image: row (c, ky, kx), column (oy, ox).
+    fn im2col(&self, image: &[f32], h: usize, w: usize, ho: usize, wo: usize, col: &mut [f32]) {
+        let (k, stride, pad) = (self.k, self.stride, self.pad);
+        col.par_chunks_mut(ho * wo).enumerate().for_each(|(row, out)| {
+            let (c, ky, kx) = (row / (k * k), (row / k) % k, row % k);
+            let plane = &image[c * h * w..][..h * w];
+            // Output columns whose input column lies inside the image.
+            let first = pad.saturating_sub(kx).div_ceil(stride).min(wo);
+            let last = (w + pad).saturating_sub(kx).div_ceil(stride).clamp(first, wo);
+            for oy in 0..ho {
+                let out_row = &mut out[oy * wo..][..wo];
+                let iy = (oy * stride + ky) as isize - pad as isize;
+                if iy < 0 || iy >= h as isize {
+                    out_row.fill(0.0);
+                    continue;
+                }
+                let src = &plane[iy as usize * w..][..w];
+                out_row[..first].fill(0.0);
+                out_row[last..].fill(0.0);
+                if stride == 1 {
+                    let start = first + kx - pad;
+                    out_row[first..last].copy_from_slice(&src[start..start + (last - first)]);
+                } else {
+                    for (ox, o) in out_row.iter_mut().enumerate().take(last).skip(first) {
+                        *o = src[ox * stride + kx - pad];
+                    }
+                }
+            }
+        });
+    }
+
+    /// conv(x) + bias (+ residual), then ReLU when asked. One image at a time: its patch
+    /// matrix stays small (a few MB, in a buffer reused across calls) and the product is
+    /// written straight into the NCHW output, which already holds bias and residual.
+    pub fn forward(&self, x: &Activation, residual: Option<&Activation>, relu: bool) -> Activation {
+        debug_assert_eq!(x.c, self.in_c);
+        let (ho, wo) = (self.output_size(x.h), self.output_size(x.w));
+        let (hw, depth) = (ho * wo, self.in_c * self.k * self.k);
+        let mut data = vec![0.0f32; x.n * self.out_c * hw];
+        data.par_chunks_mut(hw).enumerate().for_each(|(plane, out)| {
+            let b = self.bias[plane % self.out_c];
+            match residual {
+                Some(r) => out.iter_mut().zip(&r.data[plane * hw..][..hw]).for_each(|(d, &r)| *d = r + b),
+                None => out.fill(b),
+            }
+        });
+        let pointwise = self.k == 1 && self.stride == 1 && self.pad == 0;
+        SCRATCH.with_borrow_mut(|col| {
+            if !pointwise {
+                col.resize(depth * hw, 0.0);
+            }
+            for img in 0..x.n {
+                let image = &x.data[img * x.c * x.h * x.w..][..x.c * x.h * x.w];
+                let rhs: &[f32] = if pointwise {
+                    image
+                } else {
+                    self.im2col(image, x.h, x.w, ho, wo, &mut col[..depth * hw]);
+                    &col[..depth * hw]
+                };
+                let dst = &mut data[img * self.out_c * hw..][..self.out_c * hw];
+                // SAFETY: dense row-major buffers of exactly the sizes given (out_c × depth,
+                // depth × hw, out_c × hw) that do not overlap.
+                unsafe {
+                    gemm::gemm(
+                        self.out_c,
+                        hw,
+                        depth,
+                        dst.as_mut_ptr(),
+                        1,
+                        hw as isize,
+                        true,
+                        self.weight.as_ptr(),
+                        1,
+                        depth as isize,
+                        rhs.as_ptr(),
+                        1,
+                        hw as isize,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::Rayon(0),
+                    );
+                }
+            }
+        });
+        if relu {
+            data.par_chunks_mut(1 << 14).for_each(|c| c.iter_mut().for_each(|v| *v = v.max(0.0)));
+        }
+        Activation { n: x.n, c: self.out_c, h: ho, w: wo, data }
+    }
+}
+
+thread_local! {
+    /// The patch matrix of the convolution being computed, kept between calls so that its
+    /// pages are not mapped and zeroed again for every layer.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// 3×3 max pooling, stride 2, padding 1 (padding never wins: it is −∞).
+pub fn max_pool_3x3_s2(x: &Activation) -> Activation {
+    let (ho, wo) = ((x.h + 2 - 3) / 2 + 1, (x.w + 2 - 3) / 2 + 1);
+    let mut data = vec![0.0f32; x.n * x.c * ho * wo];
+    data.par_chunks_mut(ho * wo).enumerate().for_each(|(plane, out)| {
+        let src = &x.data[plane * x.h * x.w..][..x.h * x.w];
+        for oy in 0..ho {
+            for ox in 0..wo {
+                let mut m = f32::NEG_INFINITY;
+                for iy in (2 * oy).saturating_sub(1)..(2 * oy + 2).min(x.h) {
+                    for ix in (2 * ox).saturating_sub(1)..(2 * ox + 2).min(x.w) {
+                        m = m.max(src[iy * x.w + ix]);
+                    }
+                }
+                out[oy * wo + ox] = m;
+            }
+        }
+    });
+    Activation { n: x.n, c: x.c, h: ho, w: wo, data }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition of a convolution, one output at a time.
+    fn direct(x: &Activation, w: &[f32], b: &[f32], [oc, k, s, p]: [usize; 4]) -> Vec<f32> {
+        let (ho, wo) = ((x.h + 2 * p - k) / s + 1, (x.w + 2 * p - k) / s + 1);
+        let mut out = vec![0.0f32; x.n * oc * ho * wo];
+        for n in 0..x.n {
+            for o in 0..oc {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let mut acc = b[o] as f64;
+                        for c in 0..x.c {
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let (iy, ix) =
+                                        ((oy * s + ky) as isize - p as isize, (ox * s + kx) as isize - p as isize);
+                                    if iy >= 0 && ix >= 0 && (iy as usize) < x.h && (ix as usize) < x.w {
+                                        acc += (w[((o * x.c + c) * k + ky) * k + kx]
+                                            * x.data[((n * x.c + c) * x.h + iy as usize) * x.w + ix as usize])
+                                            as f64;
+                                    }
+                                }
+                            }
+                        }
+                        out[((n * oc + o) * ho + oy) * wo + ox] = acc as f32;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n as u32).map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 500.0 - 1.0).collect()
+    }
+
+    #[test]
+    fn matches_the_definition_for_every_shape_the_trunks_use() {
+        // (in_c, out_c, k, stride, pad, h, w, n): stems, 3×3 blocks, strided, 1×1 downsample,
+        // odd sizes (spectrograms are 257 × T).
+        for (in_c, out_c, k, s, p, h, w, n) in [
+            (3, 4, 7, 2, 3, 19, 17, 2),
+            (1, 3, 7, 2, 3, 23, 12, 1),
+            (5, 6, 3, 1, 1, 9, 11, 3),
+            (5, 6, 3, 2, 1, 9, 10, 2),
+            (6, 4, 1, 2, 0, 9, 7, 2),
+            (6, 4, 1, 1, 0, 5, 5, 1),
+        ] {
+            let x = Activation { n, c: in_c, h, w, data: values(n * in_c * h * w, 7) };
+            let weight = values(out_c * in_c * k * k, 3);
+            let bias = values(out_c, 5);
+            let conv = HostConv::new(weight.clone(), bias.clone(), [out_c, in_c, k], s, p);
+            let expected = direct(&x, &weight, &bias, [out_c, k, s, p]);
+            let got = conv.forward(&x, None, false);
+            let worst = got.data.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "{:?}: {worst}", (in_c, out_c, k, s, p, h, w, n));
+            let with_relu = conv.forward(&x, Some(&got), true);
+            for (r, g) in with_relu.data.iter().zip(&got.data) {
+                assert!((r - (2.0 * g).max(0.0)).abs() < 1e-5);
+            }
+        }
+    }
+
+    #[test]
+    fn max_pool_matches_the_definition() {
+        let x = Activation { n: 2, c: 3, h: 7, w: 6, data: values(2 * 3 * 42, 1) };
+        let y = max_pool_3x3_s2(&x);
+        assert_eq!((y.h, y.w), (4, 3));
+        for plane in 0..6 {
+            for oy in 0..4 {
+                for ox in 0..3 {
+                    let mut m = f32::NEG_INFINITY;
+                    for iy in (2 * oy as isize - 1)..=(2 * oy as isize + 1) {
+                        for ix in (2 * ox as isize - 1)..=(2 * ox as isize + 1) {
+                            if iy >= 0 && ix >= 0 && iy < 7 && ix < 6 {
+                                m = m.max(x.data[plane * 42 + iy as usize * 6 + ix as usize]);
+                            }
+                        }
+                    }
+                    assert_eq!(y.data[plane * 12 + oy * 3 + ox], m);
+                }
+            }
+        }
+    }
+}
