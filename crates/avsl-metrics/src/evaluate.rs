@@ -222,6 +222,14 @@ pub fn mean_adaptive_ciou(rows: &[&SampleResult]) -> f64 {
     pairwise_sum(&v) / v.len() as f64
 }
 
+/// Mean cIoU over the visible samples (EZ-VSL's "Avg-cIoU"; NaN cIoUs, from an empty
+/// ground truth and an empty prediction, are left out). Summed in sorted order.
+pub fn mean_ciou(rows: &[&SampleResult]) -> f64 {
+    let mut v: Vec<f64> = rows.iter().filter(|s| s.bb > 0 && !s.ciou.is_nan()).map(|s| s.ciou).collect();
+    v.sort_by(f64::total_cmp);
+    pairwise_sum(&v) / v.len() as f64
+}
+
 /// Every metric of one subset at IoU 0.5 and 0.75.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SubsetMetrics {
@@ -234,6 +242,7 @@ pub struct SubsetMetrics {
     pub ap_exact: [f64; 2],
     pub max_f1_exact: [f64; 2],
     pub adaptive_ciou: f64,
+    pub mean_ciou: f64,
 }
 
 pub const IOU_THRESHOLDS: [f64; 2] = [0.5, 0.75];
@@ -251,6 +260,7 @@ impl SubsetMetrics {
             ap_exact: each(&|iou| ap_exact(rows, iou)),
             max_f1_exact: each(&|iou| max_f1_exact(rows, iou)),
             adaptive_ciou: mean_adaptive_ciou(rows),
+            mean_ciou: mean_ciou(rows),
         }
     }
 

@@ -101,6 +101,7 @@ pub fn subset_json(m: &SubsetMetrics) -> Value {
         "maxF1_exact@50": number(m.max_f1_exact[0]),
         "maxF1_exact@75": number(m.max_f1_exact[1]),
         "adaptive_cIoU": number(m.adaptive_ciou),
+        "mean_cIoU": number(m.mean_ciou),
     })
 }
 

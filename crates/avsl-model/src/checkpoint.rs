@@ -245,3 +245,18 @@ impl Checkpoint {
         Encoders::load(&mut self.weights, config, set, device).map_err(|e| error(&path, e.to_string()))
     }
 }
+
+/// The fuzzing entry point (`fuzz/`, and replayed by the tests): `bytes` as a checkpoint
+/// file (written to `scratch`, since the `.pth` reader opens files), through every check
+/// `avsl eval` makes before building a model. Only a panic, a hang or a runaway
+/// allocation is a failure.
+pub fn exercise(bytes: &[u8], scratch: &Path) {
+    if std::fs::write(scratch, bytes).is_err() {
+        return;
+    }
+    if let Ok(checkpoint) = read_checkpoint(scratch)
+        && let Ok(config) = checkpoint.config(0.03, None)
+    {
+        let _ = checkpoint.verify(&config);
+    }
+}

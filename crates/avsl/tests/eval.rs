@@ -137,6 +137,15 @@ fn ezvsl_checkpoints_are_scored_with_ezvsl_protocol() {
     let console = String::from_utf8(console.stdout).unwrap();
     assert!(console.contains("EZ-VSL protocol") && console.contains("alpha 0.4"), "{console}");
     compare(&fixtures().join("eval/ezvsl"), Path::new(&out), s.case["samples"].as_u64().unwrap());
+    // EZ-VSL's own headline: "AP50(cIoU)" (our LocAcc@50), Avg-cIoU, AUC, over positives.
+    let metrics = json(&Path::new(&out).join("metrics.json"));
+    for variant in ["av", "obj", "av_obj"] {
+        let rows = sample_rows(&fixtures().join("eval/ezvsl").join(variant).join("sample_cious.txt"));
+        let visible: Vec<f64> = rows.iter().filter(|((_, bb), _)| bb != "0").map(|(_, r)| r.1).collect();
+        let mean = visible.iter().sum::<f64>() / visible.len() as f64;
+        let ours = metrics[variant]["visible"]["mean_cIoU"].as_f64().unwrap();
+        assert!((ours - mean).abs() < 1e-4, "{variant}: mean cIoU {ours} vs the reference's {mean}");
+    }
 }
 
 /// Every variant's sample_cious.txt and metrics.txt against the reference's.
