@@ -85,7 +85,8 @@ def fill_with_formula(model, first_index):
 
 
 def embeddings(model, prefix, heads, image, audio):
-    feat = getattr(model, prefix + "imgnet")(image).unflatten(1, (512, 7, 7))
+    h, w = (image.shape[2] + 31) // 32, (image.shape[3] + 31) // 32
+    feat = getattr(model, prefix + "imgnet")(image).unflatten(1, (512, h, w))
     aud = getattr(model, prefix + "audnet")(audio)
     v = [nn.functional.normalize(getattr(model, f"{prefix}img_proj{h}")(feat), dim=1) for h in heads]
     a = [nn.functional.normalize(getattr(model, f"{prefix}aud_proj{h}")(aud), dim=1) for h in heads]

@@ -3,6 +3,7 @@
 //! and EZ-VSL's projection heads and maps ([`Encoders`]), their losses, the object-saliency
 //! network of OGL, and checkpoint files in the authors' `.pth` and our safetensors format.
 
+pub mod adam;
 pub mod arch;
 pub mod checkpoint;
 pub mod embedding;
@@ -13,6 +14,7 @@ pub mod loss;
 pub mod ogl;
 pub mod pth_writer;
 pub mod resnet;
+pub mod trainable;
 pub mod weights;
 
 pub use arch::{Architecture, EncoderSet, ModelConfig};
