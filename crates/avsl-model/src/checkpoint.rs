@@ -86,7 +86,13 @@ pub struct Checkpoint {
     pub config: Option<ModelConfig>,
     /// Every other metadata entry of a safetensors header (training state, calibration).
     pub metadata: BTreeMap<String, String>,
+    /// Optimiser tensors of a training checkpoint (names starting with
+    /// [`TRAINING_PREFIX`]), kept apart from the model's.
+    pub training: Weights,
 }
+
+/// Names of optimiser state in our training checkpoints start with this.
+pub const TRAINING_PREFIX: &str = "optimizer.";
 
 /// True when the file starts like a safetensors file (an 8-byte header length, then `{`).
 fn looks_like_safetensors(path: &Path) -> bool {
@@ -103,7 +109,13 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, CheckpointError> {
     if looks_like_safetensors(path) {
         read_safetensors(path)
     } else {
-        Ok(Checkpoint { path: path.to_path_buf(), weights: read_pth(path)?, config: None, metadata: BTreeMap::new() })
+        Ok(Checkpoint {
+            path: path.to_path_buf(),
+            weights: read_pth(path)?,
+            config: None,
+            metadata: BTreeMap::new(),
+            training: Weights::default(),
+        })
     }
 }
 
@@ -124,6 +136,7 @@ pub fn read_safetensors(path: &Path) -> Result<Checkpoint, CheckpointError> {
         })
         .transpose()?;
     let mut weights = Weights::default();
+    let mut training = Weights::default();
     for (name, view) in tensors.tensors() {
         let values: Vec<f32> = match view.dtype() {
             Dtype::F32 => view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
@@ -131,12 +144,13 @@ pub fn read_safetensors(path: &Path) -> Result<Checkpoint, CheckpointError> {
                 return Err(error(path, format!("tensor {name} has dtype {other:?}; avsl reads float32 weights")));
             }
         };
-        weights.insert(name, NamedTensor { shape: view.shape().to_vec(), values });
+        let tensor = NamedTensor { shape: view.shape().to_vec(), values };
+        if name.starts_with(TRAINING_PREFIX) { training.insert(name, tensor) } else { weights.insert(name, tensor) }
     }
     if weights.is_empty() {
         return Err(error(path, "the checkpoint holds no tensors"));
     }
-    Ok(Checkpoint { path: path.to_path_buf(), weights, config, metadata })
+    Ok(Checkpoint { path: path.to_path_buf(), weights, config, metadata, training })
 }
 
 /// Serialises tensors and metadata as safetensors bytes (names sorted, float32).

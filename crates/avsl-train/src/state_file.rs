@@ -1,0 +1,104 @@
+//! Training checkpoints: our safetensors checkpoint (the model under the authors' names,
+//! so `avsl eval` reads it directly) plus Adam's moments as `optimizer.exp_avg.<name>` /
+//! `optimizer.exp_avg_sq.<name>` and, in the metadata, the run's configuration and
+//! counters. Written atomically (temporary file, fsync, rename).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use avsl_model::Weights;
+use avsl_model::checkpoint::{TRAINING_PREFIX, read_checkpoint, write_safetensors};
+use avsl_model::trainable::TensorMap;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::config::TrainConfig;
+use crate::trainer::Trainer;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {problem}")]
+pub struct StateError {
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+fn error(path: &Path, problem: impl Into<String>) -> StateError {
+    StateError { path: path.to_path_buf(), problem: problem.into() }
+}
+
+const EXP_AVG: &str = "exp_avg.";
+const EXP_AVG_SQ: &str = "exp_avg_sq.";
+
+/// Where the training loop stands, saved with the weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Epochs completed.
+    pub epoch: u64,
+    /// Batches of the current epoch completed.
+    pub batch: u64,
+}
+
+/// Saves the trainer (weights, optimiser, counters) and the loop's progress.
+pub fn save(path: &Path, trainer: &Trainer, progress: Progress) -> Result<(), StateError> {
+    let mut weights = trainer.state.to_weights();
+    let mut moments = Weights::default();
+    trainer.adam.exp_avg.to_weights(&mut moments);
+    for (name, t) in moments.iter() {
+        weights.insert(format!("{TRAINING_PREFIX}{EXP_AVG}{name}"), t.clone());
+    }
+    let mut moments = Weights::default();
+    trainer.adam.exp_avg_sq.to_weights(&mut moments);
+    for (name, t) in moments.iter() {
+        weights.insert(format!("{TRAINING_PREFIX}{EXP_AVG_SQ}{name}"), t.clone());
+    }
+    let config = serde_json::to_string(&trainer.config).map_err(|e| error(path, e.to_string()))?;
+    let metadata = BTreeMap::from([
+        ("train_config".to_string(), config),
+        ("step".to_string(), trainer.step.to_string()),
+        ("adam_step".to_string(), trainer.adam.step.to_string()),
+        ("epoch".to_string(), progress.epoch.to_string()),
+        ("batch".to_string(), progress.batch.to_string()),
+    ]);
+    write_safetensors(path, &weights, &trainer.config.model_config(), &metadata).map_err(|e| error(path, e.to_string()))
+}
+
+fn counter(metadata: &BTreeMap<String, String>, key: &str, path: &Path) -> Result<u64, StateError> {
+    metadata
+        .get(key)
+        .ok_or_else(|| error(path, format!("not a training checkpoint: no {key:?} in its metadata")))?
+        .parse()
+        .map_err(|_| error(path, format!("metadata {key:?} is not a count")))
+}
+
+/// Restores a trainer saved by [`save`] on `device`, with its progress.
+pub fn load(path: &Path, device: &Device) -> Result<(Trainer, Progress), StateError> {
+    let checkpoint = read_checkpoint(path).map_err(|e| error(path, e.problem))?;
+    let json = checkpoint
+        .metadata
+        .get("train_config")
+        .ok_or_else(|| error(path, "not a training checkpoint: no train_config in its metadata"))?;
+    let config: TrainConfig = serde_json::from_str(json).map_err(|e| error(path, format!("train_config: {e}")))?;
+    checkpoint.verify(&config.model_config()).map_err(|e| error(path, e.problem))?;
+    let mut trainer = Trainer::new(&checkpoint.weights, config, device);
+    trainer.step = counter(&checkpoint.metadata, "step", path)?;
+    trainer.adam.step = counter(&checkpoint.metadata, "adam_step", path)?;
+    let moment = |kind: &str, name: &str| -> Option<Tensor<1>> {
+        let t = checkpoint.training.get(&format!("{TRAINING_PREFIX}{kind}{name}"))?;
+        // Adam keeps its moments off the autodiff graph.
+        Some(Tensor::from_data(TensorData::new(t.values.clone(), [t.values.len()]), device).without_autodiff())
+    };
+    let (mut m, mut v) = (TensorMap::default(), TensorMap::default());
+    for name in trainer.state.trainable() {
+        if let (Some(a), Some(b)) = (moment(EXP_AVG, &name), moment(EXP_AVG_SQ, &name)) {
+            let n = a.dims()[0];
+            m.insert(name.clone(), a, vec![n]);
+            v.insert(name, b, vec![n]);
+        }
+    }
+    trainer.adam.exp_avg = m;
+    trainer.adam.exp_avg_sq = v;
+    let progress = Progress {
+        epoch: counter(&checkpoint.metadata, "epoch", path)?,
+        batch: counter(&checkpoint.metadata, "batch", path)?,
+    };
+    Ok((trainer, progress))
+}

@@ -1,0 +1,87 @@
+//! A run saved after two steps and resumed continues exactly as the uninterrupted run:
+//! the same losses and the same weights and optimiser state, bit for bit.
+
+use std::path::Path;
+
+use avsl_model::formula::{formula_values, formula_weights};
+use avsl_model::{Architecture, Weights};
+use avsl_train::config::TrainConfig;
+use avsl_train::state_file::{Progress, load, save};
+use avsl_train::trainer::Trainer;
+use burn::tensor::{Device, Tensor, TensorData};
+
+fn weights() -> Weights {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/train/slavc_step.json");
+    let f: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    formula_weights(f["tensors"].as_array().unwrap().iter().map(|t| {
+        let shape = t[2].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+        (t[0].as_u64().unwrap(), t[1].as_str().unwrap(), shape)
+    }))
+}
+
+fn batch(step: u64, device: &Device) -> (Tensor<4>, Tensor<4>) {
+    let make = |index: u64, shape: [usize; 4]| {
+        let values: Vec<f32> = formula_values(index, "input", &shape).into_iter().map(|v| v * 8.0).collect();
+        Tensor::<4>::from_data(TensorData::new(values, shape), device)
+    };
+    (make(100 + 2 * step, [2, 3, 64, 64]), make(101 + 2 * step, [2, 1, 257, 40]))
+}
+
+fn config(model: Architecture) -> TrainConfig {
+    TrainConfig { model, dim: 16, lr: 1e-3, batch_size: 2, seed: 5, momentum_image: 0.99, ..TrainConfig::default() }
+}
+
+fn steps(trainer: &mut Trainer, range: std::ops::Range<u64>, device: &Device) -> Vec<f64> {
+    range
+        .map(|s| {
+            let (images, audio) = batch(s, device);
+            trainer.train_step(images, audio)
+        })
+        .collect()
+}
+
+#[test]
+fn resumed_slavc_run_continues_the_same_trajectory() {
+    let device = Device::autodiff(Device::flex());
+    let mut straight = Trainer::new(&weights(), config(Architecture::Slavc), &device);
+    let losses = steps(&mut straight, 0..4, &device);
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("latest.safetensors");
+    let mut first = Trainer::new(&weights(), config(Architecture::Slavc), &device);
+    let mut resumed_losses = steps(&mut first, 0..2, &device);
+    save(&file, &first, Progress { epoch: 0, batch: 2 }).unwrap();
+    drop(first);
+    let (mut resumed, progress) = load(&file, &device).unwrap();
+    assert_eq!(progress, Progress { epoch: 0, batch: 2 });
+    assert_eq!(resumed.step, 2);
+    resumed_losses.extend(steps(&mut resumed, 2..4, &device));
+    assert_eq!(losses, resumed_losses);
+
+    let (a, b) = (straight.state.to_weights(), resumed.state.to_weights());
+    assert_eq!(a.len(), b.len());
+    for (name, t) in a.iter() {
+        assert_eq!(b.get(name), Some(t), "{name} differs after resuming");
+    }
+    // Training moved the weights, and the momentum encoders followed.
+    let w0 = weights();
+    for name in ["img_proj1.weight", "momentum_img_proj1.weight", "imgnet.bn1.running_mean"] {
+        assert_ne!(w0.get(name), a.get(name), "{name} did not change");
+    }
+}
+
+#[test]
+fn a_training_checkpoint_is_an_evaluation_checkpoint() {
+    let device = Device::autodiff(Device::flex());
+    let mut trainer = Trainer::new(&weights(), config(Architecture::Slavc), &device);
+    steps(&mut trainer, 0..1, &device);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("best.safetensors");
+    save(&file, &trainer, Progress { epoch: 1, batch: 0 }).unwrap();
+    let checkpoint = avsl_model::checkpoint::read_checkpoint(&file).unwrap();
+    let config = checkpoint.config(0.03, Some(Architecture::Slavc)).unwrap();
+    assert_eq!(config.dim, 16);
+    assert!(!checkpoint.training.is_empty(), "the optimiser state is kept apart");
+    checkpoint.into_encoders(config, avsl_model::EncoderSet::Momentum, &Device::flex()).unwrap();
+}
