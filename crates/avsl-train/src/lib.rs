@@ -4,5 +4,6 @@
 
 pub mod config;
 pub mod dropout;
+pub mod init;
 pub mod state_file;
 pub mod trainer;

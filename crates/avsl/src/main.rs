@@ -15,6 +15,7 @@ mod output;
 mod plots;
 mod progress;
 mod synth;
+mod train;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Write what the model sees for an audio file (and an image): spectrogram, resized frame.
     Inspect(inspect::InspectArgs),
+    /// Train SLAVC or EZ-VSL with the published recipe.
+    Train(train::TrainArgs),
     /// Evaluate a checkpoint (the authors' .pth or ours) on a test set, end to end.
     Eval(eval::EvalArgs),
     /// Score any model's maps with the authors' exact evaluation protocol.
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::EvalMaps(args) => eval_maps::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Train(args) => train::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Check(args) => check::run(args),
     };

@@ -1,0 +1,267 @@
+//! `avsl train`: the published recipe (METHOD §3–4) on a dataset in the authors' layout,
+//! with a resolved configuration saved in the run folder, one JSON line per step and per
+//! epoch, atomic checkpoints, and `--resume` that continues the same trajectory.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use avsl_data::fsutil::write_atomic;
+use avsl_data::lists::read_id_list;
+use avsl_data::loader::{Loader, LoaderConfig, PairFiles};
+use avsl_data::transform::INPUT_SIZE;
+use avsl_model::arch::{compare, resnet18_shapes};
+use avsl_model::checkpoint::read_pth;
+use avsl_model::{Architecture, Weights};
+use avsl_train::config::TrainConfig;
+use avsl_train::init::initial_weights;
+use avsl_train::state_file::{Progress, load, save};
+use avsl_train::trainer::Trainer;
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::Args;
+use serde_json::json;
+
+use crate::device::parse_device;
+use crate::eval::ModelArg;
+use crate::output::prepare_output_dir;
+use crate::progress;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Dataset root with frames/ and audio/.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// TOML file with any of the configuration keys (see README); flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    pub model: Option<ModelArg>,
+    /// Training ids, one per line (default DATA/metadata/train.txt).
+    #[arg(long)]
+    pub train_list: Option<PathBuf>,
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Width of the projection heads (512 in the papers).
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// torchvision's ImageNet ResNet-18 (resnet18-*.pth) for the image encoder.
+    #[arg(long)]
+    pub image_weights: Option<PathBuf>,
+    /// Decoding threads (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Run folder: config.json, train_log.jsonl, latest.safetensors.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Continue the run in --output from its latest checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Write into a non-empty folder that avsl did not create.
+    #[arg(long)]
+    pub force: bool,
+}
+
+const LATEST: &str = "latest.safetensors";
+const LOG: &str = "train_log.jsonl";
+
+fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("{}: not a valid training configuration", path.display()))?
+        }
+        None => TrainConfig::default(),
+    };
+    if let Some(m) = args.model {
+        config.model = match m {
+            ModelArg::Slavc => Architecture::Slavc,
+            ModelArg::Ezvsl => Architecture::Ezvsl,
+        };
+    }
+    config.epochs = args.epochs.unwrap_or(config.epochs);
+    config.batch_size = args.batch_size.unwrap_or(config.batch_size);
+    config.lr = args.lr.unwrap_or(config.lr);
+    config.seed = args.seed.unwrap_or(config.seed);
+    config.dim = args.dim.unwrap_or(config.dim);
+    if config.batch_size < 2 {
+        bail!("--batch-size {}: contrastive training needs at least 2 samples per batch", config.batch_size);
+    }
+    Ok(config)
+}
+
+fn imagenet_weights(path: &Path) -> Result<Weights> {
+    let mut w = read_pth(path)?;
+    w.remove("fc.weight");
+    w.remove("fc.bias");
+    let mismatch = compare(&w, &resnet18_shapes("", 3).into_iter().collect());
+    if !mismatch.is_empty() {
+        bail!("{}: not a torchvision ResNet-18 state dict: {mismatch}", path.display());
+    }
+    Ok(w)
+}
+
+/// The training pairs: every listed id must have its frame and its audio.
+fn training_pairs(data: &Path, list: &Path) -> Result<Vec<PairFiles>> {
+    let ids = read_id_list(list)?;
+    if ids.is_empty() {
+        bail!("{}: the training list is empty", list.display());
+    }
+    let pairs: Vec<PairFiles> = ids
+        .iter()
+        .map(|id| PairFiles {
+            frame: data.join("frames").join(format!("{id}.jpg")),
+            audio: data.join("audio").join(format!("{id}.wav")),
+        })
+        .collect();
+    let missing: Vec<String> = pairs
+        .iter()
+        .flat_map(|p| [&p.frame, &p.audio])
+        .filter(|f| !f.is_file())
+        .map(|f| f.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{} of the files {} lists are missing, e.g. {} (avsl check names them all)",
+            missing.len(),
+            list.display(),
+            missing[..missing.len().min(3)].join(", ")
+        );
+    }
+    Ok(pairs)
+}
+
+/// Keeps the log lines of steps up to `step` (a resumed run repeats the ones after its
+/// checkpoint).
+fn truncate_log(path: &Path, step: u64) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
+    let kept: String = text
+        .lines()
+        .filter(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("step").and_then(|s| s.as_u64()))
+                .is_some_and(|s| s <= step)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write_atomic(path, kept.as_bytes())?;
+    Ok(())
+}
+
+fn append(path: &Path, line: serde_json::Value) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    writeln!(f, "{line}")?;
+    Ok(())
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let device = Device::autodiff(parse_device(&args.device)?);
+    let (mut trainer, progress) = if args.resume {
+        let latest = args.output.join(LATEST);
+        if !latest.is_file() {
+            bail!("{}: nothing to resume (no {LATEST})", args.output.display());
+        }
+        let (mut trainer, progress) = load(&latest, &device)?;
+        trainer.config.epochs = args.epochs.unwrap_or(trainer.config.epochs);
+        truncate_log(&args.output.join(LOG), trainer.step)?;
+        println!(
+            "resuming {} at epoch {}, batch {} (step {})",
+            latest.display(),
+            progress.epoch,
+            progress.batch,
+            trainer.step
+        );
+        (trainer, progress)
+    } else {
+        prepare_output_dir(&args.output, "config.json", args.force)?;
+        let config = resolve_config(&args)?;
+        let imagenet = args.image_weights.as_deref().map(imagenet_weights).transpose()?;
+        if imagenet.is_none() {
+            eprintln!(
+                "warning: no --image-weights: the image encoder starts from random weights, not ImageNet (the \
+                 published recipe uses torchvision's resnet18 ImageNet weights)"
+            );
+        }
+        let weights = initial_weights(&config.model_config(), imagenet.as_ref(), config.seed);
+        (Trainer::new(&weights, config, &device), Progress { epoch: 0, batch: 0 })
+    };
+    let config = trainer.config.clone();
+    write_atomic(&args.output.join("config.json"), serde_json::to_string_pretty(&config)?.as_bytes())?;
+    let list = args.train_list.clone().unwrap_or_else(|| args.data.join("metadata").join("train.txt"));
+    let pairs = training_pairs(&args.data, &list)?;
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let loader = Loader::new(
+        pairs,
+        LoaderConfig {
+            batch_size: config.batch_size,
+            threads,
+            prefetch: 2,
+            seed: config.seed,
+            shuffle: true,
+            augment: true,
+            drop_last: true,
+        },
+    )?;
+    let per_epoch = loader.len() / config.batch_size;
+    if per_epoch == 0 {
+        bail!("{} training pairs: fewer than one batch of {}", loader.len(), config.batch_size);
+    }
+    println!(
+        "training {} (d = {}) on {} pairs: {} epochs of {per_epoch} steps, batch {}, lr {}",
+        config.model.name(),
+        config.dim,
+        loader.len(),
+        config.epochs,
+        config.batch_size,
+        config.lr
+    );
+    let log = args.output.join(LOG);
+    for epoch in progress.epoch..config.epochs {
+        let skip = if epoch == progress.epoch { progress.batch as usize } else { 0 };
+        let bar = progress::bar(per_epoch, &format!("epoch {}", epoch + 1));
+        bar.set_position(skip as u64);
+        let (mut sum, mut count) = (0.0, 0usize);
+        for (k, batch) in loader.epoch(epoch).enumerate().skip(skip) {
+            let batch = batch?;
+            let start = Instant::now();
+            let b = batch.len();
+            let width = batch.spectrograms[0].frames;
+            if batch.spectrograms.iter().any(|s| s.frames != width) {
+                bail!("a batch mixes audio sample rates (spectrograms of different widths); resample the dataset");
+            }
+            let images = Tensor::<4>::from_data(TensorData::new(batch.images, [b, 3, INPUT_SIZE, INPUT_SIZE]), &device);
+            let spec: Vec<f32> = batch.spectrograms.iter().flat_map(|s| s.values.iter().copied()).collect();
+            let bins = spec.len() / (b * width);
+            let audio = Tensor::<4>::from_data(TensorData::new(spec, [b, 1, bins, width]), &device);
+            let loss = trainer.train_step(images, audio);
+            if !loss.is_finite() {
+                bail!("the loss is {loss} at step {}: stopping (lower --lr?)", trainer.step);
+            }
+            sum += loss;
+            count += 1;
+            append(
+                &log,
+                json!({"step": trainer.step, "epoch": epoch + 1, "batch": k + 1, "loss": loss,
+                       "seconds": start.elapsed().as_secs_f64()}),
+            )?;
+            bar.set_message(format!("loss {loss:.4}"));
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        save(&args.output.join(LATEST), &trainer, Progress { epoch: epoch + 1, batch: 0 })?;
+        let mean = if count > 0 { sum / count as f64 } else { f64::NAN };
+        append(&log, json!({"step": trainer.step, "epoch_end": epoch + 1, "mean_loss": mean}))?;
+        println!("epoch {}: mean loss {mean:.4} ({count} steps)", epoch + 1);
+    }
+    println!("run folder: {}", args.output.display());
+    Ok(())
+}

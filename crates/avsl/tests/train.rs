@@ -1,0 +1,57 @@
+//! `avsl train` on a generated dataset: a run stopped after one epoch and resumed writes
+//! the same step losses and the same final checkpoint as one uninterrupted run.
+
+use std::path::Path;
+use std::process::Command;
+
+fn avsl(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_avsl")).args(args).output().unwrap();
+    assert!(out.status.success(), "avsl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn losses(run: &Path) -> Vec<(u64, f64)> {
+    std::fs::read_to_string(run.join("train_log.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("loss").is_some())
+        .map(|v| (v["step"].as_u64().unwrap(), v["loss"].as_f64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn resumed_training_matches_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    avsl(&["synth", "--out", &p("data"), "--train", "8", "--test", "4", "--negatives", "2", "--seed", "9"]);
+    let common = ["train", "--data", &p("data"), "--batch-size", "4", "--dim", "16", "--seed", "3", "--threads", "2"];
+    let run = |out: &str, extra: &[&str]| {
+        let mut args: Vec<&str> = common.to_vec();
+        args.extend(["--output", out]);
+        args.extend_from_slice(extra);
+        avsl(&args)
+    };
+    let (straight, split) = (p("straight"), p("split"));
+    run(&straight, &["--epochs", "2"]);
+    run(&split, &["--epochs", "1"]);
+    let console = run(&split, &["--resume", "--epochs", "2"]);
+    assert!(console.contains("resuming") && console.contains("step 2"), "{console}");
+    let (a, b) = (losses(Path::new(&straight)), losses(Path::new(&split)));
+    assert_eq!(a.len(), 4);
+    assert_eq!(a, b, "step losses of the resumed run");
+    let read = |run: &str| avsl_model::checkpoint::read_checkpoint(&Path::new(run).join("latest.safetensors")).unwrap();
+    let (x, y) = (read(&straight), read(&split));
+    assert_eq!(x.metadata, y.metadata);
+    assert_eq!(x.weights.len(), y.weights.len());
+    for (name, t) in x.weights.iter().chain(x.training.iter()) {
+        let other = y.weights.get(name).or_else(|| y.training.get(name));
+        assert_eq!(other, Some(t), "{name} differs between the runs");
+    }
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(&straight).join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        (config["dim"].as_u64(), config["batch_size"].as_u64(), config["lr"].as_f64()),
+        (Some(16), Some(4), Some(1e-4))
+    );
+}
