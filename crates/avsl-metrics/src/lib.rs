@@ -10,6 +10,7 @@ pub mod pyfmt;
 pub mod report;
 pub mod retrieval;
 pub mod score;
+pub mod scoring;
 pub mod upsample;
 
 pub use gt::{BoxFormat, GtMap, MAP_SIZE, PixelBox};

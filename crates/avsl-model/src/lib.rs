@@ -14,6 +14,7 @@ pub mod loss;
 pub mod ogl;
 pub mod pth_writer;
 pub mod resnet;
+pub mod test_pass;
 pub mod trainable;
 pub mod weights;
 

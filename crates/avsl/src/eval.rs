@@ -3,26 +3,20 @@
 //! every listed pair gets its 7×7 map from them, and the maps go through the same scoring
 //! code as `eval-maps`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use avsl_data::fsutil::{create_dir_all, write_atomic};
 use avsl_data::npy::encode_npy_f32;
-use avsl_data::prefetch::for_each_batch;
-use avsl_data::preprocess::{load_spectrogram, load_test_image};
-use avsl_data::spectrogram::Spectrogram;
 use avsl_data::testset::{TestSample, build_test_list};
-use avsl_data::transform::INPUT_SIZE;
 use avsl_metrics::evaluate::max_f1_point;
-use avsl_metrics::retrieval::{recall_at_k, transpose};
 use avsl_metrics::{MapKind, SampleResult};
 use avsl_model::checkpoint::{read_checkpoint, read_pth};
-use avsl_model::embedding::{AudioEmbedding, ImageEmbedding, audio_vector, image_vector, pair_map};
 use avsl_model::ogl::ObjectSaliency;
-use avsl_model::{Architecture, EncoderSet, Encoders};
-use burn::tensor::{Device, Tensor, TensorData};
+use avsl_model::test_pass::{Embedded, distinct, embed_pairs, retrieval_recall};
+use avsl_model::{Architecture, EncoderSet};
+use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
@@ -70,120 +64,18 @@ pub struct EvalArgs {
     pub save_maps: bool,
 }
 
-/// Distinct files in first-use order, and each sample's index into them.
-struct Distinct {
-    files: Vec<PathBuf>,
-    of_sample: Vec<usize>,
-}
-
-fn distinct(paths: impl Iterator<Item = PathBuf>) -> Distinct {
-    let mut index: BTreeMap<PathBuf, usize> = BTreeMap::new();
-    let mut files = Vec::new();
-    let of_sample = paths
-        .map(|p| {
-            *index.entry(p.clone()).or_insert_with(|| {
-                files.push(p);
-                files.len() - 1
-            })
-        })
-        .collect();
-    Distinct { files, of_sample }
-}
-
-/// What the forward passes produce for the test list.
-struct Embedded {
-    images: Vec<ImageEmbedding>,
-    objects: Option<Vec<Map>>,
-    audio: Vec<AudioEmbedding>,
-}
-
-fn embed(
-    frames: &[PathBuf],
-    clips: &[PathBuf],
-    encoders: &Encoders,
-    objects: Option<&ObjectSaliency>,
-    args: &EvalArgs,
-    threads: usize,
-    device: &Device,
-) -> Result<Embedded> {
-    let bar = progress::bar(frames.len() + clips.len(), "files");
-    let batch = args.batch_size.max(1);
-    let mut images = Vec::with_capacity(frames.len());
-    let mut object_maps = objects.map(|_| Vec::with_capacity(frames.len()));
-    let pixels = 3 * INPUT_SIZE * INPUT_SIZE;
-    for_each_batch(
-        frames.len(),
-        batch,
-        threads,
-        |i| load_test_image(&frames[i]).map_err(anyhow::Error::from),
-        |_, loaded: Vec<Vec<f32>>| {
-            let b = loaded.len();
-            let x = Tensor::<4>::from_data(TensorData::new(loaded.concat(), [b, 3, INPUT_SIZE, INPUT_SIZE]), device);
-            debug_assert_eq!(pixels * b, x.shape().num_elements());
-            images.extend(encoders.embed_images(x.clone()));
-            if let (Some(ogl), Some(out)) = (objects, object_maps.as_mut()) {
-                let maps = ogl.maps(x);
-                let [_, h, w] = maps.dims();
-                let values = maps.into_data().try_to_vec::<f32>().map_err(|e| anyhow!("{e:?}"))?;
-                out.extend(values.chunks_exact(h * w).map(|v| Map { h, w, values: v.to_vec() }));
-            }
-            bar.inc(b as u64);
-            Ok(())
-        },
-    )?;
-    let mut audio = Vec::with_capacity(clips.len());
-    for_each_batch(
-        clips.len(),
-        batch,
-        threads,
-        |i| load_spectrogram(&clips[i]).map_err(anyhow::Error::from),
-        |_, loaded: Vec<Spectrogram>| {
-            // Clips of different sample rates have different widths: one pass per width,
-            // results put back in list order.
-            let mut out: Vec<Option<AudioEmbedding>> = vec![None; loaded.len()];
-            let mut widths: Vec<usize> = loaded.iter().map(|s| s.frames).collect();
-            widths.sort_unstable();
-            widths.dedup();
-            for width in widths {
-                let members: Vec<usize> = (0..loaded.len()).filter(|&k| loaded[k].frames == width).collect();
-                let values: Vec<f32> = members.iter().flat_map(|&k| loaded[k].values.iter().copied()).collect();
-                let bins = values.len() / (members.len() * width);
-                let x = Tensor::<4>::from_data(TensorData::new(values, [members.len(), 1, bins, width]), device);
-                for (k, e) in members.into_iter().zip(encoders.embed_audio(x)) {
-                    out[k] = Some(e);
-                }
-            }
-            audio.extend(out.into_iter().map(|e| e.expect("every clip embedded")));
-            bar.inc(loaded.len() as u64);
-            Ok(())
-        },
-    )?;
-    bar.finish_and_clear();
-    Ok(Embedded { images, objects: object_maps, audio })
-}
-
-/// Cross-modal retrieval over the samples with boxes (each its own frame and clip): the
-/// score of an image with a clip is the mean of their map S over positions.
-fn retrieval(samples: &[TestSample], frames: &Distinct, clips: &Distinct, e: &Embedded, device: &Device) -> Value {
+/// Cross-modal retrieval over the samples with boxes.
+fn retrieval(samples: &[TestSample], embedded: &Embedded, device: &Device) -> Value {
     let positives: Vec<usize> = (0..samples.len()).filter(|&i| samples[i].has_boxes()).collect();
-    let n = positives.len();
-    if n == 0 {
+    if positives.is_empty() {
         return Value::Null;
     }
-    let rows = |vectors: Vec<Vec<f32>>| {
-        let d = vectors[0].len();
-        Tensor::<2>::from_data(TensorData::new(vectors.concat(), [n, d]), device)
-    };
-    let images = rows(positives.iter().map(|&i| image_vector(&e.images[frames.of_sample[i]])).collect());
-    let audio = rows(positives.iter().map(|&i| audio_vector(&e.audio[clips.of_sample[i]])).collect());
-    let a2v = audio.matmul(images.transpose()).into_data().try_to_vec::<f32>().expect("float32 similarities");
     let ks = [1, 5, 10];
-    let a2v_recall = recall_at_k(&a2v, n, &ks);
-    let v2a_recall = recall_at_k(&transpose(&a2v, n), n, &ks);
+    let (a2v, v2a) = retrieval_recall(embedded, &positives, &ks, device);
     let mut out = serde_json::Map::new();
-    out.insert("n".into(), json!(n));
+    out.insert("n".into(), json!(positives.len()));
     out.insert("score".into(), json!("mean over positions of the map S (audio and image embeddings of the model)"));
-    for (k, (a, v)) in ks.iter().zip(a2v_recall.iter().zip(&v2a_recall)) {
+    for (k, (a, v)) in ks.iter().zip(a2v.iter().zip(&v2a)) {
         out.insert(format!("a2v_R@{k}"), json!(a));
         out.insert(format!("v2a_R@{k}"), json!(v));
     }
@@ -208,14 +100,7 @@ fn calibration(scored: &Scored, testset: &str, checkpoint: &Path) -> Option<Valu
     Some(json!({"testset": testset, "checkpoint": checkpoint, "n": scored.variants["av"].len(), "variants": variants}))
 }
 
-fn save_maps(
-    dir: &Path,
-    samples: &[TestSample],
-    frames: &Distinct,
-    clips: &Distinct,
-    e: &Embedded,
-    tau: f64,
-) -> Result<()> {
+fn save_maps(dir: &Path, samples: &[TestSample], e: &Embedded, tau: f64) -> Result<()> {
     let maps_dir = dir.join("maps");
     create_dir_all(&maps_dir)?;
     let mut index = String::from("video,audio,map\n");
@@ -225,22 +110,21 @@ fn save_maps(
         if !seen.insert((s.video_id.clone(), s.audio_id.clone())) {
             continue;
         }
-        let image = &e.images[frames.of_sample[i]];
-        let map = pair_map(image, &e.audio[clips.of_sample[i]], tau);
+        let map = e.pair_map(i, tau);
         let file = format!("{i:06}.npy");
-        write_atomic(&maps_dir.join(&file), &encode_npy_f32(&[image.h, image.w], &map))?;
+        write_atomic(&maps_dir.join(&file), &encode_npy_f32(&[map.h, map.w], &map.values))?;
         index.push_str(&csv_row(&[&s.video_id, &s.audio_id, &file]));
     }
     write_atomic(&maps_dir.join("index.csv"), index.as_bytes())?;
-    if let Some(objects) = &e.objects {
+    if e.objects.is_some() {
         let obj_dir = dir.join("object_maps");
         create_dir_all(&obj_dir)?;
         let mut index = String::from("video,map\n");
         let mut done = std::collections::BTreeSet::new();
         for (i, s) in samples.iter().enumerate() {
             if done.insert(s.video_id.clone()) {
-                let m = &objects[frames.of_sample[i]];
-                let file = format!("{:06}.npy", frames.of_sample[i]);
+                let m = e.object_map(i).expect("object maps computed");
+                let file = format!("{:06}.npy", e.frames.of_sample[i]);
                 write_atomic(&obj_dir.join(&file), &encode_npy_f32(&[m.h, m.w], &m.values))?;
                 index.push_str(&csv_row(&[&s.video_id, &file]));
             }
@@ -314,8 +198,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
         None => None,
     };
     println!("{}", describe_scoring(&scoring));
-    let frames = distinct(samples.iter().map(|s| s.frame.clone()));
-    let clips = distinct(samples.iter().map(|s| s.audio.clone()));
+    let pairs: Vec<(PathBuf, PathBuf)> = samples.iter().map(|s| (s.frame.clone(), s.audio.clone())).collect();
+    let (frames, clips) = (distinct(pairs.iter().map(|p| p.0.clone())), distinct(pairs.iter().map(|p| p.1.clone())));
     println!(
         "{}: {} pairs ({} with boxes) from {} frames and {} clips",
         testset.name(),
@@ -325,17 +209,15 @@ pub fn run(args: EvalArgs) -> Result<()> {
         clips.files.len()
     );
     let loaded = Instant::now();
-    let embedded = embed(&frames.files, &clips.files, &encoders, objects.as_ref(), &args, threads, &device)?;
+    let bar = progress::bar(frames.files.len() + clips.files.len(), "files");
+    let on_file = |n: usize| bar.inc(n as u64);
+    let embedded = embed_pairs(&pairs, &encoders, objects.as_ref(), args.batch_size, threads, &device, &on_file)?;
+    bar.finish_and_clear();
     let forward_s = loaded.elapsed().as_secs_f64();
 
     let tau = model_config.tau;
-    let av = |i: usize| -> Result<Map> {
-        let image = &embedded.images[frames.of_sample[i]];
-        Ok(Map { h: image.h, w: image.w, values: pair_map(image, &embedded.audio[clips.of_sample[i]], tau) })
-    };
-    let obj = |i: usize| -> Result<Map> {
-        Ok(embedded.objects.as_ref().expect("object maps computed")[frames.of_sample[i]].clone())
-    };
+    let av = |i: usize| -> Result<Map> { Ok(embedded.pair_map(i, tau)) };
+    let obj = |i: usize| -> Result<Map> { Ok(embedded.object_map(i).expect("object maps computed").clone()) };
     let bar = progress::bar(samples.len(), "pairs");
     let scored = score_all(
         &samples,
@@ -352,7 +234,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         "variants av, obj and av_obj computed"
     };
     let extra = json!({
-        "retrieval": retrieval(&samples, &frames, &clips, &embedded, &device),
+        "retrieval": retrieval(&samples, &embedded, &device),
         "config": {
             "testset": testset.name(),
             "samples": samples.len(),
@@ -371,7 +253,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         write_atomic(&p.output.join("calibration.json"), serde_json::to_string_pretty(&c)?.as_bytes())?;
     }
     if args.save_maps {
-        save_maps(&p.output, &samples, &frames, &clips, &embedded, tau)?;
+        save_maps(&p.output, &samples, &embedded, tau)?;
     }
     println!(
         "{} pairs scored in {:.1} s ({:.1} s decoding and forward passes); {note}",

@@ -1,5 +1,5 @@
-//! Scoring a test list from 7×7 (or any h×w) maps and writing every result file. Shared by
-//! `eval-maps` (maps from files) and, later, `eval` (maps from a model): one code path.
+//! Writing every result file of an evaluation (scoring itself is avsl_metrics::scoring).
+//! Shared by `eval-maps` (maps from files) and `eval` (maps from a model): one code path.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,74 +10,24 @@ use avsl_data::testset::TestSample;
 use avsl_metrics::evaluate::{
     Subset, SubsetMetrics, evaluate, full_curve, official_curve, reported_subsets, success_curve,
 };
-use avsl_metrics::gt::MAP_SIZE;
 use avsl_metrics::report::{metrics_txt, sample_cious_txt, samples_csv, variant_json};
-use avsl_metrics::score::{self, score_sample};
-use avsl_metrics::upsample;
-use avsl_metrics::{BoxFormat, GtMap, MapKind, Prediction, SampleResult};
-use rayon::prelude::*;
-use serde_json::{Value, json};
+use avsl_metrics::scoring::Labelled;
+use avsl_metrics::{BoxFormat, SampleResult};
+use serde_json::Value;
 
 use crate::plots::{Series, line_plot};
 
-/// A map as loaded: row-major values and its shape.
-#[derive(Debug, Clone)]
-pub struct Map {
-    pub h: usize,
-    pub w: usize,
-    pub values: Vec<f32>,
+pub use avsl_metrics::scoring::{Map, Protocol, Scored, ScoringConfig};
+
+/// The scorer's view of a test list.
+pub fn labelled(samples: &[TestSample]) -> Vec<Labelled<'_>> {
+    samples
+        .iter()
+        .map(|s| Labelled { name: &s.name, video: &s.video_id, audio: &s.audio_id, boxes: &s.boxes })
+        .collect()
 }
 
-/// Which authors' test protocol turns maps into predictions (METHOD §5).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Protocol {
-    /// SLAVC: bicubic upsampling, absolute scores (S + 1/τ)/(2/τ) and obj/2.5, blend α.
-    Slavc,
-    /// EZ-VSL: bilinear upsampling, every map min-max normalised, blend α then normalised
-    /// again, median threshold. Its maps carry no absolute level, so the confidence that
-    /// ranks samples for AP/F1 is SLAVC's, from the same (bilinear) maps in score units.
-    Ezvsl,
-}
-
-#[derive(Debug, Clone)]
-pub struct ScoringConfig {
-    pub alpha: f64,
-    pub tau: f64,
-    pub map_kind: MapKind,
-    pub prediction: Prediction,
-    pub protocol: Protocol,
-}
-
-impl ScoringConfig {
-    pub fn to_json(&self) -> Value {
-        let prediction = match self.prediction {
-            Prediction::Relative { size } => json!({"rule": "relative", "size": size}),
-            Prediction::Fixed { threshold } => json!({"rule": "fixed", "threshold": threshold}),
-        };
-        let (protocol, upsampling) = match self.protocol {
-            Protocol::Slavc => ("slavc", "bicubic, align_corners=True (PyTorch)"),
-            Protocol::Ezvsl => ("ezvsl", "bilinear, align_corners=True (PyTorch)"),
-        };
-        json!({
-            "protocol": protocol,
-            "alpha": self.alpha,
-            "tau": self.tau,
-            "map_kind": match self.map_kind { MapKind::Logits => "logits", MapKind::Scores => "scores" },
-            "prediction": prediction,
-            "upsampling": upsampling,
-        })
-    }
-}
-
-pub const VARIANTS: [&str; 3] = ["av", "obj", "av_obj"];
-
-/// Per-sample results of each variant computed (`av` always; `obj`, `av_obj` with
-/// object maps), in the order of the test list.
-pub struct Scored {
-    pub variants: BTreeMap<&'static str, Vec<SampleResult>>,
-}
-
-/// Scores every sample. `av_map(i)` and `obj_map(i)` give sample i's maps.
+/// Scores every sample of a test list (see [`avsl_metrics::scoring::score_all`]).
 pub fn score_all(
     samples: &[TestSample],
     format: BoxFormat,
@@ -86,89 +36,7 @@ pub fn score_all(
     obj_map: Option<&(dyn Fn(usize) -> Result<Map> + Sync)>,
     on_sample: &(dyn Fn() + Sync),
 ) -> Result<Scored> {
-    let per_sample: Vec<Vec<SampleResult>> = (0..samples.len())
-        .into_par_iter()
-        .map(|i| {
-            let s = &samples[i];
-            let gt = if s.has_boxes() { GtMap::from_boxes(&s.boxes, format) } else { GtMap::empty() };
-            let obj = obj_map.map(|f| f(i)).transpose()?;
-            let area = gt.area();
-            let out = variant_maps(&av_map(i)?, obj.as_ref(), config)
-                .iter()
-                .map(|v| result(s, &gt, area, v, config.prediction))
-                .collect();
-            on_sample();
-            Ok(out)
-        })
-        .collect::<Result<_>>()?;
-    let mut variants = BTreeMap::new();
-    let count = per_sample.first().map_or(1, Vec::len);
-    for (k, name) in VARIANTS.iter().enumerate().take(count) {
-        variants.insert(*name, per_sample.iter().map(|r| r[k].clone()).collect());
-    }
-    Ok(Scored { variants })
-}
-
-/// One variant's 224×224 maps: what the binary prediction thresholds, and what the
-/// confidence is the top-quarter mean of (the same map in SLAVC's protocol).
-struct VariantMaps {
-    prediction: Vec<f32>,
-    confidence: Option<Vec<f32>>,
-}
-
-/// The maps of `av`, and with an object map of `obj` and `av_obj`, in that order.
-fn variant_maps(av: &Map, obj: Option<&Map>, config: &ScoringConfig) -> Vec<VariantMaps> {
-    let upsample = |m: &Map| match config.protocol {
-        Protocol::Slavc => score::to_grid(&m.values, m.h, m.w, true),
-        Protocol::Ezvsl => upsample::bilinear(&m.values, m.h, m.w, MAP_SIZE, MAP_SIZE, true),
-    };
-    let av_up = upsample(av);
-    let av_scores = match config.map_kind {
-        MapKind::Logits => score::logits_to_scores(&av_up, config.tau),
-        MapKind::Scores => av_up.clone(),
-    };
-    let obj_scores = obj.map(|o| score::object_to_scores(&upsample(o)));
-    match config.protocol {
-        Protocol::Slavc => {
-            let mut out = vec![VariantMaps { prediction: av_scores, confidence: None }];
-            if let Some(obj_scores) = obj_scores {
-                let blended = score::blend(&out[0].prediction, &obj_scores, config.alpha);
-                out.push(VariantMaps { prediction: obj_scores, confidence: None });
-                out.push(VariantMaps { prediction: blended, confidence: None });
-            }
-            out
-        }
-        Protocol::Ezvsl => {
-            let av_pred = score::min_max_normalize(&av_up);
-            let mut out = Vec::new();
-            if let (Some(o), Some(obj_scores)) = (obj, obj_scores) {
-                let obj_pred = score::min_max_normalize(&upsample(o));
-                let blended_pred = score::min_max_normalize(&score::blend(&av_pred, &obj_pred, config.alpha));
-                let blended_conf = score::blend(&av_scores, &obj_scores, config.alpha);
-                out.push(VariantMaps { prediction: av_pred, confidence: Some(av_scores) });
-                out.push(VariantMaps { prediction: obj_pred, confidence: Some(obj_scores) });
-                out.push(VariantMaps { prediction: blended_pred, confidence: Some(blended_conf) });
-            } else {
-                out.push(VariantMaps { prediction: av_pred, confidence: Some(av_scores) });
-            }
-            out
-        }
-    }
-}
-
-fn result(s: &TestSample, gt: &GtMap, area: f64, maps: &VariantMaps, rule: Prediction) -> SampleResult {
-    let (ciou, own_conf, adaptive_ciou) = score_sample(&maps.prediction, gt, area, rule);
-    let conf = maps.confidence.as_deref().map_or(own_conf, score::confidence);
-    SampleResult {
-        name: s.name.clone(),
-        video: s.video_id.clone(),
-        audio: s.audio_id.clone(),
-        bb: s.boxes.len(),
-        area,
-        ciou,
-        conf,
-        adaptive_ciou,
-    }
+    avsl_metrics::scoring::score_all(&labelled(samples), format, config, av_map, obj_map, on_sample)
 }
 
 /// Writes `DIR/<variant>/{metrics.txt, sample_cious.txt, samples.csv}` and
