@@ -113,6 +113,16 @@ impl TestSample {
     pub fn has_boxes(&self) -> bool {
         !self.boxes.is_empty()
     }
+
+    /// What the scorer needs of this sample.
+    pub fn labelled(&self) -> avsl_metrics::scoring::Labelled<'_> {
+        avsl_metrics::scoring::Labelled {
+            name: &self.name,
+            video: &self.video_id,
+            audio: &self.audio_id,
+            boxes: &self.boxes,
+        }
+    }
 }
 
 /// File stems present in a folder, cut at the first `suffix` as the reference does

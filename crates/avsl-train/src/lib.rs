@@ -7,3 +7,4 @@ pub mod dropout;
 pub mod init;
 pub mod state_file;
 pub mod trainer;
+pub mod validate;

@@ -29,12 +29,14 @@ const EXP_AVG: &str = "exp_avg.";
 const EXP_AVG_SQ: &str = "exp_avg_sq.";
 
 /// Where the training loop stands, saved with the weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
     /// Epochs completed.
     pub epoch: u64,
     /// Batches of the current epoch completed.
     pub batch: u64,
+    /// The best validation criterion so far.
+    pub best: Option<f64>,
 }
 
 /// Saves the trainer (weights, optimiser, counters) and the loop's progress.
@@ -57,6 +59,7 @@ pub fn save(path: &Path, trainer: &Trainer, progress: Progress) -> Result<(), St
         ("adam_step".to_string(), trainer.adam.step.to_string()),
         ("epoch".to_string(), progress.epoch.to_string()),
         ("batch".to_string(), progress.batch.to_string()),
+        ("best".to_string(), progress.best.map_or_else(|| "none".to_string(), |b| b.to_string())),
     ]);
     write_safetensors(path, &weights, &trainer.config.model_config(), &metadata).map_err(|e| error(path, e.to_string()))
 }
@@ -99,6 +102,8 @@ pub fn load(path: &Path, device: &Device) -> Result<(Trainer, Progress), StateEr
     let progress = Progress {
         epoch: counter(&checkpoint.metadata, "epoch", path)?,
         batch: counter(&checkpoint.metadata, "batch", path)?,
+        // "none" until a validated epoch.
+        best: checkpoint.metadata.get("best").and_then(|b| b.parse::<f64>().ok()),
     };
     Ok((trainer, progress))
 }

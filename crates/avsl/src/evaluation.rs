@@ -11,21 +11,12 @@ use avsl_metrics::evaluate::{
     Subset, SubsetMetrics, evaluate, full_curve, official_curve, reported_subsets, success_curve,
 };
 use avsl_metrics::report::{metrics_txt, sample_cious_txt, samples_csv, variant_json};
-use avsl_metrics::scoring::Labelled;
 use avsl_metrics::{BoxFormat, SampleResult};
 use serde_json::Value;
 
 use crate::plots::{Series, line_plot};
 
 pub use avsl_metrics::scoring::{Map, Protocol, Scored, ScoringConfig};
-
-/// The scorer's view of a test list.
-pub fn labelled(samples: &[TestSample]) -> Vec<Labelled<'_>> {
-    samples
-        .iter()
-        .map(|s| Labelled { name: &s.name, video: &s.video_id, audio: &s.audio_id, boxes: &s.boxes })
-        .collect()
-}
 
 /// Scores every sample of a test list (see [`avsl_metrics::scoring::score_all`]).
 pub fn score_all(
@@ -36,7 +27,8 @@ pub fn score_all(
     obj_map: Option<&(dyn Fn(usize) -> Result<Map> + Sync)>,
     on_sample: &(dyn Fn() + Sync),
 ) -> Result<Scored> {
-    avsl_metrics::scoring::score_all(&labelled(samples), format, config, av_map, obj_map, on_sample)
+    let labelled: Vec<_> = samples.iter().map(TestSample::labelled).collect();
+    avsl_metrics::scoring::score_all(&labelled, format, config, av_map, obj_map, on_sample)
 }
 
 /// Writes `DIR/<variant>/{metrics.txt, sample_cious.txt, samples.csv}` and

@@ -10,7 +10,9 @@ use anyhow::{Context, Result, bail};
 use avsl_data::fsutil::write_atomic;
 use avsl_data::lists::read_id_list;
 use avsl_data::loader::{Loader, LoaderConfig, PairFiles};
+use avsl_data::testset::build_test_list;
 use avsl_data::transform::INPUT_SIZE;
+use avsl_metrics::report::variant_json;
 use avsl_model::arch::{compare, resnet18_shapes};
 use avsl_model::checkpoint::read_pth;
 use avsl_model::{Architecture, Weights};
@@ -18,10 +20,12 @@ use avsl_train::config::TrainConfig;
 use avsl_train::init::initial_weights;
 use avsl_train::state_file::{Progress, load, save};
 use avsl_train::trainer::Trainer;
+use avsl_train::validate::{Validation, criterion_value, validate};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use serde_json::json;
 
+use crate::dataset_args::{DatasetArgs, parse_testset};
 use crate::device::parse_device;
 use crate::eval::ModelArg;
 use crate::output::prepare_output_dir;
@@ -59,7 +63,7 @@ pub struct TrainArgs {
     pub threads: Option<usize>,
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Run folder: config.json, train_log.jsonl, latest.safetensors.
+    /// Run folder: config.json, train_log.jsonl, latest.safetensors, best.safetensors.
     #[arg(long)]
     pub output: PathBuf,
     /// Continue the run in --output from its latest checkpoint.
@@ -68,9 +72,23 @@ pub struct TrainArgs {
     /// Write into a non-empty folder that avsl did not create.
     #[arg(long)]
     pub force: bool,
+    /// Validate after every epoch on this test set (vggss_plus_silent, flickr, …) with the
+    /// exact evaluator; the best epoch is kept as best.safetensors.
+    #[arg(long)]
+    pub val_testset: Option<String>,
+    /// Dataset root of the validation set (default --data).
+    #[arg(long)]
+    pub val_data: Option<PathBuf>,
+    /// Metadata folder of the validation set (default VAL_DATA/metadata).
+    #[arg(long)]
+    pub val_metadata: Option<PathBuf>,
+    /// Flickr annotation folder of the validation set (default VAL_DATA/Annotations).
+    #[arg(long)]
+    pub val_gt: Option<PathBuf>,
 }
 
 const LATEST: &str = "latest.safetensors";
+const BEST: &str = "best.safetensors";
 const LOG: &str = "train_log.jsonl";
 
 fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
@@ -157,6 +175,21 @@ fn truncate_log(path: &Path, step: u64) -> Result<()> {
     Ok(())
 }
 
+fn validation_set(args: &TrainArgs) -> Result<Option<Validation>> {
+    let Some(name) = &args.val_testset else { return Ok(None) };
+    let set = parse_testset(name)?;
+    let dataset = DatasetArgs {
+        data: args.val_data.clone().unwrap_or_else(|| args.data.clone()),
+        metadata: args.val_metadata.clone(),
+        gt: args.val_gt.clone(),
+    };
+    let samples = build_test_list(&dataset.paths(None), set)?;
+    if samples.is_empty() {
+        bail!("the {name} validation list has no sample with both files under {}", dataset.data.display());
+    }
+    Ok(Some(Validation { name: name.clone(), samples, format: set.box_format() }))
+}
+
 fn append(path: &Path, line: serde_json::Value) -> Result<()> {
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
     writeln!(f, "{line}")?;
@@ -192,7 +225,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             );
         }
         let weights = initial_weights(&config.model_config(), imagenet.as_ref(), config.seed);
-        (Trainer::new(&weights, config, &device), Progress { epoch: 0, batch: 0 })
+        (Trainer::new(&weights, config, &device), Progress { epoch: 0, batch: 0, best: None })
     };
     let config = trainer.config.clone();
     write_atomic(&args.output.join("config.json"), serde_json::to_string_pretty(&config)?.as_bytes())?;
@@ -224,7 +257,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
         config.batch_size,
         config.lr
     );
+    let validation = validation_set(&args)?;
     let log = args.output.join(LOG);
+    let mut best = progress.best;
     for epoch in progress.epoch..config.epochs {
         let skip = if epoch == progress.epoch { progress.batch as usize } else { 0 };
         let bar = progress::bar(per_epoch, &format!("epoch {}", epoch + 1));
@@ -257,10 +292,28 @@ pub fn run(args: TrainArgs) -> Result<()> {
             bar.inc(1);
         }
         bar.finish_and_clear();
-        save(&args.output.join(LATEST), &trainer, Progress { epoch: epoch + 1, batch: 0 })?;
         let mean = if count > 0 { sum / count as f64 } else { f64::NAN };
-        append(&log, json!({"step": trainer.step, "epoch_end": epoch + 1, "mean_loss": mean}))?;
-        println!("epoch {}: mean loss {mean:.4} ({count} steps)", epoch + 1);
+        let mut line = json!({"step": trainer.step, "epoch_end": epoch + 1, "mean_loss": mean});
+        let mut message = format!("epoch {}: mean loss {mean:.4} ({count} steps)", epoch + 1);
+        let mut improved = false;
+        if let Some(v) = &validation {
+            let metrics = validate(&trainer, v, 16, threads)?;
+            let criterion = v.criterion();
+            let value = criterion_value(&metrics, criterion);
+            improved = best.is_none_or(|b| value > b);
+            if improved {
+                best = Some(value);
+            }
+            line["validation"] = json!({"testset": v.name, "criterion": criterion, "metrics": variant_json(&metrics)});
+            message.push_str(&format!(", {} {criterion} {value:.4}{}", v.name, if improved { " (best)" } else { "" }));
+        }
+        let progress = Progress { epoch: epoch + 1, batch: 0, best };
+        save(&args.output.join(LATEST), &trainer, progress)?;
+        if improved {
+            save(&args.output.join(BEST), &trainer, progress)?;
+        }
+        append(&log, line)?;
+        println!("{message}");
     }
     println!("run folder: {}", args.output.display());
     Ok(())

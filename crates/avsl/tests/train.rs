@@ -25,7 +25,21 @@ fn resumed_training_matches_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
     avsl(&["synth", "--out", &p("data"), "--train", "8", "--test", "4", "--negatives", "2", "--seed", "9"]);
-    let common = ["train", "--data", &p("data"), "--batch-size", "4", "--dim", "16", "--seed", "3", "--threads", "2"];
+    let common = [
+        "train",
+        "--data",
+        &p("data"),
+        "--batch-size",
+        "4",
+        "--dim",
+        "16",
+        "--seed",
+        "3",
+        "--threads",
+        "2",
+        "--val-testset",
+        "vggss_plus_silent",
+    ];
     let run = |out: &str, extra: &[&str]| {
         let mut args: Vec<&str> = common.to_vec();
         args.extend(["--output", out]);
@@ -48,6 +62,24 @@ fn resumed_training_matches_an_uninterrupted_run() {
         let other = y.weights.get(name).or_else(|| y.training.get(name));
         assert_eq!(other, Some(t), "{name} differs between the runs");
     }
+    // Each epoch validated with the exact evaluator, identically in both runs; the best
+    // epoch kept.
+    let epochs = |run: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(Path::new(run).join("train_log.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v.get("epoch_end").is_some())
+            .collect()
+    };
+    let (e1, e2) = (epochs(&straight), epochs(&split));
+    assert_eq!(e1, e2);
+    assert_eq!(e1.len(), 2);
+    let val = &e1[1]["validation"];
+    assert_eq!(val["criterion"], "AP@50", "an extended set picks by AP");
+    assert_eq!(val["metrics"]["all"]["n"], 6);
+    assert!(val["metrics"]["visible"]["LocAcc@50"].as_f64().is_some());
+    assert!(Path::new(&straight).join("best.safetensors").is_file());
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(Path::new(&straight).join("config.json")).unwrap()).unwrap();
     assert_eq!(

@@ -1,0 +1,79 @@
+//! Validation during training with the exact evaluator: the current weights run as
+//! `avsl eval` runs a checkpoint (SLAVC's momentum encoders, EZ-VSL's only set), maps
+//! scored with the model's protocol and relative prediction (a fixed 0.5 threshold says
+//! little about a model whose maps have not found their range yet).
+
+use avsl_data::error::DataError;
+use avsl_data::testset::TestSample;
+use avsl_metrics::evaluate::{Subset, SubsetMetrics, evaluate, reported_subsets};
+use avsl_metrics::scoring::{Labelled, Protocol, ScoringConfig, score_all};
+use avsl_metrics::{BoxFormat, MapKind, Prediction};
+use avsl_model::test_pass::embed_pairs;
+use avsl_model::{Architecture, EncoderSet, Encoders};
+use burn::tensor::Device;
+
+use crate::trainer::Trainer;
+
+/// A validation list and how to read its boxes.
+pub struct Validation {
+    pub name: String,
+    pub samples: Vec<TestSample>,
+    pub format: BoxFormat,
+}
+
+impl Validation {
+    /// The number that picks the best checkpoint: AP@50 on a set with non-sounding
+    /// samples (the extended sets), LocAcc@50 otherwise.
+    pub fn criterion(&self) -> &'static str {
+        if self.samples.iter().any(|s| !s.has_boxes()) { "AP@50" } else { "LocAcc@50" }
+    }
+}
+
+/// Every metric of every subset for the `av` maps of the trainer's current weights.
+pub fn validate(
+    trainer: &Trainer,
+    validation: &Validation,
+    batch: usize,
+    threads: usize,
+) -> Result<Vec<(Subset, SubsetMetrics)>, DataError> {
+    let config = trainer.config.model_config();
+    let mut weights = trainer.state.to_weights();
+    let set = match config.architecture {
+        Architecture::Slavc => EncoderSet::Momentum,
+        Architecture::Ezvsl => EncoderSet::Online,
+    };
+    let device = Device::flex();
+    let encoders = Encoders::load(&mut weights, config, set, &device).expect("the trainer holds every tensor");
+    let pairs: Vec<_> = validation.samples.iter().map(|s| (s.frame.clone(), s.audio.clone())).collect();
+    let embedded = embed_pairs(&pairs, &encoders, None, batch, threads, &device, &|_| {})?;
+    let scoring = ScoringConfig {
+        alpha: 1.0,
+        tau: config.tau,
+        map_kind: MapKind::Logits,
+        prediction: Prediction::Relative { size: 0.5 },
+        protocol: match config.architecture {
+            Architecture::Slavc => Protocol::Slavc,
+            Architecture::Ezvsl => Protocol::Ezvsl,
+        },
+    };
+    let labelled: Vec<Labelled> = validation.samples.iter().map(TestSample::labelled).collect();
+    let scored = score_all::<DataError>(
+        &labelled,
+        validation.format,
+        &scoring,
+        &|i| Ok(embedded.pair_map(i, config.tau)),
+        None,
+        &|| {},
+    )?;
+    Ok(evaluate(&scored.variants["av"], &reported_subsets()))
+}
+
+/// The criterion's value in `metrics` (subset `all`).
+pub fn criterion_value(metrics: &[(Subset, SubsetMetrics)], criterion: &str) -> f64 {
+    let all = metrics.iter().find(|(s, _)| *s == Subset::All).map(|(_, m)| m);
+    match (all, criterion) {
+        (Some(m), "AP@50") => m.ap[0].unwrap_or(0.0),
+        (Some(m), _) => m.loc_acc[0],
+        (None, _) => f64::NAN,
+    }
+}
