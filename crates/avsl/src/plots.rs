@@ -36,6 +36,30 @@ pub struct Series {
 
 /// A plot on [0, 1] × [0, 1] with axis labels and a legend, written as PNG.
 pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Result<()> {
+    line_plot_in(path, title, x_label, y_label, series, (0.0, 1.0), (0.0, 1.02))
+}
+
+/// The range of the finite values `v`, padded by 5% (a unit range around a single value).
+pub fn padded_range(v: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) =
+        v.filter(|x| x.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = if hi > lo { 0.05 * (hi - lo) } else { 0.5 };
+    (lo - pad, hi + pad)
+}
+
+/// A line plot on the given axis ranges, written as PNG.
+pub fn line_plot_in(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    x_range: (f64, f64),
+    y_range: (f64, f64),
+) -> Result<()> {
     register_font();
     let (w, h) = SIZE;
     let mut buffer = vec![0u8; (w * h * 3) as usize];
@@ -48,7 +72,7 @@ pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, series:
             .margin(16)
             .x_label_area_size(44)
             .y_label_area_size(56)
-            .build_cartesian_2d(0.0f64..1.0f64, 0.0f64..1.02f64)
+            .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)
             .map_err(|e| err(&e))?;
         chart
             .configure_mesh()

@@ -29,6 +29,7 @@ use crate::dataset_args::{DatasetArgs, parse_testset};
 use crate::device::parse_device;
 use crate::eval::ModelArg;
 use crate::output::prepare_output_dir;
+use crate::plots::{Series, line_plot_in, padded_range};
 use crate::progress;
 
 #[derive(Args)]
@@ -190,6 +191,50 @@ fn validation_set(args: &TrainArgs) -> Result<Option<Validation>> {
     Ok(Some(Validation { name: name.clone(), samples, format: set.box_format() }))
 }
 
+/// `loss.png` (step losses and epoch means) and, with validation, `validation.png`
+/// (AP@50, max-F1@50, LocAcc@50, AUC per epoch), from the log.
+fn draw_curves(run: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(run.join(LOG))?;
+    let lines: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let steps: Vec<(f64, f64)> =
+        lines.iter().filter_map(|v| Some((v.get("step")?.as_f64()?, v.get("loss")?.as_f64()?))).collect();
+    let means: Vec<(f64, f64)> =
+        lines.iter().filter_map(|v| Some((v.get("step")?.as_f64()?, v.get("mean_loss")?.as_f64()?))).collect();
+    let x = padded_range(steps.iter().map(|p| p.0));
+    let y = padded_range(steps.iter().map(|p| p.1));
+    let series = vec![
+        Series { label: "loss per step".into(), points: steps, dashed: false },
+        Series { label: "mean loss per epoch".into(), points: means, dashed: true },
+    ];
+    line_plot_in(&run.join("loss.png"), "Training loss", "step", "loss", &series, x, y)?;
+    let epochs: Vec<&serde_json::Value> = lines.iter().filter(|v| v.get("validation").is_some()).collect();
+    if epochs.is_empty() {
+        return Ok(());
+    }
+    let testset = epochs[0]["validation"]["testset"].as_str().unwrap_or("validation").to_string();
+    let series: Vec<Series> = ["AP@50", "maxF1@50", "LocAcc@50", "AUC"]
+        .iter()
+        .map(|key| Series {
+            label: key.to_string(),
+            points: epochs
+                .iter()
+                .filter_map(|v| Some((v["epoch_end"].as_f64()?, v["validation"]["metrics"]["all"][key].as_f64()?)))
+                .collect(),
+            dashed: false,
+        })
+        .collect();
+    let last = epochs.iter().filter_map(|v| v["epoch_end"].as_f64()).fold(1.0, f64::max);
+    line_plot_in(
+        &run.join("validation.png"),
+        &format!("Validation on {testset} (exact evaluator)"),
+        "epoch",
+        "metric",
+        &series,
+        (0.5, last + 0.5),
+        (0.0, 1.02),
+    )
+}
+
 fn append(path: &Path, line: serde_json::Value) -> Result<()> {
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
     writeln!(f, "{line}")?;
@@ -313,6 +358,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             save(&args.output.join(BEST), &trainer, progress)?;
         }
         append(&log, line)?;
+        draw_curves(&args.output)?;
         println!("{message}");
     }
     println!("run folder: {}", args.output.display());

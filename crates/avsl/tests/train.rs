@@ -79,7 +79,9 @@ fn resumed_training_matches_an_uninterrupted_run() {
     assert_eq!(val["criterion"], "AP@50", "an extended set picks by AP");
     assert_eq!(val["metrics"]["all"]["n"], 6);
     assert!(val["metrics"]["visible"]["LocAcc@50"].as_f64().is_some());
-    assert!(Path::new(&straight).join("best.safetensors").is_file());
+    for file in ["best.safetensors", "loss.png", "validation.png"] {
+        assert!(Path::new(&straight).join(file).is_file(), "{file} missing");
+    }
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(Path::new(&straight).join("config.json")).unwrap()).unwrap();
     assert_eq!(
