@@ -37,3 +37,13 @@ pub fn formula_weights<'a>(tensors: impl IntoIterator<Item = (u64, &'a str, Vec<
     }
     weights
 }
+
+/// Weights for a fixture's tensor list, `[[index, name, shape], …]` as the Python scripts
+/// write it.
+pub fn formula_weights_for(list: &serde_json::Value) -> Weights {
+    let entries = list.as_array().map(Vec::as_slice).unwrap_or_default();
+    formula_weights(entries.iter().filter_map(|t| {
+        let shape = t[2].as_array()?.iter().map(|d| d.as_u64().map(|d| d as usize)).collect::<Option<_>>()?;
+        Some((t[0].as_u64()?, t[1].as_str()?, shape))
+    }))
+}

@@ -30,10 +30,7 @@ fn assert_close(name: &str, ours: Vec<f32>, expected: &[f32], atol: f32) {
 
 /// The fixture's tensor list (`[index, name, shape]`) filled with the formula weights.
 fn formula_weights(meta: &serde_json::Value) -> Weights {
-    avsl_model::formula::formula_weights(meta["tensors"].as_array().unwrap().iter().map(|t| {
-        let shape = t[2].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
-        (t[0].as_u64().unwrap(), t[1].as_str().unwrap(), shape)
-    }))
+    avsl_model::formula::formula_weights_for(&meta["tensors"])
 }
 
 fn meta(file: &str) -> serde_json::Value {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use avsl_model::adam::{Adam, host};
-use avsl_model::formula::{formula_values, formula_weights};
+use avsl_model::formula::{formula_values, formula_weights_for};
 use avsl_model::loss::slavc_loss;
 use avsl_model::trainable::TrainState;
 use avsl_model::{Architecture, EncoderSet, ModelConfig};
@@ -42,10 +42,7 @@ fn assert_summary(label: &str, ours: &[f32], expected: &Value, rtol: f64, atol: 
 #[test]
 fn one_slavc_training_step_matches_pytorch() {
     let f = fixture();
-    let weights = formula_weights(f["tensors"].as_array().unwrap().iter().map(|t| {
-        let shape = t[2].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
-        (t[0].as_u64().unwrap(), t[1].as_str().unwrap(), shape)
-    }));
+    let weights = formula_weights_for(&f["tensors"]);
     let tau = f["tau"].as_f64().unwrap();
     let config = ModelConfig { architecture: Architecture::Slavc, dim: f["dim"].as_u64().unwrap() as usize, tau };
     let device = Device::autodiff(Device::flex());

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use avsl_model::formula::{formula_values, formula_weights};
+use avsl_model::formula::{formula_values, formula_weights_for};
 use avsl_model::{Architecture, Weights};
 use avsl_train::config::TrainConfig;
 use avsl_train::state_file::{Progress, load, save};
@@ -13,10 +13,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 fn weights() -> Weights {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/train/slavc_step.json");
     let f: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    formula_weights(f["tensors"].as_array().unwrap().iter().map(|t| {
-        let shape = t[2].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
-        (t[0].as_u64().unwrap(), t[1].as_str().unwrap(), shape)
-    }))
+    formula_weights_for(&f["tensors"])
 }
 
 fn batch(step: u64, device: &Device) -> (Tensor<4>, Tensor<4>) {

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use avsl_model::Weights;
 use avsl_model::checkpoint::write_pth;
-use avsl_model::formula::formula_weights;
+use avsl_model::formula::formula_weights_for;
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -21,11 +21,7 @@ fn json(path: &Path) -> Value {
 }
 
 fn weights(file: &str) -> Weights {
-    let meta = json(&fixtures().join("model").join(file));
-    formula_weights(meta["tensors"].as_array().unwrap().iter().map(|t| {
-        let shape = t[2].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
-        (t[0].as_u64().unwrap(), t[1].as_str().unwrap(), shape)
-    }))
+    formula_weights_for(&json(&fixtures().join("model").join(file))["tensors"])
 }
 
 fn avsl(args: &[&str]) -> std::process::Output {
@@ -74,8 +70,13 @@ impl Setup {
     }
 
     fn eval(&self, out: &str, extra: &[&str]) -> std::process::Output {
+        self.eval_checkpoint("slavc.pth", out, extra)
+    }
+
+    /// `avsl eval` of a checkpoint in the temporary folder, with object guidance.
+    fn eval_checkpoint(&self, checkpoint: &str, out: &str, extra: &[&str]) -> std::process::Output {
         let (checkpoint, objects, data, out) =
-            (self.path("slavc.pth"), self.path("resnet18.pth"), self.path("data"), self.path(out));
+            (self.path(checkpoint), self.path("resnet18.pth"), self.path("data"), self.path(out));
         let mut args = vec![
             "eval",
             "--checkpoint",
@@ -120,21 +121,8 @@ fn eval_reproduces_the_reference_pipeline() {
 fn ezvsl_checkpoints_are_scored_with_ezvsl_protocol() {
     let s = Setup::new();
     write_pth(&s.tmp.path().join("ezvsl.pth"), &weights("ezvsl_tensors.json")).unwrap();
-    let (checkpoint, objects, data, out) = (s.path("ezvsl.pth"), s.path("resnet18.pth"), s.path("data"), s.path("ez"));
-    let console = avsl(&[
-        "eval",
-        "--checkpoint",
-        &checkpoint,
-        "--object-weights",
-        &objects,
-        "--data",
-        &data,
-        "--testset",
-        "vggss_plus_silent",
-        "--output",
-        &out,
-    ]);
-    let console = String::from_utf8(console.stdout).unwrap();
+    let out = s.path("ez");
+    let console = String::from_utf8(s.eval_checkpoint("ezvsl.pth", "ez", &[]).stdout).unwrap();
     assert!(console.contains("EZ-VSL protocol") && console.contains("alpha 0.4"), "{console}");
     compare(&fixtures().join("eval/ezvsl"), Path::new(&out), s.case["samples"].as_u64().unwrap());
     // EZ-VSL's own headline: "AP50(cIoU)" (our LocAcc@50), Avg-cIoU, AUC, over positives.
