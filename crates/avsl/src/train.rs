@@ -73,6 +73,10 @@ pub struct TrainArgs {
     /// Write into a non-empty folder that avsl did not create.
     #[arg(long)]
     pub force: bool,
+    /// Also save latest.safetensors every N steps (0: only at the end of each epoch), so
+    /// that a killed run loses at most N steps.
+    #[arg(long, default_value_t = 200)]
+    pub checkpoint_every: u64,
     /// Validate after every epoch on this test set (vggss_plus_silent, flickr, …) with the
     /// exact evaluator; the best epoch is kept as best.safetensors.
     #[arg(long)]
@@ -235,6 +239,19 @@ fn draw_curves(run: &Path) -> Result<()> {
     )
 }
 
+/// Mean loss of an epoch's steps, from the log (a resumed epoch's steps are partly in an
+/// earlier process).
+fn epoch_mean_loss(log: &Path, epoch: u64) -> Result<f64> {
+    let text = std::fs::read_to_string(log)?;
+    let losses: Vec<f64> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("epoch").and_then(|e| e.as_u64()) == Some(epoch))
+        .filter_map(|v| v.get("loss")?.as_f64())
+        .collect();
+    Ok(losses.iter().sum::<f64>() / losses.len() as f64)
+}
+
 fn append(path: &Path, line: serde_json::Value) -> Result<()> {
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
     writeln!(f, "{line}")?;
@@ -309,7 +326,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let skip = if epoch == progress.epoch { progress.batch as usize } else { 0 };
         let bar = progress::bar(per_epoch, &format!("epoch {}", epoch + 1));
         bar.set_position(skip as u64);
-        let (mut sum, mut count) = (0.0, 0usize);
         for (k, batch) in loader.epoch(epoch).enumerate().skip(skip) {
             let batch = batch?;
             let start = Instant::now();
@@ -326,20 +342,21 @@ pub fn run(args: TrainArgs) -> Result<()> {
             if !loss.is_finite() {
                 bail!("the loss is {loss} at step {}: stopping (lower --lr?)", trainer.step);
             }
-            sum += loss;
-            count += 1;
             append(
                 &log,
                 json!({"step": trainer.step, "epoch": epoch + 1, "batch": k + 1, "loss": loss,
                        "seconds": start.elapsed().as_secs_f64()}),
             )?;
+            if args.checkpoint_every > 0 && trainer.step % args.checkpoint_every == 0 && k + 1 < per_epoch {
+                save(&args.output.join(LATEST), &trainer, Progress { epoch, batch: k as u64 + 1, best })?;
+            }
             bar.set_message(format!("loss {loss:.4}"));
             bar.inc(1);
         }
         bar.finish_and_clear();
-        let mean = if count > 0 { sum / count as f64 } else { f64::NAN };
+        let mean = epoch_mean_loss(&log, epoch + 1)?;
         let mut line = json!({"step": trainer.step, "epoch_end": epoch + 1, "mean_loss": mean});
-        let mut message = format!("epoch {}: mean loss {mean:.4} ({count} steps)", epoch + 1);
+        let mut message = format!("epoch {}: mean loss {mean:.4} ({per_epoch} steps)", epoch + 1);
         let mut improved = false;
         if let Some(v) = &validation {
             let metrics = validate(&trainer, v, 16, threads)?;
@@ -352,12 +369,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
             line["validation"] = json!({"testset": v.name, "criterion": criterion, "metrics": variant_json(&metrics)});
             message.push_str(&format!(", {} {criterion} {value:.4}{}", v.name, if improved { " (best)" } else { "" }));
         }
+        // The log line first: a run killed before the checkpoint below resumes from an
+        // earlier one, and the resume drops log lines after that checkpoint's step.
+        append(&log, line)?;
         let progress = Progress { epoch: epoch + 1, batch: 0, best };
         save(&args.output.join(LATEST), &trainer, progress)?;
         if improved {
             save(&args.output.join(BEST), &trainer, progress)?;
         }
-        append(&log, line)?;
         draw_curves(&args.output)?;
         println!("{message}");
     }

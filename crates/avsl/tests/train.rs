@@ -89,3 +89,67 @@ fn resumed_training_matches_an_uninterrupted_run() {
         (Some(16), Some(4), Some(1e-4))
     );
 }
+
+/// Runs `avsl` until its log shows `steps` steps, then kills it with SIGKILL.
+fn kill_after(args: &[&str], log: &Path, steps: usize) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_avsl"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let done = std::fs::read_to_string(log).map_or(0, |t| t.lines().filter(|l| l.contains("\"loss\"")).count());
+        if done >= steps {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        assert!(start.elapsed().as_secs() < 600, "the run did not reach step {steps}");
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_run_killed_mid_epoch_resumes_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    avsl(&["synth", "--out", &p("data"), "--train", "12", "--test", "2", "--negatives", "1", "--seed", "4"]);
+    let args = |out: &str| -> Vec<String> {
+        ["train", "--data", &p("data"), "--batch-size", "4", "--dim", "16", "--seed", "8", "--epochs", "2"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--checkpoint-every", "1", "--output", out].iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let (straight, killed) = (p("straight"), p("killed"));
+    let straight_args = args(&straight);
+    avsl(&straight_args.iter().map(String::as_str).collect::<Vec<_>>());
+    // 3 steps per epoch: killed during the second epoch's first steps (or while writing
+    // a checkpoint); whatever survives must be a whole checkpoint.
+    let killed_args = args(&killed);
+    kill_after(
+        &killed_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &Path::new(&killed).join("train_log.jsonl"),
+        4,
+    );
+    avsl_model::checkpoint::read_checkpoint(&Path::new(&killed).join("latest.safetensors")).unwrap();
+    let mut resume = killed_args.clone();
+    resume.push("--resume".into());
+    avsl(&resume.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(losses(Path::new(&straight)), losses(Path::new(&killed)));
+    let read = |run: &str| avsl_model::checkpoint::read_checkpoint(&Path::new(run).join("latest.safetensors")).unwrap();
+    let (x, y) = (read(&straight), read(&killed));
+    for (name, t) in x.weights.iter().chain(x.training.iter()) {
+        let other = y.weights.get(name).or_else(|| y.training.get(name));
+        assert_eq!(other, Some(t), "{name} differs after the kill and resume");
+    }
+    let tmp_left: Vec<_> = std::fs::read_dir(&killed)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(tmp_left.len() <= 1, "temporary files left: {tmp_left:?}");
+}
