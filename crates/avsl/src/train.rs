@@ -59,7 +59,7 @@ pub struct TrainArgs {
     /// torchvision's ImageNet ResNet-18 (resnet18-*.pth) for the image encoder.
     #[arg(long)]
     pub image_weights: Option<PathBuf>,
-    /// Decoding threads (default: every core).
+    /// Threads for decoding and for the model (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
     #[arg(long, default_value = "cpu")]
@@ -239,6 +239,19 @@ fn draw_curves(run: &Path) -> Result<()> {
     )
 }
 
+/// Removes the temporary files of atomic writes that a killed run left in its folder
+/// (`.<name>.tmp-<pid>`; a finished write renames its file, so these are never complete).
+fn remove_stale_temporaries(run: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(run).with_context(|| format!("{}: cannot list", run.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.starts_with('.') && name.contains(".tmp-") {
+            std::fs::remove_file(&path).with_context(|| format!("{}: cannot remove", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Mean loss of an epoch's steps, from the log (a resumed epoch's steps are partly in an
 /// earlier process).
 fn epoch_mean_loss(log: &Path, epoch: u64) -> Result<f64> {
@@ -268,6 +281,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let (mut trainer, progress) = load(&latest, &device)?;
         trainer.config.epochs = args.epochs.unwrap_or(trainer.config.epochs);
         truncate_log(&args.output.join(LOG), trainer.step)?;
+        remove_stale_temporaries(&args.output)?;
         println!(
             "resuming {} at epoch {}, batch {} (step {})",
             latest.display(),
@@ -294,6 +308,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let list = args.train_list.clone().unwrap_or_else(|| args.data.join("metadata").join("train.txt"));
     let pairs = training_pairs(&args.data, &list)?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if args.threads.is_some() {
+        // The model's kernels run on rayon's global pool; decoding has its own.
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
+    }
     let loader = Loader::new(
         pairs,
         LoaderConfig {
