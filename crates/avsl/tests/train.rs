@@ -153,3 +153,45 @@ fn a_run_killed_mid_epoch_resumes_to_the_same_weights() {
         .collect();
     assert!(tmp_left.is_empty(), "temporary files left after the resume: {tmp_left:?}");
 }
+
+#[test]
+fn ezvsl_trains_and_its_checkpoint_evaluates_with_its_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    avsl(&["synth", "--out", &p("data"), "--train", "8", "--test", "4", "--negatives", "2", "--seed", "6"]);
+    let console = avsl(&[
+        "train",
+        "--data",
+        &p("data"),
+        "--model",
+        "ezvsl",
+        "--batch-size",
+        "4",
+        "--dim",
+        "16",
+        "--epochs",
+        "1",
+        "--output",
+        &p("run"),
+    ]);
+    assert!(console.contains("training ezvsl"), "{console}");
+    let steps = losses(Path::new(&p("run")));
+    assert_eq!(steps.len(), 2);
+    assert!(steps.iter().all(|(_, l)| l.is_finite() && *l > 0.0), "{steps:?}");
+    let checkpoint = Path::new(&p("run")).join("latest.safetensors");
+    let console = avsl(&[
+        "eval",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--data",
+        &p("data"),
+        "--testset",
+        "vggss_plus_silent",
+        "--output",
+        &p("eval"),
+    ]);
+    assert!(console.contains("ezvsl (d = 16") && console.contains("EZ-VSL protocol"), "{console}");
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(&p("eval")).join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["av"]["all"]["n"], 6);
+}
