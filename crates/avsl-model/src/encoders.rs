@@ -46,8 +46,8 @@ impl Encoders {
         device: &Device,
     ) -> Result<Encoders, ModelError> {
         let p = set.prefix();
-        let imgnet = ResNet18::load(w, &format!("{p}imgnet"), 3, device)?;
-        let audnet = ResNet18::load(w, &format!("{p}audnet"), 1, device)?;
+        let imgnet = ResNet18::load(w, &format!("{p}imgnet"), 3)?;
+        let audnet = ResNet18::load(w, &format!("{p}audnet"), 1)?;
         let dim = config.dim;
         let mut img_proj = Vec::new();
         let mut aud_proj = Vec::new();

@@ -1,7 +1,7 @@
 //! Object guidance (OGL, METHOD.md §5 and §7 item 15): an ImageNet ResNet-18 that never saw
 //! audio; its object-saliency map is the mean over channels of |layer4 features|.
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 
 use crate::resnet::ResNet18;
 use crate::weights::{ModelError, Weights};
@@ -13,10 +13,10 @@ pub struct ObjectSaliency {
 impl ObjectSaliency {
     /// Loads torchvision's ResNet-18 names (`conv1.weight`, `layer1.0.…`); the classifier
     /// (`fc.*`), which the map does not use, is dropped.
-    pub fn load(w: &mut Weights, device: &Device) -> Result<ObjectSaliency, ModelError> {
+    pub fn load(w: &mut Weights) -> Result<ObjectSaliency, ModelError> {
         w.remove("fc.weight");
         w.remove("fc.bias");
-        Ok(ObjectSaliency { trunk: ResNet18::load(w, "", 3, device)? })
+        Ok(ObjectSaliency { trunk: ResNet18::load(w, "", 3)? })
     }
 
     /// `[B, 3, 224, 224]` → the object-saliency maps `[B, 7, 7]`.

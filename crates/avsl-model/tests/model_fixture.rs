@@ -41,7 +41,7 @@ fn meta(file: &str) -> serde_json::Value {
 fn object_saliency_matches_pytorch() {
     let mut weights = formula_weights(&meta("ogl_tensors.json"));
     let device = Device::flex();
-    let ogl = ObjectSaliency::load(&mut weights, &device).unwrap();
+    let ogl = ObjectSaliency::load(&mut weights).unwrap();
     weights.finish().unwrap();
     let (image, _) = inputs(&device);
     let (shape, expected) = read_npy_f32(&fixtures().join("object_maps.npy")).unwrap();

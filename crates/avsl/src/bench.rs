@@ -167,7 +167,7 @@ fn forward_ms(b: usize) -> Result<(f64, f64, f64)> {
     let ogl_shapes = avsl_model::arch::resnet18_shapes("", 3);
     let mut ogl_weights =
         formula_weights(ogl_shapes.iter().enumerate().map(|(i, (n, s))| (5000 + i as u64, n.as_str(), s.clone())));
-    let ogl = ObjectSaliency::load(&mut ogl_weights, &device)?;
+    let ogl = ObjectSaliency::load(&mut ogl_weights)?;
     let input = |shape: [usize; 4], seed: u64| {
         let values = avsl_model::formula::formula_values(seed, "input", &shape);
         Tensor::<4>::from_data(TensorData::new(values, shape), &device)

@@ -190,7 +190,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let objects = match &args.object_weights {
         Some(path) => {
             let mut w = read_pth(path)?;
-            let ogl = ObjectSaliency::load(&mut w, &device)
+            let ogl = ObjectSaliency::load(&mut w)
                 .and_then(|o| w.finish().map(|()| o))
                 .with_context(|| format!("{}: not a torchvision ResNet-18 state dict", path.display()))?;
             Some(ogl)
