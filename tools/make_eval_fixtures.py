@@ -31,7 +31,7 @@ from torchvision.models import resnet18
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import reference_spectrogram  # noqa: E402
-from make_metric_fixtures import gt_map, metrics_txt, sample_cious_txt, score_sample, to_range, upsample, vggss_boxes  # noqa: E402
+from make_metric_fixtures import gt_map, score_sample, to_range, upsample, vggss_boxes, write_variant  # noqa: E402
 from make_model_fixtures import build_model, embeddings, fill_with_formula, paired_map  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "eval")
@@ -101,12 +101,7 @@ def write_ezvsl_case(names, gts, bb, maps, objects):
             conf = np.sort(conf_map.flatten())[-224 * 224 // 4:].mean()
             rows.append((ciou, conf, area))
         ciou, conf, area = zip(*rows)
-        d = os.path.join(OUT, "ezvsl", variant)
-        os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, "metrics.txt"), "w") as f:
-            f.write(metrics_txt(area, bb, ciou, conf))
-        with open(os.path.join(d, "sample_cious.txt"), "w") as f:
-            f.write(sample_cious_txt(names, area, bb, ciou, conf))
+        write_variant(os.path.join(OUT, "ezvsl", variant), names, area, bb, ciou, conf)
 
 
 def main(avsl):
@@ -146,12 +141,7 @@ def main(avsl):
         variants = {"av": av_scores, "obj": obj_scores, "av_obj": av_scores * ALPHA + obj_scores * (1 - ALPHA)}
         for variant, scores in variants.items():
             ciou, conf, area = zip(*[score_sample(scores[i], gts[i], rule) for i in range(len(samples))])
-            d = os.path.join(OUT, case, variant)
-            os.makedirs(d, exist_ok=True)
-            with open(os.path.join(d, "metrics.txt"), "w") as f:
-                f.write(metrics_txt(area, bb, ciou, conf))
-            with open(os.path.join(d, "sample_cious.txt"), "w") as f:
-                f.write(sample_cious_txt(names, area, bb, ciou, conf))
+            write_variant(os.path.join(OUT, case, variant), names, area, bb, ciou, conf)
     write_ezvsl_case(names, gts, bb, np.stack(ez_maps), np.stack(objects))
     with open(os.path.join(OUT, "case.json"), "w") as f:
         json.dump({"synth": SYNTH, "dim": DIM, "tau": TAU, "alpha": ALPHA, "samples": len(samples),

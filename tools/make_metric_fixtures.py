@@ -149,6 +149,15 @@ def metrics_txt(area, bb, ciou, conf):
     return "\n".join(f"{k}: {out[k]}" for k in sorted(out))
 
 
+def write_variant(d, names, area, bb, ciou, conf):
+    """A variant's expected `metrics.txt` and `sample_cious.txt` in folder `d`."""
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "metrics.txt"), "w") as f:
+        f.write(metrics_txt(area, bb, ciou, conf))
+    with open(os.path.join(d, "sample_cious.txt"), "w") as f:
+        f.write(sample_cious_txt(names, area, bb, ciou, conf))
+
+
 def sample_cious_txt(names, area, bb, ciou, conf):
     lines = ["name,area,bb,ciou,conf"]
     for i in np.argsort(np.array(ciou), kind="stable"):
@@ -249,12 +258,7 @@ def write_case(name, fmt, testset, positives, negatives, rng, rules):
         names = [r[0] for r in rows]
         for variant, res in per_variant.items():
             ciou, conf, area, bb = map(list, zip(*res))
-            d = os.path.join(out, rule_name, variant)
-            os.makedirs(d, exist_ok=True)
-            with open(os.path.join(d, "metrics.txt"), "w") as f:
-                f.write(metrics_txt(area, bb, ciou, conf))
-            with open(os.path.join(d, "sample_cious.txt"), "w") as f:
-                f.write(sample_cious_txt(names, area, bb, ciou, conf))
+            write_variant(os.path.join(out, rule_name, variant), names, area, bb, ciou, conf)
         cases.append(dict(rule=rule_name, kind=rule[0], value=rule[1], map_kind=map_kind))
     with open(os.path.join(out, "case.json"), "w") as f:
         json.dump(dict(testset=testset, format=fmt, rules=cases, tau=tau, alpha=alpha, rows=len(rows)), f, indent=1)
