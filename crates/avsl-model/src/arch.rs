@@ -35,6 +35,14 @@ impl Architecture {
         }
     }
 
+    /// The authors' test protocol of this architecture (METHOD §5).
+    pub fn protocol(self) -> avsl_metrics::scoring::Protocol {
+        match self {
+            Architecture::Slavc => avsl_metrics::scoring::Protocol::Slavc,
+            Architecture::Ezvsl => avsl_metrics::scoring::Protocol::Ezvsl,
+        }
+    }
+
     /// Suffixes of the projection heads: `img_proj1`, `img_proj2` or a single `img_proj`.
     pub fn heads(self) -> &'static [&'static str] {
         match self {

@@ -11,7 +11,7 @@ use burn::tensor::Device;
 use pytorch_reader::{DType, PytorchError, PytorchReader};
 use safetensors::{Dtype, SafeTensors};
 
-use crate::arch::{Architecture, EncoderSet, ModelConfig, compare};
+use crate::arch::{Architecture, EncoderSet, ModelConfig, compare, resnet18_shapes};
 use crate::encoders::Encoders;
 use crate::pth_writer::{PthTensor, write_state_dict};
 use crate::weights::{NamedTensor, Weights};
@@ -26,8 +26,14 @@ pub struct CheckpointError {
     pub problem: String,
 }
 
+impl CheckpointError {
+    pub fn new(path: &Path, problem: impl Into<String>) -> CheckpointError {
+        CheckpointError { path: path.to_path_buf(), problem: problem.into() }
+    }
+}
+
 fn error(path: &Path, problem: impl Into<String>) -> CheckpointError {
-    CheckpointError { path: path.to_path_buf(), problem: problem.into() }
+    CheckpointError::new(path, problem)
 }
 
 /// The state dict of a `.pth` file: under `model` (the authors' training checkpoints),
@@ -76,6 +82,20 @@ pub fn read_pth(path: &Path) -> Result<Weights, CheckpointError> {
         return Err(error(path, "the checkpoint holds no float tensors"));
     }
     Ok(weights)
+}
+
+/// torchvision's ResNet-18 state dict (`resnet18-*.pth`: the ImageNet trunk for object
+/// guidance and for initialising the image encoder), checked as a whole; its classifier
+/// (`fc.*`) is dropped.
+pub fn read_torchvision_resnet18(path: &Path) -> Result<Weights, CheckpointError> {
+    let mut w = read_pth(path)?;
+    w.remove("fc.weight");
+    w.remove("fc.bias");
+    let mismatch = compare(&w, &resnet18_shapes("", 3).into_iter().collect());
+    if !mismatch.is_empty() {
+        return Err(error(path, format!("not a torchvision ResNet-18 state dict: {mismatch}")));
+    }
+    Ok(w)
 }
 
 /// The tensors of a checkpoint file and what it says about itself.

@@ -24,6 +24,11 @@ pub struct Distinct {
     pub of_sample: Vec<usize>,
 }
 
+/// The distinct frames and clips of a list of `(frame, clip)` pairs.
+pub fn distinct_pairs(pairs: &[(PathBuf, PathBuf)]) -> (Distinct, Distinct) {
+    (distinct(pairs.iter().map(|p| p.0.clone())), distinct(pairs.iter().map(|p| p.1.clone())))
+}
+
 pub fn distinct(paths: impl Iterator<Item = PathBuf>) -> Distinct {
     let mut index: BTreeMap<PathBuf, usize> = BTreeMap::new();
     let mut files = Vec::new();
@@ -60,11 +65,11 @@ impl Embedded {
     }
 }
 
-/// Runs every distinct file of the pairs `(frame, clip)` through the encoders (and the
-/// object network), `batch` files per forward pass, decoding on `threads` workers;
+/// Runs every distinct frame and clip (see [`distinct_pairs`]) through the encoders (and
+/// the object network), `batch` files per forward pass, decoding on `threads` workers;
 /// `on_file` is called as files are done.
 pub fn embed_pairs(
-    pairs: &[(PathBuf, PathBuf)],
+    (frames, clips): (Distinct, Distinct),
     encoders: &Encoders,
     objects: Option<&ObjectSaliency>,
     batch: usize,
@@ -72,8 +77,6 @@ pub fn embed_pairs(
     device: &Device,
     on_file: &dyn Fn(usize),
 ) -> Result<Embedded, DataError> {
-    let frames = distinct(pairs.iter().map(|p| p.0.clone()));
-    let clips = distinct(pairs.iter().map(|p| p.1.clone()));
     let batch = batch.max(1);
     let mut images = Vec::with_capacity(frames.files.len());
     let mut object_maps = objects.map(|_| Vec::with_capacity(frames.files.len()));

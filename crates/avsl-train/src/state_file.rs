@@ -4,25 +4,18 @@
 //! counters. Written atomically (temporary file, fsync, rename).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use avsl_model::Weights;
-use avsl_model::checkpoint::{TRAINING_PREFIX, read_checkpoint, write_safetensors};
+use avsl_model::checkpoint::{CheckpointError, TRAINING_PREFIX, read_checkpoint, write_safetensors};
 use avsl_model::trainable::TensorMap;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::config::TrainConfig;
 use crate::trainer::Trainer;
 
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {problem}")]
-pub struct StateError {
-    pub path: PathBuf,
-    pub problem: String,
-}
-
-fn error(path: &Path, problem: impl Into<String>) -> StateError {
-    StateError { path: path.to_path_buf(), problem: problem.into() }
+fn error(path: &Path, problem: impl Into<String>) -> CheckpointError {
+    CheckpointError::new(path, problem)
 }
 
 const EXP_AVG: &str = "exp_avg.";
@@ -40,7 +33,7 @@ pub struct Progress {
 }
 
 /// Saves the trainer (weights, optimiser, counters) and the loop's progress.
-pub fn save(path: &Path, trainer: &Trainer, progress: Progress) -> Result<(), StateError> {
+pub fn save(path: &Path, trainer: &Trainer, progress: Progress) -> Result<(), CheckpointError> {
     let mut weights = trainer.state.to_weights();
     let mut moments = Weights::default();
     trainer.adam.exp_avg.to_weights(&mut moments);
@@ -61,10 +54,10 @@ pub fn save(path: &Path, trainer: &Trainer, progress: Progress) -> Result<(), St
         ("batch".to_string(), progress.batch.to_string()),
         ("best".to_string(), progress.best.map_or_else(|| "none".to_string(), |b| b.to_string())),
     ]);
-    write_safetensors(path, &weights, &trainer.config.model_config(), &metadata).map_err(|e| error(path, e.to_string()))
+    write_safetensors(path, &weights, &trainer.config.model_config(), &metadata)
 }
 
-fn counter(metadata: &BTreeMap<String, String>, key: &str, path: &Path) -> Result<u64, StateError> {
+fn counter(metadata: &BTreeMap<String, String>, key: &str, path: &Path) -> Result<u64, CheckpointError> {
     metadata
         .get(key)
         .ok_or_else(|| error(path, format!("not a training checkpoint: no {key:?} in its metadata")))?
@@ -73,14 +66,14 @@ fn counter(metadata: &BTreeMap<String, String>, key: &str, path: &Path) -> Resul
 }
 
 /// Restores a trainer saved by [`save`] on `device`, with its progress.
-pub fn load(path: &Path, device: &Device) -> Result<(Trainer, Progress), StateError> {
-    let checkpoint = read_checkpoint(path).map_err(|e| error(path, e.problem))?;
+pub fn load(path: &Path, device: &Device) -> Result<(Trainer, Progress), CheckpointError> {
+    let checkpoint = read_checkpoint(path)?;
     let json = checkpoint
         .metadata
         .get("train_config")
         .ok_or_else(|| error(path, "not a training checkpoint: no train_config in its metadata"))?;
     let config: TrainConfig = serde_json::from_str(json).map_err(|e| error(path, format!("train_config: {e}")))?;
-    checkpoint.verify(&config.model_config()).map_err(|e| error(path, e.problem))?;
+    checkpoint.verify(&config.model_config())?;
     let mut trainer = Trainer::new(&checkpoint.weights, config, device);
     trainer.step = counter(&checkpoint.metadata, "step", path)?;
     trainer.adam.step = counter(&checkpoint.metadata, "adam_step", path)?;

@@ -6,9 +6,9 @@
 use avsl_data::error::DataError;
 use avsl_data::testset::TestSample;
 use avsl_metrics::evaluate::{Subset, SubsetMetrics, evaluate, reported_subsets};
-use avsl_metrics::scoring::{Labelled, Protocol, ScoringConfig, score_all};
+use avsl_metrics::scoring::{Labelled, ScoringConfig, score_all};
 use avsl_metrics::{BoxFormat, MapKind, Prediction};
-use avsl_model::test_pass::embed_pairs;
+use avsl_model::test_pass::{distinct_pairs, embed_pairs};
 use avsl_model::{Architecture, EncoderSet, Encoders};
 use burn::tensor::Device;
 
@@ -45,16 +45,13 @@ pub fn validate(
     let device = Device::flex();
     let encoders = Encoders::load(&mut weights, config, set, &device).expect("the trainer holds every tensor");
     let pairs: Vec<_> = validation.samples.iter().map(|s| (s.frame.clone(), s.audio.clone())).collect();
-    let embedded = embed_pairs(&pairs, &encoders, None, batch, threads, &device, &|_| {})?;
+    let embedded = embed_pairs(distinct_pairs(&pairs), &encoders, None, batch, threads, &device, &|_| {})?;
     let scoring = ScoringConfig {
         alpha: 1.0,
         tau: config.tau,
         map_kind: MapKind::Logits,
         prediction: Prediction::Relative { size: 0.5 },
-        protocol: match config.architecture {
-            Architecture::Slavc => Protocol::Slavc,
-            Architecture::Ezvsl => Protocol::Ezvsl,
-        },
+        protocol: config.architecture.protocol(),
     };
     let labelled: Vec<Labelled> = validation.samples.iter().map(TestSample::labelled).collect();
     let scored = score_all::<DataError>(

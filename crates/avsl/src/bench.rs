@@ -200,7 +200,7 @@ fn forward_ms(b: usize) -> Result<(f64, f64, f64)> {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = crate::device::thread_count(args.threads);
     let what: Vec<String> = if args.what.is_empty() {
         vec!["loader".into(), "eval-maps".into(), "forward".into()]
     } else {
@@ -241,9 +241,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 report["eval_maps_pairs_per_s"] = rate.into();
             }
             "forward" => {
-                if let Some(t) = args.threads {
-                    rayon::ThreadPoolBuilder::new().num_threads(t).build_global().ok();
-                }
+                crate::device::model_threads(args.threads);
                 for b in [1, 8] {
                     let (total, image, clip) = forward_ms(b)?;
                     println!(

@@ -143,7 +143,7 @@ pub fn run(args: CheckArgs) -> Result<()> {
     };
     let jobs: Vec<(&PathBuf, &String, bool)> =
         files.frames.iter().map(|(p, l)| (p, l, true)).chain(files.audio.iter().map(|(p, l)| (p, l, false))).collect();
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = crate::device::thread_count(args.threads);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let bar = progress::bar(jobs.len(), "files");
     let found = Mutex::new(Vec::new());

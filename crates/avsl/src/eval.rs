@@ -6,23 +6,23 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use avsl_data::fsutil::{create_dir_all, write_atomic};
 use avsl_data::npy::encode_npy_f32;
 use avsl_data::testset::{TestSample, build_test_list};
 use avsl_metrics::evaluate::max_f1_point;
 use avsl_metrics::{MapKind, SampleResult};
-use avsl_model::checkpoint::{read_checkpoint, read_pth};
+use avsl_model::checkpoint::{read_checkpoint, read_torchvision_resnet18};
 use avsl_model::ogl::ObjectSaliency;
-use avsl_model::test_pass::{Embedded, distinct, embed_pairs, retrieval_recall};
+use avsl_model::test_pass::{Embedded, distinct_pairs, embed_pairs, retrieval_recall};
 use avsl_model::{Architecture, EncoderSet};
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::device::parse_device;
+use crate::device::{model_threads, parse_device};
 use crate::eval_maps::{ProtocolArgs, describe_scoring};
-use crate::evaluation::{Map, Protocol, Scored, headline, score_all, write_figures, write_results};
+use crate::evaluation::{Map, Scored, headline, score_all, write_figures, write_results};
 use crate::output::prepare_output_dir;
 use crate::progress;
 
@@ -30,6 +30,15 @@ use crate::progress;
 pub enum ModelArg {
     Slavc,
     Ezvsl,
+}
+
+impl From<ModelArg> for Architecture {
+    fn from(m: ModelArg) -> Architecture {
+        match m {
+            ModelArg::Slavc => Architecture::Slavc,
+            ModelArg::Ezvsl => Architecture::Ezvsl,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -143,11 +152,7 @@ fn csv_row(fields: &[&str]) -> String {
 pub fn run(args: EvalArgs) -> Result<()> {
     let start = Instant::now();
     let p = &args.protocol;
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if args.threads.is_some() {
-        // The model's kernels run on rayon's global pool.
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
-    }
+    let threads = model_threads(args.threads);
     let device = parse_device(&args.device)?;
     let testset = p.testset()?;
     let samples = build_test_list(&p.paths(), testset)?;
@@ -161,18 +166,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
     prepare_output_dir(&p.output, "metrics.json", p.force)?;
 
     let checkpoint = read_checkpoint(&args.checkpoint)?;
-    let expected = args.model.map(|m| match m {
-        ModelArg::Slavc => Architecture::Slavc,
-        ModelArg::Ezvsl => Architecture::Ezvsl,
-    });
+    let expected = args.model.map(Architecture::from);
     let model_config = checkpoint.config(p.tau, expected)?;
     let set = if args.use_mom_eval { EncoderSet::Momentum } else { EncoderSet::Online };
     let encoders = checkpoint.into_encoders(model_config, set, &device)?;
-    let own_protocol = match model_config.architecture {
-        Architecture::Slavc => Protocol::Slavc,
-        Architecture::Ezvsl => Protocol::Ezvsl,
-    };
-    let mut scoring = p.scoring(MapKind::Logits, own_protocol);
+    let mut scoring = p.scoring(MapKind::Logits, model_config.architecture.protocol());
     scoring.tau = model_config.tau;
     println!(
         "{} (d = {}, tau = {}) from {}: scoring the {}{}",
@@ -189,17 +187,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
     );
     let objects = match &args.object_weights {
         Some(path) => {
-            let mut w = read_pth(path)?;
-            let ogl = ObjectSaliency::load(&mut w)
-                .and_then(|o| w.finish().map(|()| o))
-                .with_context(|| format!("{}: not a torchvision ResNet-18 state dict", path.display()))?;
-            Some(ogl)
+            let mut w = read_torchvision_resnet18(path)?;
+            Some(ObjectSaliency::load(&mut w).expect("a checked ResNet-18 state dict"))
         }
         None => None,
     };
     println!("{}", describe_scoring(&scoring));
     let pairs: Vec<(PathBuf, PathBuf)> = samples.iter().map(|s| (s.frame.clone(), s.audio.clone())).collect();
-    let (frames, clips) = (distinct(pairs.iter().map(|p| p.0.clone())), distinct(pairs.iter().map(|p| p.1.clone())));
+    let (frames, clips) = distinct_pairs(&pairs);
     println!(
         "{}: {} pairs ({} with boxes) from {} frames and {} clips",
         testset.name(),
@@ -211,7 +206,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let loaded = Instant::now();
     let bar = progress::bar(frames.files.len() + clips.files.len(), "files");
     let on_file = |n: usize| bar.inc(n as u64);
-    let embedded = embed_pairs(&pairs, &encoders, objects.as_ref(), args.batch_size, threads, &device, &on_file)?;
+    let embedded =
+        embed_pairs((frames, clips), &encoders, objects.as_ref(), args.batch_size, threads, &device, &on_file)?;
     bar.finish_and_clear();
     let forward_s = loaded.elapsed().as_secs_f64();
 

@@ -13,9 +13,7 @@ use avsl_data::loader::{Loader, LoaderConfig, PairFiles};
 use avsl_data::testset::build_test_list;
 use avsl_data::transform::INPUT_SIZE;
 use avsl_metrics::report::variant_json;
-use avsl_model::arch::{compare, resnet18_shapes};
-use avsl_model::checkpoint::read_pth;
-use avsl_model::{Architecture, Weights};
+use avsl_model::checkpoint::read_torchvision_resnet18;
 use avsl_train::config::TrainConfig;
 use avsl_train::init::initial_weights;
 use avsl_train::state_file::{Progress, load, save};
@@ -26,7 +24,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::dataset_args::{DatasetArgs, parse_testset};
-use crate::device::parse_device;
+use crate::device::{model_threads, parse_device};
 use crate::eval::ModelArg;
 use crate::output::prepare_output_dir;
 use crate::plots::{Series, line_plot_in, padded_range};
@@ -105,10 +103,7 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
         None => TrainConfig::default(),
     };
     if let Some(m) = args.model {
-        config.model = match m {
-            ModelArg::Slavc => Architecture::Slavc,
-            ModelArg::Ezvsl => Architecture::Ezvsl,
-        };
+        config.model = m.into();
     }
     config.epochs = args.epochs.unwrap_or(config.epochs);
     config.batch_size = args.batch_size.unwrap_or(config.batch_size);
@@ -119,17 +114,6 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
         bail!("--batch-size {}: contrastive training needs at least 2 samples per batch", config.batch_size);
     }
     Ok(config)
-}
-
-fn imagenet_weights(path: &Path) -> Result<Weights> {
-    let mut w = read_pth(path)?;
-    w.remove("fc.weight");
-    w.remove("fc.bias");
-    let mismatch = compare(&w, &resnet18_shapes("", 3).into_iter().collect());
-    if !mismatch.is_empty() {
-        bail!("{}: not a torchvision ResNet-18 state dict: {mismatch}", path.display());
-    }
-    Ok(w)
 }
 
 /// The training pairs: every listed id must have its frame and its audio.
@@ -293,7 +277,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     } else {
         prepare_output_dir(&args.output, "config.json", args.force)?;
         let config = resolve_config(&args)?;
-        let imagenet = args.image_weights.as_deref().map(imagenet_weights).transpose()?;
+        let imagenet = args.image_weights.as_deref().map(read_torchvision_resnet18).transpose()?;
         if imagenet.is_none() {
             eprintln!(
                 "warning: no --image-weights: the image encoder starts from random weights, not ImageNet (the \
@@ -307,11 +291,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     write_atomic(&args.output.join("config.json"), serde_json::to_string_pretty(&config)?.as_bytes())?;
     let list = args.train_list.clone().unwrap_or_else(|| args.data.join("metadata").join("train.txt"));
     let pairs = training_pairs(&args.data, &list)?;
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if args.threads.is_some() {
-        // The model's kernels run on rayon's global pool; decoding has its own.
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
-    }
+    let threads = model_threads(args.threads);
     let loader = Loader::new(
         pairs,
         LoaderConfig {
