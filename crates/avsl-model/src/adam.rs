@@ -1,10 +1,10 @@
-//! Adam as PyTorch's `torch.optim.Adam` computes it (no weight decay, no AMSGrad): its
-//! moments are plain tensors by parameter name, so a checkpoint can hold them and a
-//! resumed run continues the same trajectory.
+//! Adam as PyTorch's `torch.optim.Adam` computes it on the CPU (no weight decay, no
+//! AMSGrad, one tensor at a time): its moments are host tensors by parameter name, so a
+//! checkpoint can hold them and a resumed run continues the same trajectory.
 
-use burn::tensor::{Gradients, Tensor};
+use rayon::prelude::*;
 
-use crate::trainable::{TensorMap, TrainState};
+use crate::weights::{NamedTensor, Weights};
 
 pub struct Adam {
     pub lr: f64,
@@ -14,55 +14,47 @@ pub struct Adam {
     /// Steps taken so far.
     pub step: u64,
     /// First and second moments, by parameter name.
-    pub exp_avg: TensorMap,
-    pub exp_avg_sq: TensorMap,
+    pub exp_avg: Weights,
+    pub exp_avg_sq: Weights,
 }
 
 impl Adam {
     /// PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8.
     pub fn new(lr: f64) -> Adam {
-        Adam {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            step: 0,
-            exp_avg: TensorMap::default(),
-            exp_avg_sq: TensorMap::default(),
-        }
+        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, exp_avg: Weights::default(), exp_avg_sq: Weights::default() }
     }
 
-    /// One update of every trainable parameter that received a gradient.
-    pub fn step(&mut self, state: &mut TrainState, grads: &Gradients) {
+    /// One update of every parameter in `grads`, in float32 as PyTorch's single-tensor
+    /// Adam: m ← lerp(m, g, 1 − β₁), v ← β₂·v + (1 − β₂)·g², p ← p − lr/(1 − β₁ᵗ) · m /
+    /// (√v / √(1 − β₂ᵗ) + ε).
+    pub fn step(&mut self, params: &mut Weights, grads: &Weights) {
         self.step += 1;
         let t = self.step as i32;
-        let (bias1, bias2) = (1.0 - self.beta1.powi(t), 1.0 - self.beta2.powi(t));
-        for name in state.trainable() {
-            let param = state.params.flat(&name).expect("trainable parameter").clone();
-            let Some(grad) = param.grad(grads) else { continue };
-            let grad = grad.without_autodiff();
-            let p = param.without_autodiff();
-            let zeros = || p.zeros_like();
-            let m = self.exp_avg.flat(&name).cloned().unwrap_or_else(zeros);
-            let v = self.exp_avg_sq.flat(&name).cloned().unwrap_or_else(zeros);
-            let m = m.mul_scalar(self.beta1).add(grad.clone().mul_scalar(1.0 - self.beta1));
-            let v = v.mul_scalar(self.beta2).add(grad.clone().mul(grad).mul_scalar(1.0 - self.beta2));
-            let denom = v.clone().sqrt().div_scalar(bias2.sqrt()).add_scalar(self.eps);
-            let updated = p.sub(m.clone().div(denom).mul_scalar(self.lr / bias1));
-            let n = m.dims()[0];
-            for (moments, value) in [(&mut self.exp_avg, m), (&mut self.exp_avg_sq, v)] {
-                if moments.flat(&name).is_some() {
-                    moments.set_flat(&name, value);
-                } else {
-                    moments.insert(name.clone(), value, vec![n]);
-                }
+        let step_size = (self.lr / (1.0 - self.beta1.powi(t))) as f32;
+        let bias2_sqrt = (1.0 - self.beta2.powi(t)).sqrt() as f32;
+        let (w1, beta2, w2, eps) = ((1.0 - self.beta1) as f32, self.beta2 as f32, (1.0 - self.beta2) as f32, self.eps as f32);
+        for (name, grad) in grads.iter() {
+            let param = params.get_mut(name).unwrap_or_else(|| panic!("gradient for unknown parameter {name}"));
+            let zeros = || NamedTensor { shape: grad.shape.clone(), values: vec![0.0; grad.values.len()] };
+            if self.exp_avg.get(name).is_none() {
+                self.exp_avg.insert(name, zeros());
+                self.exp_avg_sq.insert(name, zeros());
             }
-            state.params.set_flat(&name, updated.autodiff().require_grad());
+            let m = &mut self.exp_avg.get_mut(name).expect("inserted above").values;
+            let v = &mut self.exp_avg_sq.get_mut(name).expect("inserted above").values;
+            param
+                .values
+                .par_chunks_mut(1 << 14)
+                .zip(m.par_chunks_mut(1 << 14))
+                .zip(v.par_chunks_mut(1 << 14))
+                .zip(grad.values.par_chunks(1 << 14))
+                .for_each(|(((p, m), v), g)| {
+                    for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                        *m += w1 * (g - *m);
+                        *v = *v * beta2 + w2 * g * g;
+                        *p -= step_size * (*m / (v.sqrt() / bias2_sqrt + eps));
+                    }
+                });
         }
     }
-}
-
-/// Convenience for tests and logs: a tensor's values on the host.
-pub fn host(t: &Tensor<1>) -> Vec<f32> {
-    t.clone().into_data().try_to_vec::<f32>().expect("float32 tensor")
 }

@@ -7,7 +7,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::resnet::FEATURES;
 use crate::weights::Weights;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,54 +92,154 @@ pub struct ModelConfig {
     pub dim: usize,
     /// Temperature τ of the similarities (0.03).
     pub tau: f64,
+    /// Base channel width of both ResNet-18 trunks (64 is torchvision's; narrower trunks
+    /// keep the layout with `width`, 2·, 4·, 8·`width` channels per stage).
+    #[serde(default = "resnet18_width")]
+    pub width: usize,
+}
+
+/// torchvision's ResNet-18 base width.
+pub const RESNET18_WIDTH: usize = 64;
+
+fn resnet18_width() -> usize {
+    RESNET18_WIDTH
+}
+
+/// A bias-free convolution followed by BatchNorm, by tensor names.
+#[derive(Debug, Clone)]
+pub struct ConvBnSpec {
+    pub conv: String,
+    pub bn: String,
+    pub out_channels: usize,
+    pub in_channels: usize,
+    pub kernel: usize,
+    pub stride: usize,
+}
+
+impl ConvBnSpec {
+    pub fn padding(&self) -> usize {
+        self.kernel / 2
+    }
+
+    pub fn weight_shape(&self) -> [usize; 4] {
+        [self.out_channels, self.in_channels, self.kernel, self.kernel]
+    }
+}
+
+/// torchvision's BasicBlock: two 3×3 convolutions and, where the shape changes, a 1×1
+/// projection of the identity.
+#[derive(Debug, Clone)]
+pub struct BlockSpec {
+    pub conv1: ConvBnSpec,
+    pub conv2: ConvBnSpec,
+    pub downsample: Option<ConvBnSpec>,
+}
+
+/// The ResNet-18 trunk (conv1 … layer4, no classifier): the 7×7 stride-2 stem, a 3×3
+/// stride-2 max-pool, then eight blocks. Features are `8 · width` channels at 1/32 of the
+/// input.
+#[derive(Debug, Clone)]
+pub struct TrunkSpec {
+    pub stem: ConvBnSpec,
+    pub blocks: Vec<BlockSpec>,
+}
+
+impl TrunkSpec {
+    /// `prefix` ends with a dot (`"imgnet."`) or is empty (torchvision's own files).
+    pub fn resnet18(prefix: &str, in_channels: usize, width: usize) -> TrunkSpec {
+        let spec = |name: &str, bn: &str, out_channels, in_channels, kernel, stride| ConvBnSpec {
+            conv: format!("{prefix}{name}"),
+            bn: format!("{prefix}{bn}"),
+            out_channels,
+            in_channels,
+            kernel,
+            stride,
+        };
+        let stem = spec("conv1", "bn1", width, in_channels, 7, 2);
+        let mut blocks = Vec::with_capacity(8);
+        let mut in_c = width;
+        for layer in 0..4 {
+            let out_c = width << layer;
+            for b in 0..2 {
+                let p = format!("layer{}.{b}", layer + 1);
+                let stride = if b == 0 && layer > 0 { 2 } else { 1 };
+                let block_in = if b == 0 { in_c } else { out_c };
+                let conv1 = spec(&format!("{p}.conv1"), &format!("{p}.bn1"), out_c, block_in, 3, stride);
+                let conv2 = spec(&format!("{p}.conv2"), &format!("{p}.bn2"), out_c, out_c, 3, 1);
+                let downsample = (stride != 1 || block_in != out_c).then(|| {
+                    spec(&format!("{p}.downsample.0"), &format!("{p}.downsample.1"), out_c, block_in, 1, stride)
+                });
+                blocks.push(BlockSpec { conv1, conv2, downsample });
+            }
+            in_c = out_c;
+        }
+        TrunkSpec { stem, blocks }
+    }
+
+    pub fn features(&self) -> usize {
+        self.blocks.last().map_or(self.stem.out_channels, |b| b.conv2.out_channels)
+    }
+
+    /// Every convolution + BatchNorm, in forward order.
+    pub fn conv_bns(&self) -> impl Iterator<Item = &ConvBnSpec> {
+        std::iter::once(&self.stem)
+            .chain(self.blocks.iter().flat_map(|b| [Some(&b.conv1), Some(&b.conv2), b.downsample.as_ref()]).flatten())
+    }
+
+    /// Every float tensor, by name with its shape.
+    pub fn shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut out = Vec::with_capacity(100);
+        for c in self.conv_bns() {
+            out.push((format!("{}.weight", c.conv), c.weight_shape().to_vec()));
+            for leaf in ["weight", "bias", "running_mean", "running_var"] {
+                out.push((format!("{}.{leaf}", c.bn), vec![c.out_channels]));
+            }
+        }
+        out
+    }
 }
 
 /// Every tensor of torchvision's ResNet-18 trunk (no classifier) under `prefix`.
 pub fn resnet18_shapes(prefix: &str, in_channels: usize) -> Vec<(String, Vec<usize>)> {
-    let mut out = Vec::with_capacity(100);
-    let mut conv_bn = |conv: String, bn: String, shape: [usize; 4]| {
-        out.push((format!("{conv}.weight"), shape.to_vec()));
-        for leaf in ["weight", "bias", "running_mean", "running_var"] {
-            out.push((format!("{bn}.{leaf}"), vec![shape[0]]));
-        }
-    };
-    conv_bn(format!("{prefix}conv1"), format!("{prefix}bn1"), [64, in_channels, 7, 7]);
-    let mut in_c = 64;
-    for (layer, out_c) in [64usize, 128, 256, 512].into_iter().enumerate() {
-        for b in 0..2 {
-            let p = format!("{prefix}layer{}.{b}", layer + 1);
-            let block_in = if b == 0 { in_c } else { out_c };
-            conv_bn(format!("{p}.conv1"), format!("{p}.bn1"), [out_c, block_in, 3, 3]);
-            conv_bn(format!("{p}.conv2"), format!("{p}.bn2"), [out_c, out_c, 3, 3]);
-            if b == 0 && layer > 0 {
-                conv_bn(format!("{p}.downsample.0"), format!("{p}.downsample.1"), [out_c, block_in, 1, 1]);
-            }
-        }
-        in_c = out_c;
-    }
-    out
+    TrunkSpec::resnet18(prefix, in_channels, RESNET18_WIDTH).shapes()
 }
 
 impl ModelConfig {
+    /// The published configuration of `architecture` (d = 512, τ = 0.03, ResNet-18).
+    pub fn published(architecture: Architecture) -> ModelConfig {
+        ModelConfig { architecture, dim: 512, tau: 0.03, width: RESNET18_WIDTH }
+    }
+
+    /// One trunk of this model; `prefix` ends with a dot.
+    pub fn trunk(&self, prefix: &str, in_channels: usize) -> TrunkSpec {
+        TrunkSpec::resnet18(prefix, in_channels, self.width)
+    }
+
+    /// Channels of the trunks' features, the heads' input.
+    pub fn features(&self) -> usize {
+        8 * self.width
+    }
+
     /// Every float tensor a checkpoint of this configuration holds, by name.
     pub fn expected_shapes(&self) -> BTreeMap<String, Vec<usize>> {
         let mut out = BTreeMap::new();
         for set in self.architecture.encoder_sets() {
             let p = set.prefix();
-            out.extend(resnet18_shapes(&format!("{p}imgnet."), 3));
-            out.extend(resnet18_shapes(&format!("{p}audnet."), 1));
+            out.extend(self.trunk(&format!("{p}imgnet."), 3).shapes());
+            out.extend(self.trunk(&format!("{p}audnet."), 1).shapes());
+            let features = self.features();
             for head in self.architecture.heads() {
-                out.insert(format!("{p}img_proj{head}.weight"), vec![self.dim, FEATURES, 1, 1]);
+                out.insert(format!("{p}img_proj{head}.weight"), vec![self.dim, features, 1, 1]);
                 out.insert(format!("{p}img_proj{head}.bias"), vec![self.dim]);
-                out.insert(format!("{p}aud_proj{head}.weight"), vec![self.dim, FEATURES]);
+                out.insert(format!("{p}aud_proj{head}.weight"), vec![self.dim, features]);
                 out.insert(format!("{p}aud_proj{head}.bias"), vec![self.dim]);
             }
         }
         out
     }
 
-    /// The architecture and head width of a checkpoint, read from its head names and
-    /// shapes (the authors' files carry no configuration).
+    /// The architecture, head and trunk widths of a checkpoint, read from its head names
+    /// and shapes (the authors' files carry no configuration).
     pub fn infer(weights: &Weights, tau: f64) -> Option<ModelConfig> {
         let (architecture, head) = if weights.get("img_proj1.weight").is_some() {
             (Architecture::Slavc, "img_proj1.weight")
@@ -150,7 +249,8 @@ impl ModelConfig {
             return None;
         };
         let dim = *weights.get(head)?.shape.first()?;
-        Some(ModelConfig { architecture, dim, tau })
+        let width = weights.get("imgnet.conv1.weight").and_then(|t| t.shape.first().copied()).unwrap_or(RESNET18_WIDTH);
+        Some(ModelConfig { architecture, dim, tau, width })
     }
 }
 
@@ -217,9 +317,19 @@ mod tests {
         // 100 float tensors per ResNet-18 trunk (20 BatchNorms keep a 21st buffer,
         // num_batches_tracked, which checkpoints hold and we skip): 496 keys with them.
         assert_eq!(resnet18_shapes("", 3).len(), 100);
-        let slavc = ModelConfig { architecture: Architecture::Slavc, dim: 512, tau: 0.03 };
+        let slavc = ModelConfig::published(Architecture::Slavc);
         assert_eq!(slavc.expected_shapes().len() + 2 * 2 * 20, 496);
-        let ezvsl = ModelConfig { architecture: Architecture::Ezvsl, dim: 512, tau: 0.03 };
+        let ezvsl = ModelConfig::published(Architecture::Ezvsl);
         assert_eq!(ezvsl.expected_shapes().len(), 204);
+    }
+
+    #[test]
+    fn narrow_trunks_keep_the_layout() {
+        let narrow = ModelConfig { width: 16, dim: 32, ..ModelConfig::published(Architecture::Slavc) };
+        let shapes = narrow.expected_shapes();
+        assert_eq!(shapes.len(), ModelConfig::published(Architecture::Slavc).expected_shapes().len());
+        assert_eq!(shapes["imgnet.conv1.weight"], [16, 3, 7, 7]);
+        assert_eq!(shapes["audnet.layer4.0.downsample.0.weight"], [128, 64, 1, 1]);
+        assert_eq!(shapes["momentum_img_proj2.weight"], [32, 128, 1, 1]);
     }
 }

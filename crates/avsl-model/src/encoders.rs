@@ -8,7 +8,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
 use crate::arch::{EncoderSet, ModelConfig};
-use crate::resnet::{FEATURES, ResNet18};
+use crate::resnet::ResNet18;
 use crate::weights::{ModelError, Weights};
 
 /// `F.normalize(x, dim)`: x / max(‖x‖₂, 1e-12) along `dim` (kept for broadcasting).
@@ -46,30 +46,30 @@ impl Encoders {
         device: &Device,
     ) -> Result<Encoders, ModelError> {
         let p = set.prefix();
-        let imgnet = ResNet18::load(w, &format!("{p}imgnet"), 3)?;
-        let audnet = ResNet18::load(w, &format!("{p}audnet"), 1)?;
-        let dim = config.dim;
+        let imgnet = ResNet18::load(w, &config.trunk(&format!("{p}imgnet."), 3))?;
+        let audnet = ResNet18::load(w, &config.trunk(&format!("{p}audnet."), 1))?;
+        let (dim, features) = (config.dim, config.features());
         let mut img_proj = Vec::new();
         let mut aud_proj = Vec::new();
         for head in config.architecture.heads() {
             img_proj.push(Conv1x1 {
-                weight: w.take(&format!("{p}img_proj{head}.weight"), [dim, FEATURES, 1, 1], device)?,
+                weight: w.take(&format!("{p}img_proj{head}.weight"), [dim, features, 1, 1], device)?,
                 bias: w.take(&format!("{p}img_proj{head}.bias"), [dim], device)?,
             });
             aud_proj.push(Linear {
-                weight: w.take(&format!("{p}aud_proj{head}.weight"), [dim, FEATURES], device)?,
+                weight: w.take(&format!("{p}aud_proj{head}.weight"), [dim, features], device)?,
                 bias: w.take::<1>(&format!("{p}aud_proj{head}.bias"), [dim], device)?.reshape([1, dim]),
             });
         }
         Ok(Encoders { imgnet, audnet, img_proj, aud_proj, config, set })
     }
 
-    /// Image trunk: `[B, 3, 224, 224]` → `[B, 512, 7, 7]`.
+    /// Image trunk: `[B, 3, 224, 224]` → `[B, 8·width, 7, 7]`.
     pub fn image_trunk(&self, image: Tensor<4>) -> Tensor<4> {
         self.imgnet.forward(image)
     }
 
-    /// Audio trunk with global max pooling: `[B, 1, 257, T]` → `[B, 512]`.
+    /// Audio trunk with global max pooling: `[B, 1, 257, T]` → `[B, 8·width]`.
     pub fn audio_trunk(&self, spectrogram: Tensor<4>) -> Tensor<2> {
         let f = self.audnet.forward(spectrogram).max_dim(3).max_dim(2);
         let [b, c, _, _] = f.dims();

@@ -34,39 +34,8 @@ impl HostConv {
         HostConv { weight, bias, in_c, out_c, k, stride, pad }
     }
 
-    fn output_size(&self, size: usize) -> usize {
-        (size + 2 * self.pad - self.k) / self.stride + 1
-    }
-
-    /// The patch matrix `[in_c·k·k, ho·wo]` of one image: row (c, ky, kx), column (oy, ox).
-    fn im2col(&self, image: &[f32], h: usize, w: usize, ho: usize, wo: usize, col: &mut [f32]) {
-        let (k, stride, pad) = (self.k, self.stride, self.pad);
-        col.par_chunks_mut(ho * wo).enumerate().for_each(|(row, out)| {
-            let (c, ky, kx) = (row / (k * k), (row / k) % k, row % k);
-            let plane = &image[c * h * w..][..h * w];
-            // Output columns whose input column lies inside the image.
-            let first = pad.saturating_sub(kx).div_ceil(stride).min(wo);
-            let last = (w + pad).saturating_sub(kx).div_ceil(stride).clamp(first, wo);
-            for oy in 0..ho {
-                let out_row = &mut out[oy * wo..][..wo];
-                let iy = (oy * stride + ky) as isize - pad as isize;
-                if iy < 0 || iy >= h as isize {
-                    out_row.fill(0.0);
-                    continue;
-                }
-                let src = &plane[iy as usize * w..][..w];
-                out_row[..first].fill(0.0);
-                out_row[last..].fill(0.0);
-                if stride == 1 {
-                    let start = first + kx - pad;
-                    out_row[first..last].copy_from_slice(&src[start..start + (last - first)]);
-                } else {
-                    for (ox, o) in out_row.iter_mut().enumerate().take(last).skip(first) {
-                        *o = src[ox * stride + kx - pad];
-                    }
-                }
-            }
-        });
+    fn geometry(&self, x: &Activation) -> ConvGeometry {
+        ConvGeometry::new([x.c, x.h, x.w], self.k, self.stride, self.pad)
     }
 
     /// conv(x) + bias (+ residual), then ReLU when asked. One image at a time: its patch
@@ -74,8 +43,8 @@ impl HostConv {
     /// written straight into the NCHW output, which already holds bias and residual.
     pub fn forward(&self, x: &Activation, residual: Option<&Activation>, relu: bool) -> Activation {
         debug_assert_eq!(x.c, self.in_c);
-        let (ho, wo) = (self.output_size(x.h), self.output_size(x.w));
-        let (hw, depth) = (ho * wo, self.in_c * self.k * self.k);
+        let g = self.geometry(x);
+        let (ho, wo, hw, depth) = (g.ho, g.wo, g.hw(), g.depth());
         let mut data = vec![0.0f32; x.n * self.out_c * hw];
         data.par_chunks_mut(hw).enumerate().for_each(|(plane, out)| {
             let b = self.bias[plane % self.out_c];
@@ -94,7 +63,7 @@ impl HostConv {
                 let rhs: &[f32] = if pointwise {
                     image
                 } else {
-                    self.im2col(image, x.h, x.w, ho, wo, &mut col[..depth * hw]);
+                    col[..depth * hw].par_chunks_mut(hw).enumerate().for_each(|(row, out)| g.im2col_row(image, row, out));
                     &col[..depth * hw]
                 };
                 let dst = &mut data[img * self.out_c * hw..][..self.out_c * hw];
@@ -129,6 +98,107 @@ impl HostConv {
             data.par_chunks_mut(1 << 14).for_each(|c| c.iter_mut().for_each(|v| *v = v.max(0.0)));
         }
         Activation { n: x.n, c: self.out_c, h: ho, w: wo, data }
+    }
+}
+
+/// Where a convolution reads: input `[c, h, w]`, a `k`×`k` kernel, stride and zero
+/// padding; the output is `ho`×`wo`.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvGeometry {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub ho: usize,
+    pub wo: usize,
+}
+
+impl ConvGeometry {
+    pub fn new([c, h, w]: [usize; 3], k: usize, stride: usize, pad: usize) -> ConvGeometry {
+        let out = |size: usize| (size + 2 * pad - k) / stride + 1;
+        ConvGeometry { c, h, w, k, stride, pad, ho: out(h), wo: out(w) }
+    }
+
+    pub fn hw(&self) -> usize {
+        self.ho * self.wo
+    }
+
+    /// Rows of the patch matrix: (channel, ky, kx).
+    pub fn depth(&self) -> usize {
+        self.c * self.k * self.k
+    }
+
+    /// Whether the patch matrix is the image itself (1×1, stride 1).
+    pub fn pointwise(&self) -> bool {
+        self.k == 1 && self.stride == 1 && self.pad == 0
+    }
+
+    /// Output columns `first..last` whose input column `ox·stride + kx − pad` lies inside
+    /// the image.
+    fn inside_columns(&self, kx: usize) -> (usize, usize) {
+        let first = self.pad.saturating_sub(kx).div_ceil(self.stride).min(self.wo);
+        let last = (self.w + self.pad).saturating_sub(kx).div_ceil(self.stride).clamp(first, self.wo);
+        (first, last)
+    }
+
+    /// Row `row` = (c, ky, kx) of the patch matrix `[c·k·k, ho·wo]` of one image.
+    pub fn im2col_row(&self, image: &[f32], row: usize, out: &mut [f32]) {
+        let (k, stride, pad, wo) = (self.k, self.stride, self.pad, self.wo);
+        let (c, ky, kx) = (row / (k * k), (row / k) % k, row % k);
+        let plane = &image[c * self.h * self.w..][..self.h * self.w];
+        let (first, last) = self.inside_columns(kx);
+        for oy in 0..self.ho {
+            let out_row = &mut out[oy * wo..][..wo];
+            let iy = (oy * stride + ky) as isize - pad as isize;
+            if iy < 0 || iy >= self.h as isize {
+                out_row.fill(0.0);
+                continue;
+            }
+            let src = &plane[iy as usize * self.w..][..self.w];
+            out_row[..first].fill(0.0);
+            out_row[last..].fill(0.0);
+            if stride == 1 {
+                let start = first + kx - pad;
+                out_row[first..last].copy_from_slice(&src[start..start + (last - first)]);
+            } else {
+                for (ox, o) in out_row.iter_mut().enumerate().take(last).skip(first) {
+                    *o = src[ox * stride + kx - pad];
+                }
+            }
+        }
+    }
+
+    /// The whole patch matrix of one image.
+    pub fn im2col(&self, image: &[f32], col: &mut [f32]) {
+        let hw = self.hw();
+        for (row, out) in col[..self.depth() * hw].chunks_mut(hw).enumerate() {
+            self.im2col_row(image, row, out);
+        }
+    }
+
+    /// The adjoint of `im2col`: adds every patch-matrix entry back onto the input pixel it
+    /// was read from (`image` is one image's gradient, accumulated into).
+    pub fn col2im(&self, col: &[f32], image: &mut [f32]) {
+        let (k, stride, pad, wo, hw) = (self.k, self.stride, self.pad, self.wo, self.hw());
+        for row in 0..self.depth() {
+            let (c, ky, kx) = (row / (k * k), (row / k) % k, row % k);
+            let plane = &mut image[c * self.h * self.w..][..self.h * self.w];
+            let src_rows = &col[row * hw..][..hw];
+            let (first, last) = self.inside_columns(kx);
+            for oy in 0..self.ho {
+                let iy = (oy * stride + ky) as isize - pad as isize;
+                if iy < 0 || iy >= self.h as isize {
+                    continue;
+                }
+                let dst = &mut plane[iy as usize * self.w..][..self.w];
+                let src = &src_rows[oy * wo..][..wo];
+                for ox in first..last {
+                    dst[ox * stride + kx - pad] += src[ox];
+                }
+            }
+        }
     }
 }
 

@@ -10,12 +10,14 @@ pub mod embedding;
 pub mod encoders;
 pub mod formula;
 pub mod host_conv;
+pub mod host_train;
 pub mod loss;
 pub mod ogl;
 pub mod pth_writer;
 pub mod resnet;
 pub mod test_pass;
 pub mod trainable;
+pub mod trunk_train;
 pub mod weights;
 
 pub use arch::{Architecture, EncoderSet, ModelConfig};

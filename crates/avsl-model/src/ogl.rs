@@ -3,6 +3,7 @@
 
 use burn::tensor::Tensor;
 
+use crate::arch::{RESNET18_WIDTH, TrunkSpec};
 use crate::resnet::ResNet18;
 use crate::weights::{ModelError, Weights};
 
@@ -16,7 +17,7 @@ impl ObjectSaliency {
     pub fn load(w: &mut Weights) -> Result<ObjectSaliency, ModelError> {
         w.remove("fc.weight");
         w.remove("fc.bias");
-        Ok(ObjectSaliency { trunk: ResNet18::load(w, "", 3)? })
+        Ok(ObjectSaliency { trunk: ResNet18::load(w, &TrunkSpec::resnet18("", 3, RESNET18_WIDTH))? })
     }
 
     /// `[B, 3, 224, 224]` → the object-saliency maps `[B, 7, 7]`.

@@ -1,69 +1,30 @@
-//! The networks in training mode (METHOD §2–4): parameters by the authors' names as
-//! tensors on an autodiff device, BatchNorm with batch statistics and running statistics
-//! updated as PyTorch does, visual dropout from masks the caller draws, SLAVC's momentum
-//! encoders and their exponential moving average.
+//! A model in training (METHOD §2–4): parameters and BatchNorm running statistics on the
+//! host under the authors' names. One step runs the trunks on the CPU kernels of
+//! `trunk_train` (forward with a tape, backward by hand) and the small rest — visual
+//! dropout, projection heads, normalisation, the loss — as burn tensors on an autodiff
+//! device, whose gradients with respect to the trunks' features start the trunks'
+//! backward pass.
 
 use std::collections::BTreeMap;
 
-use burn::tensor::activation::relu;
-use burn::tensor::module::{batch_norm, batch_norm_train, conv2d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::arch::{EncoderSet, ModelConfig};
+use crate::arch::{Architecture, EncoderSet, ModelConfig};
 use crate::encoders::l2_normalize;
+use crate::host_conv::Activation;
+use crate::loss::{ezvsl_loss, slavc_loss};
+use crate::trunk_train::{TrunkTape, trunk_backward, trunk_forward};
 use crate::weights::{NamedTensor, Weights};
 
-const BN_EPS: f64 = 1e-5;
-/// PyTorch's BatchNorm momentum: running = 0.9 · running + 0.1 · batch statistic.
-const BN_MOMENTUM: f64 = 0.1;
-
-/// Tensors by name, kept flat with their shapes.
-#[derive(Clone, Default)]
-pub struct TensorMap {
-    tensors: BTreeMap<String, (Tensor<1>, Vec<usize>)>,
-}
-
-impl TensorMap {
-    pub fn insert(&mut self, name: impl Into<String>, tensor: Tensor<1>, shape: Vec<usize>) {
-        self.tensors.insert(name.into(), (tensor, shape));
-    }
-
-    /// The tensor `name` in its own shape; panics on a name the architecture lacks (the
-    /// map is built from the architecture's own list).
-    pub fn get<const D: usize>(&self, name: &str) -> Tensor<D> {
-        let (t, shape) = self.tensors.get(name).unwrap_or_else(|| panic!("no tensor {name}"));
-        let dims: [usize; D] = shape.as_slice().try_into().unwrap_or_else(|_| panic!("{name} is {shape:?}"));
-        t.clone().reshape(dims)
-    }
-
-    pub fn flat(&self, name: &str) -> Option<&Tensor<1>> {
-        self.tensors.get(name).map(|(t, _)| t)
-    }
-
-    pub fn set_flat(&mut self, name: &str, tensor: Tensor<1>) {
-        self.tensors.get_mut(name).unwrap_or_else(|| panic!("no tensor {name}")).0 = tensor;
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.tensors.keys().map(String::as_str)
-    }
-
-    /// Host copies, for checkpoints.
-    pub fn to_weights(&self, into: &mut Weights) {
-        for (name, (t, shape)) in &self.tensors {
-            let values = t.clone().into_data().try_to_vec::<f32>().expect("float32 tensors");
-            into.insert(name.clone(), NamedTensor { shape: shape.clone(), values });
-        }
-    }
-}
-
-/// Everything a model holds: trainable parameters (online ones tracked for gradients,
-/// momentum copies not) and BatchNorm running statistics.
+/// Everything a model holds: parameters (online and, for SLAVC, momentum copies) and
+/// BatchNorm running statistics.
 pub struct TrainState {
     pub config: ModelConfig,
-    pub params: TensorMap,
-    pub buffers: TensorMap,
+    pub params: Weights,
+    pub buffers: Weights,
+    /// Where the heads and the loss run (an autodiff device).
     pub device: Device,
 }
 
@@ -71,23 +32,36 @@ fn is_buffer(name: &str) -> bool {
     name.ends_with(".running_mean") || name.ends_with(".running_var")
 }
 
+/// One training batch: normalised images `[B, 3, H, W]` and spectrograms `[B, 1, F, T]`.
+pub struct Batch {
+    pub images: Activation,
+    pub spectrograms: Activation,
+}
+
+/// Dropout masks of a step's image features (entries 0 or 1/(1 − p), shape
+/// `[B, 8·width, H/32, W/32]`); `None` for no dropout.
+#[derive(Default)]
+pub struct Masks {
+    pub online: Option<Tensor<4>>,
+    pub target: Option<Tensor<4>>,
+}
+
+/// Features of one trunk as a leaf of the autodiff graph, with the tape that continues
+/// its gradient into the trunk.
+struct Leaf {
+    tensor: Tensor<4>,
+    tape: TrunkTape,
+}
+
 impl TrainState {
-    /// Moves checkpoint tensors onto `device` (an autodiff device for training). Every
-    /// name of the architecture must be present (verify the checkpoint first).
+    /// Copies checkpoint tensors. Every name of the architecture must be present (verify
+    /// the checkpoint first).
     pub fn new(weights: &Weights, config: ModelConfig, device: &Device) -> TrainState {
-        let mut params = TensorMap::default();
-        let mut buffers = TensorMap::default();
-        for (name, shape) in config.expected_shapes() {
-            let t = weights.get(&name).unwrap_or_else(|| panic!("no tensor {name}"));
-            let n = t.values.len();
-            let tensor = Tensor::<1>::from_data(TensorData::new(t.values.clone(), [n]), device);
-            if is_buffer(&name) {
-                buffers.insert(name, tensor, shape);
-            } else if name.starts_with("momentum_") {
-                params.insert(name, tensor, shape);
-            } else {
-                params.insert(name, tensor.require_grad(), shape);
-            }
+        let mut params = Weights::default();
+        let mut buffers = Weights::default();
+        for (name, _) in config.expected_shapes() {
+            let t = weights.get(&name).unwrap_or_else(|| panic!("no tensor {name}")).clone();
+            if is_buffer(&name) { buffers.insert(name, t) } else { params.insert(name, t) }
         }
         TrainState { config, params, buffers, device: device.clone() }
     }
@@ -97,88 +71,96 @@ impl TrainState {
         self.params.names().filter(|n| !n.starts_with("momentum_")).map(str::to_string).collect()
     }
 
-    /// Every tensor on the host under the authors' names.
+    /// Every tensor under the authors' names.
     pub fn to_weights(&self) -> Weights {
         let mut w = Weights::default();
-        self.params.to_weights(&mut w);
-        self.buffers.to_weights(&mut w);
+        for (name, t) in self.params.iter().chain(self.buffers.iter()) {
+            w.insert(name, t.clone());
+        }
         w
     }
 
-    fn conv_bn(&mut self, x: Tensor<4>, conv: &str, bn: &str, stride: usize, train: bool) -> Tensor<4> {
-        let weight: Tensor<4> = self.params.get(&format!("{conv}.weight"));
-        let pad = weight.dims()[2] / 2;
-        let y = conv2d(x, weight, None, ConvOptions::new([stride; 2], [pad; 2], [1, 1], 1));
-        let (gamma, beta) = (self.params.get(&format!("{bn}.weight")), self.params.get(&format!("{bn}.bias")));
-        let (mean_name, var_name) = (format!("{bn}.running_mean"), format!("{bn}.running_var"));
-        if !train {
-            return batch_norm(y, gamma, beta, self.buffers.get(&mean_name), self.buffers.get(&var_name), BN_EPS);
-        }
-        let [n, _, h, w] = y.dims();
-        let out = batch_norm_train(y, gamma, beta, BN_EPS);
-        // Running variance uses the unbiased batch variance, as PyTorch does.
-        let count = (n * h * w) as f64;
-        let unbiased = out.variance.detach().mul_scalar(count / (count - 1.0).max(1.0));
-        for (name, stat) in [(mean_name, out.mean.detach()), (var_name, unbiased)] {
-            let running = self.buffers.flat(&name).expect("running statistics").clone();
-            let updated = running.mul_scalar(1.0 - BN_MOMENTUM).add(stat.mul_scalar(BN_MOMENTUM));
-            self.buffers.set_flat(&name, updated);
-        }
-        out.output
-    }
-
-    /// torchvision's ResNet-18 trunk `{prefix}` (`imgnet`, `momentum_audnet`, …): layer4
-    /// features `[B, 512, H/32, W/32]`.
-    pub fn trunk(&mut self, prefix: &str, x: Tensor<4>, train: bool) -> Tensor<4> {
-        let x = relu(self.conv_bn(x, &format!("{prefix}.conv1"), &format!("{prefix}.bn1"), 2, train));
-        let mut x = max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]).with_padding([1, 1]));
-        for layer in 1..=4 {
-            for block in 0..2 {
-                let p = format!("{prefix}.layer{layer}.{block}");
-                let stride = if block == 0 && layer > 1 { 2 } else { 1 };
-                let identity = if block == 0 && layer > 1 {
-                    self.conv_bn(x.clone(), &format!("{p}.downsample.0"), &format!("{p}.downsample.1"), stride, train)
-                } else {
-                    x.clone()
-                };
-                let y = relu(self.conv_bn(x, &format!("{p}.conv1"), &format!("{p}.bn1"), stride, train));
-                x = relu(self.conv_bn(y, &format!("{p}.conv2"), &format!("{p}.bn2"), 1, train).add(identity));
+    /// θ_m ← m·θ_m + (1 − m)·θ for every momentum parameter, in one pass: `m_image` for
+    /// the image trunk and heads, `m_audio` for the audio ones. BatchNorm running
+    /// statistics are not averaged (the momentum encoders keep their own).
+    pub fn momentum_update(&mut self, m_image: f64, m_audio: f64) {
+        let names: Vec<String> =
+            self.params.names().filter(|n| n.starts_with("momentum_")).map(str::to_string).collect();
+        for name in names {
+            let online = self.params.get(&name["momentum_".len()..]).expect("online twin").values.clone();
+            let m = if name.starts_with("momentum_img") { m_image } else { m_audio } as f32;
+            let target = self.params.get_mut(&name).expect("momentum parameter");
+            for (t, o) in target.values.iter_mut().zip(online) {
+                *t = *t * m + o * (1.0 - m);
             }
         }
-        x
     }
 
-    /// The normalised image embeddings of every head; `dropout` multiplies the trunk
-    /// features first (a mask already scaled by 1/(1 − p), or `None`).
-    pub fn image_embeddings(
-        &mut self,
-        set: EncoderSet,
-        images: Tensor<4>,
-        dropout: Option<Tensor<4>>,
-        train: bool,
-    ) -> Vec<Tensor<4>> {
+    /// The projection heads' parameters of `set` as flat tensors for this step; the
+    /// online ones are leaves that collect gradients.
+    fn heads(&self, set: EncoderSet) -> Heads {
         let p = set.prefix();
-        let mut features = self.trunk(&format!("{p}imgnet"), images, train);
-        if let Some(mask) = dropout {
-            features = features.mul(mask);
+        let mut tensors = BTreeMap::new();
+        for head in self.config.architecture.heads() {
+            for part in ["img_proj", "aud_proj"] {
+                for leaf in ["weight", "bias"] {
+                    let name = format!("{p}{part}{head}.{leaf}");
+                    let t = self.params.get(&name).unwrap_or_else(|| panic!("no tensor {name}"));
+                    let n = t.values.len();
+                    let tensor = Tensor::<1>::from_data(TensorData::new(t.values.clone(), [n]), &self.device);
+                    let tensor = if set == EncoderSet::Online { tensor.require_grad() } else { tensor };
+                    tensors.insert(format!("{part}{head}.{leaf}"), tensor);
+                }
+            }
         }
+        Heads { tensors }
+    }
+
+    fn to_tensor(&self, x: &Activation) -> Tensor<4> {
+        Tensor::from_data(TensorData::new(x.data.clone(), [x.n, x.c, x.h, x.w]), &self.device)
+    }
+
+    /// The trunk `{set}{imgnet|audnet}` on `x`: online trunks keep a tape and give a leaf
+    /// that tracks gradients; momentum trunks give plain features.
+    fn trunk(&mut self, set: EncoderSet, net: &str, x: Activation) -> (Tensor<4>, Option<Leaf>) {
+        let prefix = format!("{}{net}.", set.prefix());
+        let spec = self.config.trunk(&prefix, x.c);
+        let online = set == EncoderSet::Online;
+        let (features, tape) = trunk_forward(&spec, &self.params, &mut self.buffers, x, online);
+        let tensor = self.to_tensor(&features);
+        match tape {
+            Some(tape) => {
+                let leaf = tensor.require_grad();
+                (leaf.clone(), Some(Leaf { tensor: leaf, tape }))
+            }
+            None => (tensor, None),
+        }
+    }
+
+    /// Normalised image embeddings of every head from trunk features (dropout first).
+    fn image_heads(&self, heads: &Heads, features: Tensor<4>, dropout: Option<Tensor<4>>) -> Vec<Tensor<4>> {
+        let features = match dropout {
+            Some(mask) => features.mul(mask),
+            None => features,
+        };
+        let [_, c, _, _] = features.dims();
         let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
         self.config
             .architecture
             .heads()
             .iter()
-            .map(|h| {
-                let w = self.params.get(&format!("{p}img_proj{h}.weight"));
-                let b = self.params.get(&format!("{p}img_proj{h}.bias"));
-                l2_normalize(conv2d(features.clone(), w, Some(b), options.clone()), 1)
+            .map(|head| {
+                let bias = heads.get(&format!("img_proj{head}.bias"));
+                let [d] = bias.dims();
+                let weight = heads.get(&format!("img_proj{head}.weight")).reshape([d, c, 1, 1]);
+                l2_normalize(conv2d(features.clone(), weight, Some(bias), options.clone()), 1)
             })
             .collect()
     }
 
-    /// The normalised audio embeddings of every head (global max pooling of the trunk).
-    pub fn audio_embeddings(&mut self, set: EncoderSet, spectrograms: Tensor<4>, train: bool) -> Vec<Tensor<2>> {
-        let p = set.prefix();
-        let f = self.trunk(&format!("{p}audnet"), spectrograms, train).max_dim(3).max_dim(2);
+    /// Normalised audio embeddings of every head (global max pooling of the features).
+    fn audio_heads(&self, heads: &Heads, features: Tensor<4>) -> Vec<Tensor<2>> {
+        let f = features.max_dim(3).max_dim(2);
         let [b, c, _, _] = f.dims();
         let pooled = f.reshape([b, c]);
         self.config
@@ -186,25 +168,68 @@ impl TrainState {
             .heads()
             .iter()
             .map(|h| {
-                let w: Tensor<2> = self.params.get(&format!("{p}aud_proj{h}.weight"));
-                let bias: Tensor<1> = self.params.get(&format!("{p}aud_proj{h}.bias"));
+                let bias = heads.get(&format!("aud_proj{h}.bias"));
                 let [d] = bias.dims();
+                let w = heads.get(&format!("aud_proj{h}.weight")).reshape([d, c]);
                 l2_normalize(pooled.clone().matmul(w.transpose()).add(bias.reshape([1, d])), 1)
             })
             .collect()
     }
 
-    /// θ_m ← m·θ_m + (1 − m)·θ for every momentum parameter: `m_image` for the image trunk
-    /// and heads, `m_audio` for the audio ones. BatchNorm running statistics are not
-    /// averaged (the momentum encoders keep their own).
-    pub fn momentum_update(&mut self, m_image: f64, m_audio: f64) {
-        let names: Vec<String> =
-            self.params.names().filter(|n| n.starts_with("momentum_")).map(str::to_string).collect();
-        for name in names {
-            let online = self.params.flat(&name["momentum_".len()..]).expect("online twin").clone().detach();
-            let m = if name.starts_with("momentum_img") { m_image } else { m_audio };
-            let current = self.params.flat(&name).expect("momentum parameter").clone();
-            self.params.set_flat(&name, current.mul_scalar(m).add(online.mul_scalar(1.0 - m)).detach());
+    /// One step's loss and the gradient of every online parameter, in the authors' order
+    /// (METHOD §3): online features, then (SLAVC) the momentum update with factors
+    /// `momentum` = (image, audio), target features, the loss. BatchNorm running
+    /// statistics of every trunk that ran are updated.
+    pub fn loss_and_gradients(&mut self, batch: Batch, masks: Masks, momentum: (f64, f64)) -> (f64, Weights) {
+        let tau = self.config.tau;
+        let images = batch.images.clone();
+        let spectrograms = batch.spectrograms.clone();
+        let (fv, leaf_v) = self.trunk(EncoderSet::Online, "imgnet", batch.images);
+        let (fa, leaf_a) = self.trunk(EncoderSet::Online, "audnet", batch.spectrograms);
+        let heads = self.heads(EncoderSet::Online);
+        let v = self.image_heads(&heads, fv, masks.online);
+        let a = self.audio_heads(&heads, fa);
+        let loss = match self.config.architecture {
+            Architecture::Slavc => {
+                self.momentum_update(momentum.0, momentum.1);
+                let (fvt, _) = self.trunk(EncoderSet::Momentum, "imgnet", images);
+                let (fat, _) = self.trunk(EncoderSet::Momentum, "audnet", spectrograms);
+                let target_heads = self.heads(EncoderSet::Momentum);
+                let vt = self.image_heads(&target_heads, fvt, masks.target);
+                let at = self.audio_heads(&target_heads, fat);
+                slavc_loss([&v[0], &v[1]], [&a[0], &a[1]], [&vt[0], &vt[1]], [&at[0], &at[1]], tau)
+            }
+            Architecture::Ezvsl => ezvsl_loss(&v[0], &a[0], tau),
+        };
+        let value = loss.clone().into_data().try_to_vec::<f32>().expect("float32 loss")[0] as f64;
+        let graph = loss.backward();
+        let mut grads = Weights::default();
+        for (name, tensor) in &heads.tensors {
+            let g = tensor.grad(&graph).expect("the loss depends on every head");
+            let shape = self.params.get(name).expect("head parameter").shape.clone();
+            grads.insert(name.clone(), NamedTensor { shape, values: host(g) });
         }
+        for leaf in [leaf_v, leaf_a].into_iter().flatten() {
+            let d = leaf.tensor.grad(&graph).expect("the loss depends on every trunk");
+            let [n, c, h, w] = d.dims();
+            trunk_backward(leaf.tape, &self.params, Activation { n, c, h, w, data: host(d) }, &mut grads);
+        }
+        (value, grads)
     }
+}
+
+/// The projection heads' parameters of one encoder set for one step, by name without
+/// the set's prefix (`img_proj1.weight`, …).
+struct Heads {
+    tensors: BTreeMap<String, Tensor<1>>,
+}
+
+impl Heads {
+    fn get(&self, name: &str) -> Tensor<1> {
+        self.tensors.get(name).unwrap_or_else(|| panic!("no head tensor {name}")).clone()
+    }
+}
+
+fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().expect("float32 tensor")
 }

@@ -46,6 +46,10 @@ impl Weights {
         self.tensors.get(name)
     }
 
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut NamedTensor> {
+        self.tensors.get_mut(name)
+    }
+
     /// Names in sorted order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(String::as_str)

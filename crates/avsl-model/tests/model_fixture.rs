@@ -76,7 +76,7 @@ fn slavc_checkpoint_in_the_authors_layout_matches_pytorch_on_both_encoder_sets()
     let device = Device::flex();
     let checkpoint = authors_checkpoint(dir.path());
     let config = checkpoint.config(0.03, Some(Architecture::Slavc)).unwrap();
-    assert_eq!(config, ModelConfig { architecture: Architecture::Slavc, dim: 64, tau: 0.03 });
+    assert_eq!(config, ModelConfig { dim: 64, ..ModelConfig::published(Architecture::Slavc) });
     let keys = meta("slavc_tensors.json")["checkpoint_keys"].as_array().unwrap().len();
     assert_eq!(keys, checkpoint.weights.len() + 4 * 20, "the authors' key list minus the BatchNorm counters");
     let (image, audio) = inputs(&device);
@@ -143,7 +143,7 @@ fn ezvsl_maps_and_loss_match_pytorch() {
 fn safetensors_round_trip_keeps_names_values_and_config() {
     let dir = tempfile::tempdir().unwrap();
     let weights = formula_weights(&meta("slavc_tensors.json"));
-    let config = ModelConfig { architecture: Architecture::Slavc, dim: 64, tau: 0.05 };
+    let config = ModelConfig { dim: 64, tau: 0.05, ..ModelConfig::published(Architecture::Slavc) };
     let path = dir.path().join("ours.safetensors");
     let extra = std::collections::BTreeMap::from([("epoch".to_string(), "3".to_string())]);
     write_safetensors(&path, &weights, &config, &extra).unwrap();
@@ -186,7 +186,7 @@ fn a_partial_or_wrong_checkpoint_lists_every_difference_and_names_the_file() {
     let mut other = Weights::default();
     other.insert("encoder.weight", NamedTensor { shape: vec![2], values: vec![1.0, 2.0] });
     let other_path = dir.path().join("other.safetensors");
-    let ez = ModelConfig { architecture: Architecture::Ezvsl, dim: 2, tau: 0.03 };
+    let ez = ModelConfig { dim: 2, ..ModelConfig::published(Architecture::Ezvsl) };
     write_safetensors(&other_path, &other, &ez, &Default::default()).unwrap();
     let e = read_checkpoint(&other_path).unwrap().into_encoders(ez, EncoderSet::Online, &Device::flex());
     let e = e.err().unwrap().to_string();

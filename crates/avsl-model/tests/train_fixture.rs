@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use avsl_model::adam::{Adam, host};
+use avsl_model::adam::Adam;
 use avsl_model::formula::{formula_values, formula_weights_for};
-use avsl_model::loss::slavc_loss;
-use avsl_model::trainable::TrainState;
-use avsl_model::{Architecture, EncoderSet, ModelConfig};
-use burn::tensor::{Device, Tensor, TensorData};
+use avsl_model::host_conv::Activation;
+use avsl_model::trainable::{Batch, Masks, TrainState};
+use avsl_model::{Architecture, ModelConfig};
+use burn::tensor::Device;
 use serde_json::Value;
 
 fn fixture() -> Value {
@@ -16,11 +16,10 @@ fn fixture() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn input(index: u64, shape: &Value, device: &Device) -> Tensor<4> {
+fn input(index: u64, shape: &Value) -> Activation {
     let shape: Vec<usize> = shape.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
-    let values: Vec<f32> = formula_values(index, "input", &shape).into_iter().map(|v| v * 8.0).collect();
-    let dims: [usize; 4] = shape.try_into().unwrap();
-    Tensor::from_data(TensorData::new(values, dims), device)
+    let data: Vec<f32> = formula_values(index, "input", &shape).into_iter().map(|v| v * 8.0).collect();
+    Activation { n: shape[0], c: shape[1], h: shape[2], w: shape[3], data }
 }
 
 /// Compares our values with a fixture summary (first values, sum, sum of |x|): values
@@ -44,47 +43,43 @@ fn one_slavc_training_step_matches_pytorch() {
     let f = fixture();
     let weights = formula_weights_for(&f["tensors"]);
     let tau = f["tau"].as_f64().unwrap();
-    let config = ModelConfig { architecture: Architecture::Slavc, dim: f["dim"].as_u64().unwrap() as usize, tau };
+    let config = ModelConfig { dim: f["dim"].as_u64().unwrap() as usize, tau, ..ModelConfig::published(Architecture::Slavc) };
     let device = Device::autodiff(Device::flex());
     let mut state = TrainState::new(&weights, config, &device);
-    let (image, audio) = (input(9001, &f["image"], &device), input(9002, &f["audio"], &device));
+    let batch = Batch { images: input(9001, &f["image"]), spectrograms: input(9002, &f["audio"]) };
 
     // The authors' order: online features, momentum update, target features.
-    let v = state.image_embeddings(EncoderSet::Online, image.clone(), None, true);
-    let a = state.audio_embeddings(EncoderSet::Online, audio.clone(), true);
     let m = f["momentum"].as_f64().unwrap();
-    state.momentum_update(m, m);
-    let vt: Vec<Tensor<4>> =
-        state.image_embeddings(EncoderSet::Momentum, image, None, true).into_iter().map(Tensor::detach).collect();
-    let at: Vec<Tensor<2>> =
-        state.audio_embeddings(EncoderSet::Momentum, audio, true).into_iter().map(Tensor::detach).collect();
-    let loss = slavc_loss([&v[0], &v[1]], [&a[0], &a[1]], [&vt[0], &vt[1]], [&at[0], &at[1]], tau);
-    let value = host(&loss)[0] as f64;
+    let (value, grads) = state.loss_and_gradients(batch, Masks::default(), (m, m));
     let expected = f["loss"].as_f64().unwrap();
     println!("loss: ours {value}, torch {expected}");
     assert!((value - expected).abs() <= 1e-5 * expected.abs(), "loss {value} vs {expected}");
 
-    let grads = loss.backward();
     for (name, summary) in f["grads"].as_object().unwrap() {
-        let grad = state.params.flat(name).unwrap().grad(&grads).unwrap_or_else(|| panic!("no gradient for {name}"));
-        // The image stem's gradients sum 3,072 products per channel (3 × 32 × 32): burn's
-        // CPU reductions add them in plain float32 order where PyTorch uses cascaded sums,
-        // and with the cancellation in Σ dy·x̂ they end up 1.7e-3 (relative) apart; every
-        // layer above it agrees to 1e-4 (PyTorch's own float32 vs float64 gap: 1e-5).
-        let rtol = if name.starts_with("imgnet.conv1") || name.starts_with("imgnet.bn1") { 5e-3 } else { 1e-4 };
-        assert_summary(&format!("grad {name}"), &host(&grad), summary, rtol, 1e-7);
+        let grad = grads.get(name).unwrap_or_else(|| panic!("no gradient for {name}"));
+        // This step is very sensitive to float32 rounding in the forward pass (ReLU signs,
+        // the audio's global max): computing BatchNorm's output as PyTorch's CPU kernel
+        // does (x·α + (β − mean·α)) instead of γ·(x − mean)/σ + β moved the audio stem's
+        // gradient from 2.8e-3 to 1.6e-5 of PyTorch's, while computing BatchNorm's
+        // backward in float32 instead of float64 changed nothing. Measured now: heads and
+        // audio trunk ≤ 1e-4 relative (img_proj2.bias 2e-4), image blocks ≤ 9e-5, the
+        // image stem 1.3e-3 (burn's autodiff, the previous path, was 1.7e-3 there).
+        let stem = name.starts_with("imgnet.conv1") || name.starts_with("imgnet.bn1");
+        let rtol = if stem { 5e-3 } else { 5e-4 };
+        assert_summary(&format!("grad {name}"), &grad.values, summary, rtol, 1e-7);
     }
+    assert_eq!(grads.len(), state.trainable().len(), "a gradient for every online parameter");
     for (name, summary) in f["momentum_params"].as_object().unwrap() {
-        assert_summary(name, &host(state.params.flat(name).unwrap()), summary, 1e-6, 1e-7);
+        assert_summary(name, &state.params.get(name).unwrap().values, summary, 1e-6, 1e-7);
     }
     for (name, summary) in f["buffers"].as_object().unwrap() {
-        assert_summary(name, &host(state.buffers.flat(name).unwrap()), summary, 1e-4, 1e-6);
+        assert_summary(name, &state.buffers.get(name).unwrap().values, summary, 1e-4, 1e-6);
     }
 
     let mut adam = Adam::new(f["lr"].as_f64().unwrap());
-    adam.step(&mut state, &grads);
+    adam.step(&mut state.params, &grads);
     for (name, summary) in f["after_step"].as_object().unwrap() {
         // Adam's first step moves each weight by about lr·sign(g): compared to 2% of lr.
-        assert_summary(&format!("{name} after Adam"), &host(state.params.flat(name).unwrap()), summary, 0.0, 2e-5);
+        assert_summary(&format!("{name} after Adam"), &state.params.get(name).unwrap().values, summary, 0.0, 2e-5);
     }
 }

@@ -9,6 +9,9 @@ pub struct TrainConfig {
     pub model: Architecture,
     /// Width d of the projection heads.
     pub dim: usize,
+    /// Base channel width of the ResNet-18 trunks (64 = torchvision's; `--image-weights`
+    /// needs 64).
+    pub width: usize,
     pub tau: f64,
     pub lr: f64,
     pub epochs: u64,
@@ -27,6 +30,7 @@ impl Default for TrainConfig {
         TrainConfig {
             model: Architecture::Slavc,
             dim: 512,
+            width: 64,
             tau: 0.03,
             lr: 1e-4,
             epochs: 20,
@@ -41,6 +45,6 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     pub fn model_config(&self) -> ModelConfig {
-        ModelConfig { architecture: self.model, dim: self.dim, tau: self.tau }
+        ModelConfig { architecture: self.model, dim: self.dim, tau: self.tau, width: self.width }
     }
 }

@@ -3,7 +3,7 @@
 //! trunk and the heads as the authors initialise them, momentum copies equal to the
 //! online weights. Seeded, so a run is reproducible.
 
-use avsl_model::arch::resnet18_shapes;
+use avsl_model::arch::{TrunkSpec, resnet18_shapes};
 use avsl_model::{ModelConfig, NamedTensor, Weights};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -28,9 +28,9 @@ enum BnScale {
     Normal,
 }
 
-/// A ResNet-18 trunk under `prefix` with Kaiming-normal (fan_out, ReLU) convolutions.
-fn trunk(w: &mut Weights, rng: &mut ChaCha8Rng, prefix: &str, in_channels: usize, scale: BnScale) {
-    for (name, shape) in resnet18_shapes(prefix, in_channels) {
+/// A ResNet-18 trunk with Kaiming-normal (fan_out, ReLU) convolutions.
+fn trunk(w: &mut Weights, rng: &mut ChaCha8Rng, spec: &TrunkSpec, scale: BnScale) {
+    for (name, shape) in spec.shapes() {
         let leaf = name.rsplit('.').next().unwrap_or("");
         let t = match (leaf, shape.len()) {
             ("weight", 4) => {
@@ -67,17 +67,17 @@ pub fn initial_weights(config: &ModelConfig, imagenet: Option<&Weights>, seed: u
                 }
             }
         }
-        None => trunk(&mut w, &mut rng, "imgnet.", 3, BnScale::One),
+        None => trunk(&mut w, &mut rng, &config.trunk("imgnet.", 3), BnScale::One),
     }
-    trunk(&mut w, &mut rng, "audnet.", 1, BnScale::Normal);
-    let d = config.dim;
+    trunk(&mut w, &mut rng, &config.trunk("audnet.", 1), BnScale::Normal);
+    let (d, f) = (config.dim, config.features());
     for head in config.architecture.heads() {
         let std = (2.0 / d as f64).sqrt();
-        w.insert(format!("img_proj{head}.weight"), tensor(&[d, 512, 1, 1], || std * normal(&mut rng)));
-        w.insert(format!("img_proj{head}.bias"), default_bias(&mut rng, d, 512));
+        w.insert(format!("img_proj{head}.weight"), tensor(&[d, f, 1, 1], || std * normal(&mut rng)));
+        w.insert(format!("img_proj{head}.bias"), default_bias(&mut rng, d, f));
         // Truncated normal, std 0.01, cut at ±2 (PyTorch's absolute bounds: never reached).
-        w.insert(format!("aud_proj{head}.weight"), tensor(&[d, 512], || (0.01 * normal(&mut rng)).clamp(-2.0, 2.0)));
-        w.insert(format!("aud_proj{head}.bias"), default_bias(&mut rng, d, 512));
+        w.insert(format!("aud_proj{head}.weight"), tensor(&[d, f], || (0.01 * normal(&mut rng)).clamp(-2.0, 2.0)));
+        w.insert(format!("aud_proj{head}.bias"), default_bias(&mut rng, d, f));
     }
     if config.architecture.encoder_sets().len() > 1 {
         let online: Vec<(String, NamedTensor)> = w.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn complete_reproducible_and_scaled_as_the_authors() {
-        let config = ModelConfig { architecture: Architecture::Slavc, dim: 512, tau: 0.03 };
+        let config = ModelConfig::published(Architecture::Slavc);
         let w = initial_weights(&config, None, 7);
         assert!(compare(&w, &config.expected_shapes()).is_empty());
         assert_eq!(w.get("img_proj1.weight"), initial_weights(&config, None, 7).get("img_proj1.weight"));
@@ -108,7 +108,7 @@ mod tests {
         let lin = &w.get("aud_proj2.weight").unwrap().values;
         let std = (lin.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / lin.len() as f64).sqrt();
         assert!((std - 0.01).abs() < 0.0005, "{std}");
-        let ez = ModelConfig { architecture: Architecture::Ezvsl, dim: 64, tau: 0.03 };
+        let ez = ModelConfig { dim: 64, width: 16, ..ModelConfig::published(Architecture::Ezvsl) };
         assert!(compare(&initial_weights(&ez, None, 1), &ez.expected_shapes()).is_empty());
     }
 }

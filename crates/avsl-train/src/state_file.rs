@@ -6,10 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use avsl_model::Weights;
 use avsl_model::checkpoint::{CheckpointError, TRAINING_PREFIX, read_checkpoint, write_safetensors};
-use avsl_model::trainable::TensorMap;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 
 use crate::config::TrainConfig;
 use crate::trainer::Trainer;
@@ -35,15 +33,10 @@ pub struct Progress {
 /// Saves the trainer (weights, optimiser, counters) and the loop's progress.
 pub fn save(path: &Path, trainer: &Trainer, progress: Progress) -> Result<(), CheckpointError> {
     let mut weights = trainer.state.to_weights();
-    let mut moments = Weights::default();
-    trainer.adam.exp_avg.to_weights(&mut moments);
-    for (name, t) in moments.iter() {
-        weights.insert(format!("{TRAINING_PREFIX}{EXP_AVG}{name}"), t.clone());
-    }
-    let mut moments = Weights::default();
-    trainer.adam.exp_avg_sq.to_weights(&mut moments);
-    for (name, t) in moments.iter() {
-        weights.insert(format!("{TRAINING_PREFIX}{EXP_AVG_SQ}{name}"), t.clone());
+    for (kind, moments) in [(EXP_AVG, &trainer.adam.exp_avg), (EXP_AVG_SQ, &trainer.adam.exp_avg_sq)] {
+        for (name, t) in moments.iter() {
+            weights.insert(format!("{TRAINING_PREFIX}{kind}{name}"), t.clone());
+        }
     }
     let config = serde_json::to_string(&trainer.config).map_err(|e| error(path, e.to_string()))?;
     let metadata = BTreeMap::from([
@@ -77,21 +70,13 @@ pub fn load(path: &Path, device: &Device) -> Result<(Trainer, Progress), Checkpo
     let mut trainer = Trainer::new(&checkpoint.weights, config, device);
     trainer.step = counter(&checkpoint.metadata, "step", path)?;
     trainer.adam.step = counter(&checkpoint.metadata, "adam_step", path)?;
-    let moment = |kind: &str, name: &str| -> Option<Tensor<1>> {
-        let t = checkpoint.training.get(&format!("{TRAINING_PREFIX}{kind}{name}"))?;
-        // Adam keeps its moments off the autodiff graph.
-        Some(Tensor::from_data(TensorData::new(t.values.clone(), [t.values.len()]), device).without_autodiff())
-    };
-    let (mut m, mut v) = (TensorMap::default(), TensorMap::default());
     for name in trainer.state.trainable() {
-        if let (Some(a), Some(b)) = (moment(EXP_AVG, &name), moment(EXP_AVG_SQ, &name)) {
-            let n = a.dims()[0];
-            m.insert(name.clone(), a, vec![n]);
-            v.insert(name, b, vec![n]);
+        let moment = |kind: &str| checkpoint.training.get(&format!("{TRAINING_PREFIX}{kind}{name}"));
+        if let (Some(m), Some(v)) = (moment(EXP_AVG), moment(EXP_AVG_SQ)) {
+            trainer.adam.exp_avg.insert(name.clone(), m.clone());
+            trainer.adam.exp_avg_sq.insert(name, v.clone());
         }
     }
-    trainer.adam.exp_avg = m;
-    trainer.adam.exp_avg_sq = v;
     let progress = Progress {
         epoch: counter(&checkpoint.metadata, "epoch", path)?,
         batch: counter(&checkpoint.metadata, "batch", path)?,

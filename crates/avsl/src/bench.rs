@@ -160,7 +160,7 @@ fn forward_ms(b: usize) -> Result<(f64, f64, f64)> {
     use burn::tensor::{Device, Tensor, TensorData};
 
     let device = Device::flex();
-    let config = ModelConfig { architecture: Architecture::Slavc, dim: 512, tau: 0.03 };
+    let config = ModelConfig::published(Architecture::Slavc);
     let shapes = config.expected_shapes();
     let mut weights = formula_weights(shapes.iter().enumerate().map(|(i, (n, s))| (i as u64, n.as_str(), s.clone())));
     let encoders = Encoders::load(&mut weights, config, EncoderSet::Momentum, &device)?;

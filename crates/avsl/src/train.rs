@@ -19,7 +19,9 @@ use avsl_train::init::initial_weights;
 use avsl_train::state_file::{Progress, load, save};
 use avsl_train::trainer::Trainer;
 use avsl_train::validate::{Validation, criterion_value, validate};
-use burn::tensor::{Device, Tensor, TensorData};
+use avsl_model::host_conv::Activation;
+use avsl_model::trainable::Batch;
+use burn::tensor::Device;
 use clap::Args;
 use serde_json::json;
 
@@ -54,6 +56,9 @@ pub struct TrainArgs {
     /// Width of the projection heads (512 in the papers).
     #[arg(long)]
     pub dim: Option<usize>,
+    /// Base channel width of the ResNet-18 trunks (64 = torchvision's ResNet-18).
+    #[arg(long)]
+    pub width: Option<usize>,
     /// torchvision's ImageNet ResNet-18 (resnet18-*.pth) for the image encoder.
     #[arg(long)]
     pub image_weights: Option<PathBuf>,
@@ -110,6 +115,13 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     config.lr = args.lr.unwrap_or(config.lr);
     config.seed = args.seed.unwrap_or(config.seed);
     config.dim = args.dim.unwrap_or(config.dim);
+    config.width = args.width.unwrap_or(config.width);
+    if config.width == 0 || config.dim == 0 {
+        bail!("width {} and dim {} must both be positive", config.width, config.dim);
+    }
+    if args.image_weights.is_some() && config.width != avsl_model::arch::RESNET18_WIDTH {
+        bail!("--image-weights holds a ResNet-18 of width 64; this run's trunks have width {}", config.width);
+    }
     if config.batch_size < 2 {
         bail!("--batch-size {}: contrastive training needs at least 2 samples per batch", config.batch_size);
     }
@@ -332,11 +344,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
             if batch.spectrograms.iter().any(|s| s.frames != width) {
                 bail!("a batch mixes audio sample rates (spectrograms of different widths); resample the dataset");
             }
-            let images = Tensor::<4>::from_data(TensorData::new(batch.images, [b, 3, INPUT_SIZE, INPUT_SIZE]), &device);
+            let images = Activation { n: b, c: 3, h: INPUT_SIZE, w: INPUT_SIZE, data: batch.images };
             let spec: Vec<f32> = batch.spectrograms.iter().flat_map(|s| s.values.iter().copied()).collect();
             let bins = spec.len() / (b * width);
-            let audio = Tensor::<4>::from_data(TensorData::new(spec, [b, 1, bins, width]), &device);
-            let loss = trainer.train_step(images, audio);
+            let spectrograms = Activation { n: b, c: 1, h: bins, w: width, data: spec };
+            let loss = trainer.train_step(Batch { images, spectrograms });
             if !loss.is_finite() {
                 bail!("the loss is {loss} at step {}: stopping (lower --lr?)", trainer.step);
             }

@@ -1,0 +1,387 @@
+//! CPU kernels of a training step, forward and backward: convolution (im2col + one matrix
+//! product per image, images in parallel), BatchNorm with batch statistics, ReLU and 3×3
+//! max-pooling. The trunks run on these instead of burn's autodiff, which spent most of a
+//! step in element-wise passes and layout copies (README, performance notes). Reductions
+//! over the batch are summed in a fixed order, so a step does not depend on the number of
+//! threads.
+
+use rayon::prelude::*;
+
+use crate::host_conv::{Activation, ConvGeometry};
+
+/// `dst[m×n] = (dst if accumulate) + A·B`, with `A` `m×k` and `B` `k×n` stored row-major,
+/// or transposed (`a_t`: `A` is stored as its `k×m` transpose; same for `b_t`).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(dst: &mut [f32], a: &[f32], a_t: bool, b: &[f32], b_t: bool, [m, n, k]: [usize; 3], accumulate: bool) {
+    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n, "matmul operand sizes");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(0.0);
+        }
+        return;
+    }
+    // (column stride, row stride) of each operand.
+    let (a_cs, a_rs) = if a_t { (m as isize, 1) } else { (1, k as isize) };
+    let (b_cs, b_rs) = if b_t { (k as isize, 1) } else { (1, n as isize) };
+    // SAFETY: the sizes were checked above; the three buffers are distinct borrows.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+thread_local! {
+    /// One image's patch matrix (or its gradient), reused between calls.
+    static COLUMNS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    COLUMNS.with_borrow_mut(|col| {
+        if col.len() < len {
+            col.resize(len, 0.0);
+        }
+        f(&mut col[..len])
+    })
+}
+
+/// A bias-free convolution with weight `[out_c, in_c, k, k]` (flattened).
+#[derive(Debug, Clone, Copy)]
+pub struct Conv<'a> {
+    pub weight: &'a [f32],
+    pub out_c: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+/// Images per partial sum of a weight gradient: fixed, so the order of the additions
+/// does not depend on the thread count.
+const IMAGES_PER_PARTIAL: usize = 4;
+
+impl Conv<'_> {
+    fn geometry(&self, x: &Activation) -> ConvGeometry {
+        ConvGeometry::new([x.c, x.h, x.w], self.k, self.stride, self.pad)
+    }
+
+    pub fn forward(&self, x: &Activation) -> Activation {
+        let g = self.geometry(x);
+        let (hw, depth, image_len) = (g.hw(), g.depth(), x.c * x.h * x.w);
+        let mut data = vec![0.0f32; x.n * self.out_c * hw];
+        data.par_chunks_mut(self.out_c * hw).zip(x.data.par_chunks(image_len)).for_each(|(out, image)| {
+            if g.pointwise() {
+                matmul(out, self.weight, false, image, false, [self.out_c, hw, depth], false);
+            } else {
+                with_columns(depth * hw, |col| {
+                    g.im2col(image, col);
+                    matmul(out, self.weight, false, col, false, [self.out_c, hw, depth], false);
+                });
+            }
+        });
+        Activation { n: x.n, c: self.out_c, h: g.ho, w: g.wo, data }
+    }
+
+    /// Gradients of the input and of the weight from the output's gradient `dy`.
+    pub fn backward(&self, x: &Activation, dy: &Activation, need_input: bool) -> (Option<Activation>, Vec<f32>) {
+        let g = self.geometry(x);
+        let (hw, depth, image_len) = (g.hw(), g.depth(), x.c * x.h * x.w);
+        let out_len = self.out_c * hw;
+        let weight_len = self.out_c * depth;
+        // dW = Σ_images dY · colᵀ, summed per group of images, then the groups in order.
+        let partials: Vec<Vec<f32>> = x
+            .data
+            .par_chunks(image_len * IMAGES_PER_PARTIAL)
+            .zip(dy.data.par_chunks(out_len * IMAGES_PER_PARTIAL))
+            .map(|(images, grads)| {
+                let mut dw = vec![0.0f32; weight_len];
+                for (k, (image, grad)) in images.chunks(image_len).zip(grads.chunks(out_len)).enumerate() {
+                    if g.pointwise() {
+                        matmul(&mut dw, grad, false, image, true, [self.out_c, depth, hw], k > 0);
+                    } else {
+                        with_columns(depth * hw, |col| {
+                            g.im2col(image, col);
+                            matmul(&mut dw, grad, false, col, true, [self.out_c, depth, hw], k > 0);
+                        });
+                    }
+                }
+                dw
+            })
+            .collect();
+        let mut dw = vec![0.0f32; weight_len];
+        for p in &partials {
+            dw.iter_mut().zip(p).for_each(|(d, v)| *d += v);
+        }
+        if !need_input {
+            return (None, dw);
+        }
+        // dX = col2im(Wᵀ · dY), image by image.
+        let mut dx = vec![0.0f32; x.data.len()];
+        dx.par_chunks_mut(image_len).zip(dy.data.par_chunks(out_len)).for_each(|(dimage, grad)| {
+            if g.pointwise() {
+                matmul(dimage, self.weight, true, grad, false, [depth, hw, self.out_c], false);
+            } else {
+                with_columns(depth * hw, |col| {
+                    matmul(col, self.weight, true, grad, false, [depth, hw, self.out_c], false);
+                    g.col2im(col, dimage);
+                });
+            }
+        });
+        (Some(Activation { n: x.n, c: x.c, h: x.h, w: x.w, data: dx }), dw)
+    }
+}
+
+/// What BatchNorm's backward needs from its training forward.
+pub struct BatchNormTape {
+    /// The normalised input x̂ (NCHW).
+    pub normalized: Vec<f32>,
+    pub inv_std: Vec<f32>,
+}
+
+/// Per-channel batch statistics of an NCHW activation: mean and biased variance, summed
+/// in float64 in a fixed order.
+pub fn channel_statistics(x: &Activation) -> (Vec<f64>, Vec<f64>) {
+    let plane = x.h * x.w;
+    let count = (x.n * plane) as f64;
+    (0..x.c)
+        .into_par_iter()
+        .map(|c| {
+            let planes = || (0..x.n).map(move |n| &x.data[(n * x.c + c) * plane..][..plane]);
+            let mean = planes().flat_map(|p| p.iter()).map(|&v| v as f64).sum::<f64>() / count;
+            let var = planes().flat_map(|p| p.iter()).map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / count;
+            (mean, var)
+        })
+        .unzip()
+}
+
+/// Training-mode BatchNorm: `γ·(x − mean)/√(var + ε) + β` with the batch's statistics.
+/// Returns the output, the batch mean and biased variance (for the running statistics)
+/// and, when asked, what the backward pass needs.
+pub fn batch_norm_train(
+    x: &Activation,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f64,
+    keep_tape: bool,
+) -> (Activation, (Vec<f64>, Vec<f64>), Option<BatchNormTape>) {
+    let (mean, var) = channel_statistics(x);
+    let inv_std: Vec<f32> = var.iter().map(|v| (1.0 / (v + eps).sqrt()) as f32).collect();
+    let plane = x.h * x.w;
+    let mut out = vec![0.0f32; x.data.len()];
+    let mut normalized = if keep_tape { vec![0.0f32; x.data.len()] } else { Vec::new() };
+    let write = |i: usize, dst: &mut [f32], xhat: Option<&mut [f32]>| {
+        let c = i % x.c;
+        let (m, s) = (mean[c] as f32, inv_std[c]);
+        // PyTorch's CPU kernel: y = x·α + (β − mean·α) with α = γ·inv_std.
+        let alpha = s * gamma[c];
+        let shift = beta[c] - m * alpha;
+        let src = &x.data[i * plane..][..plane];
+        dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v * alpha + shift);
+        if let Some(xhat) = xhat {
+            xhat.iter_mut().zip(src).for_each(|(h, &v)| *h = (v - m) * s);
+        }
+    };
+    if keep_tape {
+        out.par_chunks_mut(plane)
+            .zip(normalized.par_chunks_mut(plane))
+            .enumerate()
+            .for_each(|(i, (dst, xhat))| write(i, dst, Some(xhat)));
+    } else {
+        out.par_chunks_mut(plane).enumerate().for_each(|(i, dst)| write(i, dst, None));
+    }
+    let tape = keep_tape.then_some(BatchNormTape { normalized, inv_std });
+    (Activation { n: x.n, c: x.c, h: x.h, w: x.w, data: out }, (mean, var), tape)
+}
+
+/// BatchNorm's backward: the input's gradient (in place of `dy`) and the gradients of γ
+/// and β. dx = γ·inv_std/m · (m·dy − Σdy − x̂·Σ(dy·x̂)).
+pub fn batch_norm_backward(dy: &mut Activation, tape: &BatchNormTape, gamma: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let (n, c_all, plane) = (dy.n, dy.c, dy.h * dy.w);
+    let count = (n * plane) as f64;
+    let sums: Vec<(f64, f64)> = (0..c_all)
+        .into_par_iter()
+        .map(|c| {
+            let (mut sum, mut dot) = (0.0f64, 0.0f64);
+            for img in 0..n {
+                let at = (img * c_all + c) * plane;
+                for (&g, &h) in dy.data[at..at + plane].iter().zip(&tape.normalized[at..at + plane]) {
+                    sum += g as f64;
+                    dot += g as f64 * h as f64;
+                }
+            }
+            (sum, dot)
+        })
+        .collect();
+    dy.data.par_chunks_mut(plane).enumerate().for_each(|(i, grad)| {
+        let c = i % c_all;
+        let (sum, dot) = sums[c];
+        let scale = gamma[c] as f64 * tape.inv_std[c] as f64 / count;
+        let xhat = &tape.normalized[i * plane..][..plane];
+        for (g, &h) in grad.iter_mut().zip(xhat) {
+            *g = (scale * (count * *g as f64 - sum - h as f64 * dot)) as f32;
+        }
+    });
+    (sums.iter().map(|s| s.1 as f32).collect(), sums.iter().map(|s| s.0 as f32).collect())
+}
+
+pub fn relu_in_place(x: &mut Activation) {
+    x.data.par_chunks_mut(1 << 14).for_each(|c| c.iter_mut().for_each(|v| *v = v.max(0.0)));
+}
+
+/// Zeroes the gradient where the ReLU's output was 0.
+pub fn relu_backward(dy: &mut Activation, output: &Activation) {
+    dy.data
+        .par_chunks_mut(1 << 14)
+        .zip(output.data.par_chunks(1 << 14))
+        .for_each(|(g, y)| g.iter_mut().zip(y).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { 0.0 }));
+}
+
+/// 3×3 max pooling, stride 2, padding 1, with the flat index (within its plane) of each
+/// output's maximum; the first maximum in scan order wins a tie, as in PyTorch.
+pub fn max_pool_train(x: &Activation) -> (Activation, Vec<u32>) {
+    let (ho, wo) = ((x.h + 2 - 3) / 2 + 1, (x.w + 2 - 3) / 2 + 1);
+    let mut data = vec![0.0f32; x.n * x.c * ho * wo];
+    let mut argmax = vec![0u32; data.len()];
+    data.par_chunks_mut(ho * wo).zip(argmax.par_chunks_mut(ho * wo)).enumerate().for_each(|(plane, (out, at))| {
+        let src = &x.data[plane * x.h * x.w..][..x.h * x.w];
+        for oy in 0..ho {
+            for ox in 0..wo {
+                let (mut m, mut best) = (f32::NEG_INFINITY, 0usize);
+                for iy in (2 * oy).saturating_sub(1)..(2 * oy + 2).min(x.h) {
+                    for ix in (2 * ox).saturating_sub(1)..(2 * ox + 2).min(x.w) {
+                        let v = src[iy * x.w + ix];
+                        if v > m || v.is_nan() {
+                            (m, best) = (v, iy * x.w + ix);
+                        }
+                    }
+                }
+                out[oy * wo + ox] = m;
+                at[oy * wo + ox] = best as u32;
+            }
+        }
+    });
+    (Activation { n: x.n, c: x.c, h: ho, w: wo, data }, argmax)
+}
+
+/// Routes each output gradient to its maximum's input position.
+pub fn max_pool_backward(dy: &Activation, argmax: &[u32], input_hw: [usize; 2]) -> Activation {
+    let plane_in = input_hw[0] * input_hw[1];
+    let plane_out = dy.h * dy.w;
+    let mut dx = vec![0.0f32; dy.n * dy.c * plane_in];
+    dx.par_chunks_mut(plane_in).enumerate().for_each(|(plane, grad)| {
+        let g = &dy.data[plane * plane_out..][..plane_out];
+        let at = &argmax[plane * plane_out..][..plane_out];
+        for (&v, &i) in g.iter().zip(at) {
+            grad[i as usize] += v;
+        }
+    });
+    Activation { n: dy.n, c: dy.c, h: input_hw[0], w: input_hw[1], data: dx }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n as u32).map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 500.0 - 1.0).collect()
+    }
+
+    /// Σ dy·f(x) for a scalar check of gradients by central differences in float64.
+    fn dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+    }
+
+    #[test]
+    fn convolution_gradients_are_the_adjoint_of_the_forward() {
+        // ⟨dy, conv(x, W)⟩ is bilinear: its gradient in x is dX and in W is dW, so
+        // ⟨dX, x⟩ = ⟨dy, y⟩ = ⟨dW, W⟩ exactly (up to rounding) for a linear map.
+        for (in_c, out_c, k, s, p, h, w, n) in
+            [(3, 4, 7, 2, 3, 19, 17, 5), (5, 6, 3, 1, 1, 9, 11, 3), (5, 6, 3, 2, 1, 9, 10, 2), (6, 4, 1, 2, 0, 9, 7, 6)]
+        {
+            let x = Activation { n, c: in_c, h, w, data: values(n * in_c * h * w, 7) };
+            let weight = values(out_c * in_c * k * k, 3);
+            let conv = Conv { weight: &weight, out_c, k, stride: s, pad: p };
+            let y = conv.forward(&x);
+            let dy = Activation { data: values(y.data.len(), 11), ..y.clone() };
+            let (dx, dw) = conv.backward(&x, &dy, true);
+            let dx = dx.unwrap();
+            let reference = dot(&dy.data, &y.data);
+            assert!((dot(&dx.data, &x.data) - reference).abs() < 1e-3 * reference.abs().max(1.0));
+            assert!((dot(&dw, &weight) - reference).abs() < 1e-3 * reference.abs().max(1.0));
+            // And each is the derivative: perturb one input and one weight entry.
+            let (i, j) = (x.data.len() / 3, weight.len() / 2);
+            let mut x2 = x.clone();
+            x2.data[i] += 0.5;
+            let moved = dot(&dy.data, &conv.forward(&x2).data) - reference;
+            assert!((moved - 0.5 * dx.data[i] as f64).abs() < 1e-3, "{moved} vs {}", dx.data[i]);
+            let mut w2 = weight.clone();
+            w2[j] += 0.5;
+            let moved = dot(&dy.data, &Conv { weight: &w2, ..conv }.forward(&x).data) - reference;
+            assert!((moved - 0.5 * dw[j] as f64).abs() < 1e-3, "{moved} vs {}", dw[j]);
+        }
+    }
+
+    #[test]
+    fn batch_norm_backward_matches_finite_differences() {
+        let x = Activation { n: 3, c: 2, h: 3, w: 2, data: values(36, 5) };
+        let (gamma, beta) = (vec![1.5f32, -0.7], vec![0.2f32, 0.1]);
+        let dy = values(36, 9);
+        let objective = |x: &Activation, gamma: &[f32]| dot(&dy, &batch_norm_train(x, gamma, &beta, 1e-5, false).0.data);
+        let (_, _, tape) = batch_norm_train(&x, &gamma, &beta, 1e-5, true);
+        let mut dx = Activation { data: dy.clone(), ..x.clone() };
+        let (dgamma, dbeta) = batch_norm_backward(&mut dx, &tape.unwrap(), &gamma);
+        let h = 1e-2f32;
+        for i in [0, 7, 20, 35] {
+            let (mut plus, mut minus) = (x.clone(), x.clone());
+            plus.data[i] += h;
+            minus.data[i] -= h;
+            let numeric = (objective(&plus, &gamma) - objective(&minus, &gamma)) / (2.0 * h as f64);
+            assert!((numeric - dx.data[i] as f64).abs() < 2e-3, "dx[{i}]: {numeric} vs {}", dx.data[i]);
+        }
+        for c in 0..2 {
+            let (mut plus, mut minus) = (gamma.clone(), gamma.clone());
+            plus[c] += h;
+            minus[c] -= h;
+            let numeric = (objective(&x, &plus) - objective(&x, &minus)) / (2.0 * h as f64);
+            assert!((numeric - dgamma[c] as f64).abs() < 2e-3, "dgamma[{c}]: {numeric} vs {}", dgamma[c]);
+            let expected: f64 = (0..3).map(|n| dy[(n * 2 + c) * 6..][..6].iter().map(|&v| v as f64).sum::<f64>()).sum();
+            assert!((expected - dbeta[c] as f64).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn max_pool_routes_gradients_to_the_maximum() {
+        let x = Activation { n: 2, c: 3, h: 7, w: 6, data: values(2 * 3 * 42, 1) };
+        let (y, argmax) = max_pool_train(&x);
+        assert_eq!(y, crate::host_conv::max_pool_3x3_s2(&x));
+        for (plane, chunk) in argmax.chunks(y.h * y.w).enumerate() {
+            for (o, &i) in chunk.iter().enumerate() {
+                assert_eq!(x.data[plane * 42 + i as usize], y.data[plane * y.h * y.w + o]);
+            }
+        }
+        let dy = Activation { data: values(y.data.len(), 4), ..y.clone() };
+        let dx = max_pool_backward(&dy, &argmax, [7, 6]);
+        let total: f64 = dx.data.iter().map(|&v| v as f64).sum();
+        assert!((total - dy.data.iter().map(|&v| v as f64).sum::<f64>()).abs() < 1e-4);
+    }
+}
