@@ -21,7 +21,15 @@ pub struct Adam {
 impl Adam {
     /// PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8.
     pub fn new(lr: f64) -> Adam {
-        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, exp_avg: Weights::default(), exp_avg_sq: Weights::default() }
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            step: 0,
+            exp_avg: Weights::default(),
+            exp_avg_sq: Weights::default(),
+        }
     }
 
     /// One update of every parameter in `grads`, in float32 as PyTorch's single-tensor
@@ -32,7 +40,8 @@ impl Adam {
         let t = self.step as i32;
         let step_size = (self.lr / (1.0 - self.beta1.powi(t))) as f32;
         let bias2_sqrt = (1.0 - self.beta2.powi(t)).sqrt() as f32;
-        let (w1, beta2, w2, eps) = ((1.0 - self.beta1) as f32, self.beta2 as f32, (1.0 - self.beta2) as f32, self.eps as f32);
+        let (w1, beta2, w2, eps) =
+            ((1.0 - self.beta1) as f32, self.beta2 as f32, (1.0 - self.beta2) as f32, self.eps as f32);
         for (name, grad) in grads.iter() {
             let param = params.get_mut(name).unwrap_or_else(|| panic!("gradient for unknown parameter {name}"));
             let zeros = || NamedTensor { shape: grad.shape.clone(), values: vec![0.0; grad.values.len()] };

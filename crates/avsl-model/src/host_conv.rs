@@ -63,7 +63,10 @@ impl HostConv {
                 let rhs: &[f32] = if pointwise {
                     image
                 } else {
-                    col[..depth * hw].par_chunks_mut(hw).enumerate().for_each(|(row, out)| g.im2col_row(image, row, out));
+                    col[..depth * hw]
+                        .par_chunks_mut(hw)
+                        .enumerate()
+                        .for_each(|(row, out)| g.im2col_row(image, row, out));
                     &col[..depth * hw]
                 };
                 let dst = &mut data[img * self.out_c * hw..][..self.out_c * hw];

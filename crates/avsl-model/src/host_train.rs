@@ -346,7 +346,8 @@ mod tests {
         let x = Activation { n: 3, c: 2, h: 3, w: 2, data: values(36, 5) };
         let (gamma, beta) = (vec![1.5f32, -0.7], vec![0.2f32, 0.1]);
         let dy = values(36, 9);
-        let objective = |x: &Activation, gamma: &[f32]| dot(&dy, &batch_norm_train(x, gamma, &beta, 1e-5, false).0.data);
+        let objective =
+            |x: &Activation, gamma: &[f32]| dot(&dy, &batch_norm_train(x, gamma, &beta, 1e-5, false).0.data);
         let (_, _, tape) = batch_norm_train(&x, &gamma, &beta, 1e-5, true);
         let mut dx = Activation { data: dy.clone(), ..x.clone() };
         let (dgamma, dbeta) = batch_norm_backward(&mut dx, &tape.unwrap(), &gamma);

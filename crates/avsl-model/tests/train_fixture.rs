@@ -43,7 +43,8 @@ fn one_slavc_training_step_matches_pytorch() {
     let f = fixture();
     let weights = formula_weights_for(&f["tensors"]);
     let tau = f["tau"].as_f64().unwrap();
-    let config = ModelConfig { dim: f["dim"].as_u64().unwrap() as usize, tau, ..ModelConfig::published(Architecture::Slavc) };
+    let config =
+        ModelConfig { dim: f["dim"].as_u64().unwrap() as usize, tau, ..ModelConfig::published(Architecture::Slavc) };
     let device = Device::autodiff(Device::flex());
     let mut state = TrainState::new(&weights, config, &device);
     let batch = Batch { images: input(9001, &f["image"]), spectrograms: input(9002, &f["audio"]) };

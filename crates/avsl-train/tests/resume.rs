@@ -4,11 +4,13 @@
 use std::path::Path;
 
 use avsl_model::formula::{formula_values, formula_weights_for};
+use avsl_model::host_conv::Activation;
+use avsl_model::trainable::Batch;
 use avsl_model::{Architecture, Weights};
 use avsl_train::config::TrainConfig;
 use avsl_train::state_file::{Progress, load, save};
 use avsl_train::trainer::Trainer;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 
 fn weights() -> Weights {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/train/slavc_step.json");
@@ -16,44 +18,39 @@ fn weights() -> Weights {
     formula_weights_for(&f["tensors"])
 }
 
-fn batch(step: u64, device: &Device) -> (Tensor<4>, Tensor<4>) {
-    let make = |index: u64, shape: [usize; 4]| {
-        let values: Vec<f32> = formula_values(index, "input", &shape).into_iter().map(|v| v * 8.0).collect();
-        Tensor::<4>::from_data(TensorData::new(values, shape), device)
+fn batch(step: u64) -> Batch {
+    let make = |index: u64, [n, c, h, w]: [usize; 4]| {
+        let data: Vec<f32> = formula_values(index, "input", &[n, c, h, w]).into_iter().map(|v| v * 8.0).collect();
+        Activation { n, c, h, w, data }
     };
-    (make(100 + 2 * step, [2, 3, 64, 64]), make(101 + 2 * step, [2, 1, 257, 40]))
+    Batch { images: make(100 + 2 * step, [2, 3, 64, 64]), spectrograms: make(101 + 2 * step, [2, 1, 257, 40]) }
 }
 
 fn config(model: Architecture) -> TrainConfig {
     TrainConfig { model, dim: 16, lr: 1e-3, batch_size: 2, seed: 5, momentum_image: 0.99, ..TrainConfig::default() }
 }
 
-fn steps(trainer: &mut Trainer, range: std::ops::Range<u64>, device: &Device) -> Vec<f64> {
-    range
-        .map(|s| {
-            let (images, audio) = batch(s, device);
-            trainer.train_step(images, audio)
-        })
-        .collect()
+fn steps(trainer: &mut Trainer, range: std::ops::Range<u64>) -> Vec<f64> {
+    range.map(|s| trainer.train_step(batch(s))).collect()
 }
 
 #[test]
 fn resumed_slavc_run_continues_the_same_trajectory() {
     let device = Device::autodiff(Device::flex());
     let mut straight = Trainer::new(&weights(), config(Architecture::Slavc), &device);
-    let losses = steps(&mut straight, 0..4, &device);
+    let losses = steps(&mut straight, 0..4);
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("latest.safetensors");
     let mut first = Trainer::new(&weights(), config(Architecture::Slavc), &device);
-    let mut resumed_losses = steps(&mut first, 0..2, &device);
+    let mut resumed_losses = steps(&mut first, 0..2);
     save(&file, &first, Progress { epoch: 0, batch: 2, best: Some(0.25) }).unwrap();
     drop(first);
     let (mut resumed, progress) = load(&file, &device).unwrap();
     assert_eq!(progress, Progress { epoch: 0, batch: 2, best: Some(0.25) });
     assert_eq!(resumed.step, 2);
-    resumed_losses.extend(steps(&mut resumed, 2..4, &device));
+    resumed_losses.extend(steps(&mut resumed, 2..4));
     assert_eq!(losses, resumed_losses);
 
     let (a, b) = (straight.state.to_weights(), resumed.state.to_weights());
@@ -72,7 +69,7 @@ fn resumed_slavc_run_continues_the_same_trajectory() {
 fn a_training_checkpoint_is_an_evaluation_checkpoint() {
     let device = Device::autodiff(Device::flex());
     let mut trainer = Trainer::new(&weights(), config(Architecture::Slavc), &device);
-    steps(&mut trainer, 0..1, &device);
+    steps(&mut trainer, 0..1);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("best.safetensors");
     save(&file, &trainer, Progress { epoch: 1, batch: 0, best: None }).unwrap();

@@ -1,149 +1,287 @@
-//! `avsl demo`: the whole story on generated data. So far: generate the synthetic
-//! benchmark, load its extended test set exactly as the evaluation will, and write a
-//! report with a few inspected samples (frame with its box, spectrogram).
+//! `avsl demo`: the whole method on generated data, through the same commands a user
+//! runs. Generate the synthetic benchmark, train SLAVC and EZ-VSL on it (`avsl train`),
+//! evaluate them and three baselines on its extended test set (`avsl eval`, `avsl
+//! eval-maps`), and write `report.md`, `report.json` and the figures.
 
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Result;
-use avsl_data::fsutil::write_atomic;
-use avsl_data::image_io::{encode_png, read_rgb};
-use avsl_data::loader::{Loader, LoaderConfig, PairFiles};
-use avsl_data::synth::SynthConfig;
-use avsl_data::testset::{TestSample, TestSet, TestSetPaths, build_test_list};
-use avsl_data::transform::test_resize;
+use anyhow::{Context, Result};
+use avsl_data::fsutil::{create_dir_all, write_atomic};
+use avsl_data::npy::encode_npy_f32;
+use avsl_data::synth::{SynthConfig, SynthSummary};
+use avsl_data::testset::{TestSet, TestSetPaths, build_test_list};
+use avsl_model::checkpoint::write_safetensors;
+use avsl_model::{Architecture, ModelConfig};
+use avsl_train::config::TrainConfig;
+use avsl_train::init::initial_weights;
 use clap::Args;
+use serde_json::Value;
 
-use crate::colormap::draw_rect;
-use crate::inspect::inspect_pair;
+use crate::dataset_args::DatasetArgs;
+use crate::demo_figures::{overlay_grid, pr_curves, training_curves};
+use crate::demo_report::{ModelResult, RunFacts, write_report};
+use crate::eval::EvalArgs;
+use crate::eval_maps::{EvalMapsArgs, MapKindArg, ProtocolArg, ProtocolArgs};
+use crate::evaluation::Scored;
 use crate::output::prepare_output_dir;
 use crate::synth::generate_with_progress;
+use crate::train::TrainArgs;
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Folder for the generated data and the report.
+    /// Folder for the generated data, the runs and the report.
     #[arg(long, default_value = "demo-out")]
     pub out: PathBuf,
-    /// A smaller benchmark, for a first look in seconds.
+    /// A smaller benchmark and shorter training: the whole story in about two minutes.
     #[arg(long)]
     pub quick: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Threads for decoding and the model (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Write into a non-empty folder that avsl did not create.
     #[arg(long)]
     pub force: bool,
 }
 
-/// Picks the samples to show: two positives, a mismatched pair, a hidden-source scene.
-fn showcase(samples: &[TestSample]) -> Vec<(&'static str, &TestSample)> {
-    let mut out = Vec::new();
-    for (label, pick) in [
-        ("positive", samples.iter().find(|s| s.has_boxes())),
-        ("positive", samples.iter().filter(|s| s.has_boxes()).nth(1)),
-        ("negative: mismatched audio", samples.iter().find(|s| !s.has_boxes() && s.video_id != s.audio_id)),
-        ("negative: source not visible", samples.iter().find(|s| !s.has_boxes() && s.video_id == s.audio_id)),
-    ] {
-        if let Some(s) = pick {
-            out.push((label, s));
-        }
-    }
-    out
+/// The demo's sizes: smaller than the paper's (see the report), same code path.
+pub struct Plan {
+    pub synth: SynthConfig,
+    pub slavc: TrainConfig,
+    pub ezvsl: TrainConfig,
 }
 
-fn write_showcase(out: &Path, label: &str, k: usize, sample: &TestSample, report: &mut String) -> Result<()> {
-    let dir = out.join(format!("samples/{k}_{}", sample.name));
-    std::fs::create_dir_all(&dir)?;
-    let info = inspect_pair(&sample.audio, Some(&sample.frame), &dir)?;
-    let mut frame = test_resize(&read_rgb(&sample.frame)?);
-    for b in &sample.boxes {
-        let clamp = |v: i64| v.clamp(0, 224) as usize;
-        draw_rect(&mut frame, [clamp(b.xmin), clamp(b.ymin), clamp(b.xmax), clamp(b.ymax)], [0, 255, 0], 2);
+impl Plan {
+    pub fn new(quick: bool, seed: u64) -> Plan {
+        let synth = if quick {
+            SynthConfig { seed, train: 640, test: 100, negatives: 50, ..SynthConfig::default() }
+        } else {
+            SynthConfig { seed, ..SynthConfig::default() }
+        };
+        // Narrow trunks (width 16: 16-32-64-128 channels), d = 64, and the learning rate and
+        // momentum of a few-hundred-step run (SYNTH.md: lr 1e-4 and m 0.999 are too slow for
+        // minutes).
+        let common = TrainConfig {
+            dim: 64,
+            width: 16,
+            lr: 1e-3,
+            batch_size: 32,
+            momentum_image: 0.99,
+            momentum_audio: 0.99,
+            seed,
+            ..TrainConfig::default()
+        };
+        let (slavc_epochs, ezvsl_epochs) = if quick { (2, 2) } else { (4, 3) };
+        Plan {
+            synth,
+            slavc: TrainConfig { model: Architecture::Slavc, epochs: slavc_epochs, ..common.clone() },
+            ezvsl: TrainConfig { model: Architecture::Ezvsl, epochs: ezvsl_epochs, dropout_image: 0.0, ..common },
+        }
     }
-    write_atomic(&dir.join("frame_with_box.png"), &encode_png(&frame))?;
-    let a = &info["audio"];
-    let rel = dir.strip_prefix(out).unwrap_or(&dir).display().to_string();
-    writeln!(
-        report,
-        "### {label}: frame `{}`, audio `{}`\n\n{} Hz, {} channel(s), {:.2} s{}; spectrogram {}×{}.\n\n\
-         ![frame]({rel}/frame_with_box.png) ![spectrogram]({rel}/spectrogram.png)\n",
-        sample.video_id,
-        sample.audio_id,
-        a["sample_rate"],
-        a["channels"],
-        a["seconds"].as_f64().unwrap_or(0.0),
-        if a["tiled"].as_bool().unwrap_or(false) { " (shorter than 3 s: tiled)" } else { "" },
-        a["spectrogram_shape"][0],
-        a["spectrogram_shape"][1],
-    )?;
-    Ok(())
+}
+
+const TESTSET: &str = "vggss_plus_silent";
+
+fn protocol_args(data: &Path, output: PathBuf) -> ProtocolArgs {
+    ProtocolArgs {
+        dataset: DatasetArgs { data: data.to_path_buf(), metadata: None, gt: None },
+        testset: TESTSET.to_string(),
+        plus_silent_csv: None,
+        alpha: None,
+        tau: 0.03,
+        // One rule for every model, maps of any range: the top half of each map.
+        relative_prediction: true,
+        pred_thr: None,
+        protocol: Some(ProtocolArg::Slavc),
+        output,
+        force: true,
+    }
+}
+
+fn train(data: &Path, out: &Path, config: &TrainConfig, threads: Option<usize>) -> Result<PathBuf> {
+    let name = config.model.name();
+    let config_file = out.join("configs").join(format!("{name}.toml"));
+    create_dir_all(config_file.parent().expect("a parent folder"))?;
+    write_atomic(&config_file, toml::to_string(config)?.as_bytes())?;
+    let run = out.join("runs").join(name);
+    crate::train::run(TrainArgs {
+        data: data.to_path_buf(),
+        config: Some(config_file),
+        model: None,
+        train_list: None,
+        epochs: None,
+        batch_size: None,
+        lr: None,
+        seed: None,
+        dim: None,
+        width: None,
+        image_weights: None,
+        threads,
+        device: "cpu".into(),
+        output: run.clone(),
+        resume: false,
+        force: true,
+        checkpoint_every: 0,
+        val_testset: Some(TESTSET.into()),
+        val_data: None,
+        val_metadata: None,
+        val_gt: None,
+    })?;
+    Ok(run)
+}
+
+/// `avsl eval` of a checkpoint (SLAVC scored by its momentum encoders, the published
+/// setting).
+fn evaluate(
+    data: &Path,
+    checkpoint: PathBuf,
+    output: PathBuf,
+    model: Architecture,
+    threads: Option<usize>,
+) -> Result<Scored> {
+    crate::eval::run(EvalArgs {
+        protocol: protocol_args(data, output),
+        checkpoint,
+        object_weights: None,
+        use_mom_eval: model == Architecture::Slavc,
+        model: None,
+        batch_size: 16,
+        threads,
+        device: "cpu".into(),
+        save_maps: true,
+    })
+}
+
+/// A map for every test pair from `value(x, y)` on the 224×224 grid, scored as is.
+fn evaluate_fixed_map(data: &Path, out: &Path, name: &str, value: impl Fn(f64, f64) -> f32) -> Result<Scored> {
+    let maps = out.join("baselines").join(name);
+    create_dir_all(&maps)?;
+    let grid: Vec<f32> =
+        (0..224 * 224).map(|i| value(((i % 224) as f64 + 0.5) / 224.0, ((i / 224) as f64 + 0.5) / 224.0)).collect();
+    write_atomic(&maps.join("map.npy"), &encode_npy_f32(&[224, 224], &grid))?;
+    let samples = build_test_list(&TestSetPaths::new(data), TestSet::VggssPlusSilent)?;
+    let mut index = String::from("video,audio,map\n");
+    for pair in samples.iter().map(|s| (&s.video_id, &s.audio_id)).collect::<std::collections::BTreeSet<_>>() {
+        index.push_str(&format!("{},{},map.npy\n", pair.0, pair.1));
+    }
+    write_atomic(&maps.join("index.csv"), index.as_bytes())?;
+    crate::eval_maps::run(EvalMapsArgs {
+        protocol: protocol_args(data, out.join("eval").join(name)),
+        maps,
+        map_kind: MapKindArg::Scores,
+        object_maps: None,
+        allow_outside_paths: false,
+    })
+}
+
+fn untrained_checkpoint(out: &Path, config: &TrainConfig) -> Result<PathBuf> {
+    let model: ModelConfig = config.model_config();
+    let weights = initial_weights(&model, None, config.seed);
+    let path = out.join("runs").join("untrained.safetensors");
+    create_dir_all(path.parent().expect("a parent folder"))?;
+    write_safetensors(&path, &weights, &model, &BTreeMap::new())?;
+    Ok(path)
+}
+
+fn read_metrics(dir: &Path) -> Result<Value> {
+    let path = dir.join("metrics.json");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+    Ok(serde_json::from_str(&text)?)
 }
 
 pub fn run(args: DemoArgs) -> Result<()> {
     prepare_output_dir(&args.out, "report.md", args.force)?;
-    let config = if args.quick {
-        SynthConfig { seed: args.seed, train: 200, test: 60, negatives: 30, ..SynthConfig::default() }
-    } else {
-        SynthConfig { seed: args.seed, ..SynthConfig::default() }
-    };
-    let data = args.out.join("data");
+    let plan = Plan::new(args.quick, args.seed);
+    let out = &args.out;
+    let data = out.join("data");
     let start = Instant::now();
-    println!("1/3 generating the synthetic benchmark in {}", data.display());
-    let summary = generate_with_progress(&data, &config)?;
+    let stage = |k: usize, what: &str| println!("\n[{k}/6 at {:.0} s] {what}", start.elapsed().as_secs_f64());
+
+    stage(1, "generating the synthetic benchmark");
+    let summary: SynthSummary = generate_with_progress(&data, &plan.synth)?;
     let generate_s = start.elapsed().as_secs_f64();
 
-    println!("2/3 loading the extended test set as the evaluation does");
-    let test = build_test_list(&TestSetPaths::new(&data), TestSet::VggssPlusSilent)?;
-    let pairs: Vec<PairFiles> =
-        test.iter().map(|s| PairFiles { frame: s.frame.clone(), audio: s.audio.clone() }).collect();
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let loader = Loader::new(pairs, LoaderConfig { batch_size: 32, threads, ..LoaderConfig::default() })?;
-    let load_start = Instant::now();
-    let mut widths = std::collections::BTreeMap::<usize, usize>::new();
-    for batch in loader.epoch(0) {
-        for spec in batch?.spectrograms {
-            *widths.entry(spec.frames).or_default() += 1;
-        }
-    }
-    let load_s = load_start.elapsed().as_secs_f64();
+    stage(2, "training SLAVC");
+    let t = Instant::now();
+    let slavc_run = train(&data, out, &plan.slavc, args.threads)?;
+    let slavc_s = t.elapsed().as_secs_f64();
 
-    println!("3/3 writing the report");
-    let mut report = String::new();
-    writeln!(report, "# avsl demo\n")?;
-    writeln!(
-        report,
-        "A synthetic audio-visual benchmark in the VGG-SS layout (`{}`), generated with seed {} in {generate_s:.1} s. \
-         Each scene has two or three objects of distinct classes (shape × colour) in separate halves or thirds of the \
-         frame; one of them makes the sound, whose timbre is fixed by its class. Training a model on it and scoring it \
-         with the exact evaluator come with the next releases.\n",
-        data.display(),
-        config.seed
+    stage(3, "training EZ-VSL");
+    let t = Instant::now();
+    let ezvsl_run = train(&data, out, &plan.ezvsl, args.threads)?;
+    let ezvsl_s = t.elapsed().as_secs_f64();
+
+    stage(4, "evaluating the models and the baselines on the extended test set");
+    let t = Instant::now();
+    let eval_dir = out.join("eval");
+    let mut results: Vec<ModelResult> = Vec::new();
+    let mut add = |name: &str, what: &str, scored: Scored| -> Result<()> {
+        let metrics = read_metrics(&eval_dir.join(name))?;
+        results.push(ModelResult { name: name.to_string(), what: what.to_string(), metrics, scored });
+        Ok(())
+    };
+    let scored = evaluate(
+        &data,
+        slavc_run.join("latest.safetensors"),
+        eval_dir.join("slavc"),
+        Architecture::Slavc,
+        args.threads,
     )?;
-    writeln!(report, "| split | pairs |\n|---|---|")?;
-    writeln!(report, "| train (`metadata/train.txt`) | {} |", summary.train)?;
-    writeln!(report, "| test, sounding (`metadata/vggss_test.csv`) | {} |", summary.test)?;
-    writeln!(report, "| test, non-sounding: mismatched audio | {} |", summary.mismatched_negatives)?;
-    writeln!(report, "| test, non-sounding: source not visible | {} |\n", summary.hidden_source_negatives)?;
-    writeln!(
-        report,
-        "The extended test list (`vggss_plus_silent`) has {} pairs; all were decoded and preprocessed exactly as the \
-         evaluation will ({load_s:.2} s, {:.0} pairs/s on {threads} threads). Spectrogram widths by sample rate: {}.\n",
-        test.len(),
-        test.len() as f64 / load_s,
-        widths.iter().map(|(w, n)| format!("{n} × {w} frames")).collect::<Vec<_>>().join(", ")
+    add("slavc", "SLAVC, trained (momentum encoders)", scored)?;
+    let scored = evaluate(
+        &data,
+        ezvsl_run.join("latest.safetensors"),
+        eval_dir.join("ezvsl"),
+        Architecture::Ezvsl,
+        args.threads,
     )?;
-    writeln!(report, "## What the model sees\n\nGreen: the annotated sound source (none for non-sounding pairs).\n")?;
-    for (k, (label, sample)) in showcase(&test).into_iter().enumerate() {
-        write_showcase(&args.out, label, k, sample, &mut report)?;
-    }
-    write_atomic(&args.out.join("report.md"), report.as_bytes())?;
+    add("ezvsl", "EZ-VSL, trained", scored)?;
+    let untrained = untrained_checkpoint(out, &plan.slavc)?;
+    let scored = evaluate(&data, untrained, eval_dir.join("untrained"), Architecture::Slavc, args.threads)?;
+    add("untrained", "SLAVC with its initial random weights", scored)?;
+    // σ = a quarter of the frame: its top half is the central disc of half the frame.
+    let gaussian = |x: f64, y: f64| (-((x - 0.5).powi(2) + (y - 0.5).powi(2)) / (2.0 * 0.25f64.powi(2))).exp() as f32;
+    let scored = evaluate_fixed_map(&data, out, "center_prior", gaussian)?;
+    add("center_prior", "a centred Gaussian map (σ = 1/4 of the frame)", scored)?;
+    let scored = evaluate_fixed_map(&data, out, "whole_image", |_, _| 1.0)?;
+    add("whole_image", "a constant map: the whole frame", scored)?;
+    let eval_s = t.elapsed().as_secs_f64();
+
+    stage(5, "drawing the figures");
+    let figures = out.join("figures");
+    create_dir_all(&figures)?;
+    training_curves(&figures, &[("SLAVC", &slavc_run), ("EZ-VSL", &ezvsl_run)])?;
+    pr_curves(&figures.join("pr_curves.png"), &results)?;
+    let test = build_test_list(&TestSetPaths::new(&data), TestSet::VggssPlusSilent)?;
+    let maps_of = |name: &str| match name {
+        "center_prior" | "whole_image" => out.join("baselines").join(name),
+        _ => eval_dir.join(name).join("maps"),
+    };
+    let rows: Vec<_> = ["slavc", "ezvsl", "untrained", "center_prior"]
+        .iter()
+        .filter_map(|n| results.iter().find(|r| r.name == *n))
+        .map(|r| (r, maps_of(&r.name)))
+        .collect();
+    overlay_grid(&figures.join("heatmaps.png"), &test, &rows)?;
+
+    stage(6, "writing the report");
+    let facts = RunFacts {
+        quick: args.quick,
+        data: data.clone(),
+        summary,
+        plan,
+        seconds: [generate_s, slavc_s, ezvsl_s, eval_s],
+        total_s: start.elapsed().as_secs_f64(),
+    };
+    write_report(out, &facts, &results)?;
     println!(
-        "done in {:.1} s: {} train / {} test / {} non-sounding pairs; report: {}",
+        "\ndone in {:.0} s: {} and {}",
         start.elapsed().as_secs_f64(),
-        summary.train,
-        summary.test,
-        summary.mismatched_negatives + summary.hidden_source_negatives,
-        args.out.join("report.md").display()
+        out.join("report.md").display(),
+        out.join("report.json").display()
     );
     Ok(())
 }

@@ -149,7 +149,7 @@ fn csv_row(fields: &[&str]) -> String {
     String::from_utf8(w.into_inner().expect("writing to memory")).expect("utf-8 fields")
 }
 
-pub fn run(args: EvalArgs) -> Result<()> {
+pub fn run(args: EvalArgs) -> Result<Scored> {
     let start = Instant::now();
     let p = &args.protocol;
     let threads = model_threads(args.threads);
@@ -259,5 +259,5 @@ pub fn run(args: EvalArgs) -> Result<()> {
     );
     print!("{}", headline(&all));
     println!("results: {}", p.output.display());
-    Ok(())
+    Ok(scored)
 }

@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use crate::dataset_args::{DatasetArgs, parse_testset};
-use crate::evaluation::{Map, Protocol, ScoringConfig, headline, score_all, write_figures, write_results};
+use crate::evaluation::{Map, Protocol, Scored, ScoringConfig, headline, score_all, write_figures, write_results};
 use crate::output::prepare_output_dir;
 use crate::progress;
 
@@ -205,7 +205,7 @@ fn load_map(path: &Path, index_file: &Path, line: u64) -> Result<Map> {
     Ok(Map { h, w, values })
 }
 
-pub fn run(args: EvalMapsArgs) -> Result<()> {
+pub fn run(args: EvalMapsArgs) -> Result<Scored> {
     let p = &args.protocol;
     let testset = p.testset()?;
     let samples = build_test_list(&p.paths(), testset)?;
@@ -272,5 +272,5 @@ pub fn run(args: EvalMapsArgs) -> Result<()> {
     );
     print!("{}", headline(&all));
     println!("results: {}", p.output.display());
-    Ok(())
+    Ok(scored)
 }

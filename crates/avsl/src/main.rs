@@ -6,6 +6,8 @@ mod colormap;
 mod convert;
 mod dataset_args;
 mod demo;
+mod demo_figures;
+mod demo_report;
 mod device;
 mod eval;
 mod eval_maps;
@@ -57,8 +59,8 @@ fn main() -> ExitCode {
         Command::Synth(args) => synth::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Bench(args) => bench::run(args),
-        Command::EvalMaps(args) => eval_maps::run(args),
-        Command::Eval(args) => eval::run(args),
+        Command::EvalMaps(args) => eval_maps::run(args).map(drop),
+        Command::Eval(args) => eval::run(args).map(drop),
         Command::Train(args) => train::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Check(args) => check::run(args),

@@ -147,17 +147,39 @@ fn refuses_to_write_into_a_foreign_folder() {
 }
 
 #[test]
-fn quick_demo_writes_a_report() {
+fn quick_demo_trains_evaluates_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
     let o = avsl(&["demo", "--quick", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.contains("| train (`metadata/train.txt`) | 200 |"), "{report}");
-    assert_eq!(report.matches("![frame](").count(), 4, "two positives and two kinds of negatives shown");
-    // Re-running into its own folder is allowed.
-    let o = avsl(&["demo", "--quick", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let models = report["models"].as_object().unwrap();
+    let names: Vec<&str> = models.keys().map(String::as_str).collect();
+    assert_eq!(names, ["center_prior", "ezvsl", "slavc", "untrained", "whole_image"]);
+    for (name, m) in models {
+        // Each is the metrics.json of its evaluation: 100 positives + 50 negatives.
+        let all = &m["av"]["all"];
+        assert_eq!(all["n"], 150, "{name}");
+        for key in ["AP@50", "maxF1@50", "LocAcc@50", "AUC"] {
+            let v = all[key].as_f64().unwrap_or_else(|| panic!("{name} {key}"));
+            assert!((0.0..=1.0).contains(&v), "{name} {key} {v}");
+        }
+    }
+    // A constant map predicts the whole frame: its cIoU is the box's share of the frame.
+    let whole = &models["whole_image"]["av"]["all"];
+    assert!(whole["mean_cIoU"].as_f64().unwrap() > 0.0);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("| slavc |") && md.contains("| center_prior |"), "{md}");
+    for figure in ["training_loss.png", "training_validation.png", "pr_curves.png", "heatmaps.png"] {
+        assert!(md.contains(&format!("figures/{figure}")), "{figure} not in the report");
+        let bytes = std::fs::read(out.join("figures").join(figure)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{figure}");
+    }
+    for run in ["slavc", "ezvsl"] {
+        assert!(out.join("runs").join(run).join("latest.safetensors").is_file());
+        assert!(out.join("configs").join(format!("{run}.toml")).is_file());
+    }
 }
 
 #[test]
