@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::error::{DataError, Result};
 use crate::preprocess::{load_spectrogram, load_test_image, load_train_image};
 use crate::spectrogram::Spectrogram;
-use crate::transform::INPUT_SIZE;
+use crate::transform::{Crop, INPUT_SIZE};
 
 /// A frame/audio pair to load.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +58,8 @@ pub struct Batch {
     /// Positions of the samples in the loader's list.
     pub indices: Vec<usize>,
     pub images: Vec<f32>,
+    /// The training crop of each image (`None` without augmentation).
+    pub crops: Vec<Option<Crop>>,
     pub spectrograms: Vec<Spectrogram>,
 }
 
@@ -141,26 +143,29 @@ impl Loader {
 }
 
 fn load_batch(samples: &[PairFiles], indices: Vec<usize>, config: &LoaderConfig, epoch: u64) -> Result<Batch> {
-    let loaded: Vec<(Vec<f32>, Spectrogram)> = indices
+    let loaded: Vec<(Vec<f32>, Option<Crop>, Spectrogram)> = indices
         .par_iter()
         .map(|&i| {
             let pair = &samples[i];
-            let image = if config.augment {
+            let (image, crop) = if config.augment {
                 let mut rng = ChaCha8Rng::seed_from_u64(mix(mix(config.seed, epoch), i as u64 + 1));
-                load_train_image(&pair.frame, &mut rng)?
+                let (image, crop) = load_train_image(&pair.frame, &mut rng)?;
+                (image, Some(crop))
             } else {
-                load_test_image(&pair.frame)?
+                (load_test_image(&pair.frame)?, None)
             };
-            Ok((image, load_spectrogram(&pair.audio)?))
+            Ok((image, crop, load_spectrogram(&pair.audio)?))
         })
         .collect::<Result<_>>()?;
     let mut images = Vec::with_capacity(indices.len() * 3 * INPUT_SIZE * INPUT_SIZE);
     let mut spectrograms = Vec::with_capacity(indices.len());
-    for (img, spec) in loaded {
+    let mut crops = Vec::with_capacity(indices.len());
+    for (img, crop, spec) in loaded {
         images.extend_from_slice(&img);
+        crops.push(crop);
         spectrograms.push(spec);
     }
-    Ok(Batch { indices, images, spectrograms })
+    Ok(Batch { indices, images, crops, spectrograms })
 }
 
 pub struct BatchIter {

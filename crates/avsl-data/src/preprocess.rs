@@ -8,7 +8,7 @@ use crate::audio::{WINDOW_SECONDS, model_signal, to_mono};
 use crate::error::{DataError, Result};
 use crate::image_io::{RgbImage, read_rgb};
 use crate::spectrogram::{Spectrogram, log_spectrogram};
-use crate::transform::{test_resize, to_normalized_chw, train_augment};
+use crate::transform::{Crop, test_resize, to_normalized_chw, train_augment_with_crop};
 use crate::wav::read_wav;
 
 /// The log-spectrogram the audio network sees for a WAV file (3 s centred window).
@@ -36,7 +36,9 @@ pub fn load_test_image(path: &Path) -> Result<Vec<f32>> {
     Ok(to_normalized_chw(&load_test_frame(path)?))
 }
 
-/// The normalised CHW float32 training input of a frame (random resize-crop and flip).
-pub fn load_train_image(path: &Path, rng: &mut impl Rng) -> Result<Vec<f32>> {
-    Ok(to_normalized_chw(&train_augment(&read_rgb(path)?, rng)))
+/// The normalised CHW float32 training input of a frame (random resize-crop and flip),
+/// with the crop it drew.
+pub fn load_train_image(path: &Path, rng: &mut impl Rng) -> Result<(Vec<f32>, Crop)> {
+    let (image, crop) = train_augment_with_crop(&read_rgb(path)?, rng);
+    Ok((to_normalized_chw(&image), crop))
 }

@@ -28,8 +28,36 @@ pub fn resize_shorter_side(img: &RgbImage, size: usize) -> RgbImage {
     resize_bicubic(img, ow, oh)
 }
 
+/// Where a training crop came from: the resized frame's size, the crop's corner, and
+/// whether it was mirrored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crop {
+    pub resized_width: usize,
+    pub resized_height: usize,
+    pub left: usize,
+    pub top: usize,
+    pub flip: bool,
+}
+
+impl Crop {
+    /// A box `[xmin, ymin, xmax, ymax]` in fractions of the original frame, in pixels of
+    /// the 224×224 crop (not clipped: parts outside the crop fall off the map).
+    pub fn map_box(&self, b: [f64; 4]) -> [f64; 4] {
+        let x = |v: f64| v * self.resized_width as f64 - self.left as f64;
+        let y = |v: f64| v * self.resized_height as f64 - self.top as f64;
+        let (x0, x1) = (x(b[0]), x(b[2]));
+        let (x0, x1) = if self.flip { (INPUT_SIZE as f64 - x1, INPUT_SIZE as f64 - x0) } else { (x0, x1) };
+        [x0, y(b[1]), x1, y(b[3])]
+    }
+}
+
 /// Training augmentation: `Resize(246)`, `RandomCrop(224)`, `RandomHorizontalFlip()`.
 pub fn train_augment(img: &RgbImage, rng: &mut impl Rng) -> RgbImage {
+    train_augment_with_crop(img, rng).0
+}
+
+/// [`train_augment`], and the crop it drew (to move annotations with the pixels).
+pub fn train_augment_with_crop(img: &RgbImage, rng: &mut impl Rng) -> (RgbImage, Crop) {
     let resized = resize_shorter_side(img, TRAIN_RESIZE);
     let top = rng.random_range(0..=resized.height - INPUT_SIZE);
     let left = rng.random_range(0..=resized.width - INPUT_SIZE);
@@ -43,7 +71,7 @@ pub fn train_augment(img: &RgbImage, rng: &mut impl Rng) -> RgbImage {
             out.data[dst..dst + 3].copy_from_slice(&resized.data[src..src + 3]);
         }
     }
-    out
+    (out, Crop { resized_width: resized.width, resized_height: resized.height, left, top, flip })
 }
 
 /// `ToTensor()` then `Normalize(mean, std)`: `(v / 255 − mean) / std` in float32, CHW.
@@ -88,6 +116,43 @@ mod tests {
         let b = train_augment(&img, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
         assert_eq!(a, b);
         assert_eq!((a.width, a.height), (224, 224));
+    }
+
+    #[test]
+    fn boxes_follow_the_crop_and_the_flip() {
+        // A frame whose pixels say where they come from: a box's mapped corners land on
+        // the pixels that held its corners.
+        let (w, h) = (300, 250);
+        let mut img = RgbImage::new(w, h);
+        let marker =
+            |img: &mut RgbImage, x: usize, y: usize| img.data[(y * w + x) * 3..][..3].copy_from_slice(&[255, 0, 0]);
+        marker(&mut img, 150, 100);
+        for seed in 0..8 {
+            let (out, crop) = train_augment_with_crop(&img, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+            assert_eq!((crop.resized_width, crop.resized_height), (295, 246));
+            // The marker pixel's centre, as a box of zero size in fractions of the frame.
+            let (fx, fy) = (150.5 / w as f64, 100.5 / h as f64);
+            let [x0, y0, x1, y1] = crop.map_box([fx, fy, fx, fy]);
+            assert!((x0 - x1).abs() < 1e-9 && (y0 - y1).abs() < 1e-9);
+            let (px, py) = (x0.floor() as usize, y0.floor() as usize);
+            // Bicubic resizing spreads the marker over a few pixels: the reddest one is
+            // within a pixel of the mapped point.
+            let redness = |x: usize, y: usize| {
+                let p = &out.data[(y * INPUT_SIZE + x) * 3..][..3];
+                p[0] as i32 - p[1] as i32
+            };
+            let best = (0..INPUT_SIZE * INPUT_SIZE).max_by_key(|&i| redness(i % INPUT_SIZE, i / INPUT_SIZE)).unwrap();
+            let (bx, by) = (best % INPUT_SIZE, best / INPUT_SIZE);
+            assert!(
+                bx.abs_diff(px) <= 1 && by.abs_diff(py) <= 1,
+                "seed {seed}: {crop:?} {:?} vs {:?}",
+                (px, py),
+                (bx, by)
+            );
+            // A box's corners keep their order after a flip.
+            let b = crop.map_box([0.2, 0.3, 0.6, 0.9]);
+            assert!(b[0] < b[2] && b[1] < b[3]);
+        }
     }
 
     #[test]

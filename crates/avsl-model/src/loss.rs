@@ -2,7 +2,7 @@
 //! operations only so that they differentiate on an autodiff device.
 
 use burn::tensor::activation::{log_softmax, softmax};
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Int, Tensor, TensorData};
 
 /// All-pairs similarities ⟨v_n(p), a_m⟩/τ: `einsum('nchw,mc->nmhw') / τ`, flattened to
 /// `[N, M, P]`.
@@ -51,4 +51,63 @@ pub fn ezvsl_loss(images: &Tensor<4>, audios: &Tensor<2>, tau: f64) -> Tensor<1>
     let [n, m, _] = s.dims();
     let logits = s.max_dim(2).reshape([n, m]);
     diagonal_cross_entropy(logits.clone()).add(diagonal_cross_entropy(logits.transpose()))
+}
+
+/// The semi-supervised loss (supplement eq. 9): over the samples with `supervised[b]`, the
+/// mean of Σ_positions (score − G)², where score = (S + 1)/2 ∈ [0, 1] and S is the
+/// sample's own map (mean over heads of the cosine of its image and audio embeddings);
+/// `targets` G is `[B, h, w]` on the map's grid. `None` when no sample is supervised.
+pub fn semi_supervised_loss(
+    images: &[Tensor<4>],
+    audios: &[Tensor<2>],
+    targets: &[f32],
+    supervised: &[bool],
+) -> Option<Tensor<1>> {
+    let count = supervised.iter().filter(|&&s| s).count();
+    if count == 0 {
+        return None;
+    }
+    let [b, d, h, w] = images[0].dims();
+    let device = images[0].device();
+    let cosine = images
+        .iter()
+        .zip(audios)
+        .map(|(v, a)| v.clone().mul(a.clone().reshape([b, d, 1, 1])).sum_dim(1))
+        .reduce(|x, y| x.add(y))?
+        .div_scalar(images.len() as f64);
+    let score = cosine.add_scalar(1.0).div_scalar(2.0);
+    let target = Tensor::<4>::from_data(TensorData::new(targets.to_vec(), [b, 1, h, w]), &device);
+    let weights: Vec<f32> = supervised.iter().map(|&s| if s { 1.0 } else { 0.0 }).collect();
+    let mask = Tensor::<4>::from_data(TensorData::new(weights, [b, 1, 1, 1]), &device);
+    let diff = score.sub(target);
+    Some(diff.clone().mul(diff).mul(mask).sum().div_scalar(count as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    #[test]
+    fn semi_supervised_loss_by_hand() {
+        let device = Device::flex();
+        // Two samples, d = 2, a 1×2 map; sample 1 is supervised. Its embeddings: image
+        // (1, 0) at both positions, audio (0.6, 0.8): cosine 0.6, score 0.8 everywhere.
+        let v = Tensor::<4>::from_data(
+            TensorData::new(vec![0.0f32, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0], [2, 2, 1, 2]),
+            &device,
+        );
+        let a = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0, 0.6, 0.8], [2, 2]), &device);
+        let targets = [0.0f32, 0.0, 1.0, 0.0];
+        let loss =
+            semi_supervised_loss(std::slice::from_ref(&v), std::slice::from_ref(&a), &targets, &[false, true]).unwrap();
+        // (0.8 − 1)² + (0.8 − 0)² = 0.04 + 0.64.
+        let value = loss.into_data().try_to_vec::<f32>().unwrap()[0];
+        assert!((value - 0.68).abs() < 1e-6, "{value}");
+        // Two heads average their cosines; no supervised sample, no loss.
+        let two =
+            semi_supervised_loss(&[v.clone(), v.clone()], &[a.clone(), a.clone()], &targets, &[false, true]).unwrap();
+        assert!((two.into_data().try_to_vec::<f32>().unwrap()[0] - 0.68).abs() < 1e-6);
+        assert!(semi_supervised_loss(&[v], &[a], &targets, &[false, false]).is_none());
+    }
 }

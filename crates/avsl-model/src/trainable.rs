@@ -14,7 +14,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use crate::arch::{Architecture, EncoderSet, ModelConfig};
 use crate::encoders::l2_normalize;
 use crate::host_conv::Activation;
-use crate::loss::{ezvsl_loss, slavc_loss};
+use crate::loss::{ezvsl_loss, semi_supervised_loss, slavc_loss};
 use crate::trunk_train::{TrunkTape, trunk_backward, trunk_forward};
 use crate::weights::{NamedTensor, Weights};
 
@@ -44,6 +44,21 @@ pub struct Batch {
 pub struct Masks {
     pub online: Option<Tensor<4>>,
     pub target: Option<Tensor<4>>,
+}
+
+/// Ground-truth maps for the supervised samples of a batch (supplement eq. 9), on the
+/// grid of the image features: `maps` is `[B, h, w]` row-major, values in [0, 1];
+/// `supervised[b]` says whether sample b has one.
+pub struct Supervision {
+    pub maps: Vec<f32>,
+    pub supervised: Vec<bool>,
+}
+
+/// One step's loss: the total, and the semi-supervised term when there was one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepLoss {
+    pub total: f64,
+    pub semi: Option<f64>,
 }
 
 /// Features of one trunk as a leaf of the autodiff graph, with the tape that continues
@@ -178,9 +193,16 @@ impl TrainState {
 
     /// One step's loss and the gradient of every online parameter, in the authors' order
     /// (METHOD §3): online features, then (SLAVC) the momentum update with factors
-    /// `momentum` = (image, audio), target features, the loss. BatchNorm running
-    /// statistics of every trunk that ran are updated.
-    pub fn loss_and_gradients(&mut self, batch: Batch, masks: Masks, momentum: (f64, f64)) -> (f64, Weights) {
+    /// `momentum` = (image, audio), target features, the loss (plus eq. 9's term for the
+    /// supervised samples). BatchNorm running statistics of every trunk that ran are
+    /// updated.
+    pub fn loss_and_gradients(
+        &mut self,
+        batch: Batch,
+        masks: Masks,
+        momentum: (f64, f64),
+        supervision: Option<&Supervision>,
+    ) -> (StepLoss, Weights) {
         let tau = self.config.tau;
         let images = batch.images.clone();
         let spectrograms = batch.spectrograms.clone();
@@ -201,7 +223,13 @@ impl TrainState {
             }
             Architecture::Ezvsl => ezvsl_loss(&v[0], &a[0], tau),
         };
-        let value = loss.clone().into_data().try_to_vec::<f32>().expect("float32 loss")[0] as f64;
+        let semi = supervision.and_then(|s| semi_supervised_loss(&v, &a, &s.maps, &s.supervised));
+        let semi_value = semi.as_ref().map(|t| host(t.clone())[0] as f64);
+        let loss = match semi {
+            Some(semi) => loss.add(semi),
+            None => loss,
+        };
+        let value = StepLoss { total: host(loss.clone())[0] as f64, semi: semi_value };
         let graph = loss.backward();
         let mut grads = Weights::default();
         for (name, tensor) in &heads.tensors {

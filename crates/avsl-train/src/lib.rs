@@ -5,6 +5,7 @@
 pub mod config;
 pub mod dropout;
 pub mod init;
+pub mod semi;
 pub mod state_file;
 pub mod trainer;
 pub mod validate;

@@ -3,7 +3,7 @@
 //! gradient), the loss, its gradients, Adam.
 
 use avsl_model::adam::Adam;
-use avsl_model::trainable::{Batch, Masks, TrainState};
+use avsl_model::trainable::{Batch, Masks, StepLoss, Supervision, TrainState};
 use avsl_model::{Architecture, Weights};
 use burn::tensor::{Device, Tensor};
 
@@ -33,8 +33,9 @@ impl Trainer {
     }
 
     /// One step on a batch of normalised images `[B, 3, H, W]` and spectrograms
-    /// `[B, 1, 257, T]`; returns the loss before the update.
-    pub fn train_step(&mut self, batch: Batch) -> f64 {
+    /// `[B, 1, 257, T]` (with ground-truth maps for its supervised samples, if any);
+    /// returns the loss before the update.
+    pub fn train_step(&mut self, batch: Batch, supervision: Option<&Supervision>) -> StepLoss {
         let images = &batch.images;
         let features = [images.n, self.state.config.features(), images.h.div_ceil(32), images.w.div_ceil(32)];
         let masks = Masks {
@@ -45,7 +46,7 @@ impl Trainer {
             },
         };
         let momentum = (self.config.momentum_image, self.config.momentum_audio);
-        let (loss, grads) = self.state.loss_and_gradients(batch, masks, momentum);
+        let (loss, grads) = self.state.loss_and_gradients(batch, masks, momentum, supervision);
         self.adam.step(&mut self.state.params, &grads);
         self.step += 1;
         loss

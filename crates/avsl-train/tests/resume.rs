@@ -31,7 +31,7 @@ fn config(model: Architecture) -> TrainConfig {
 }
 
 fn steps(trainer: &mut Trainer, range: std::ops::Range<u64>) -> Vec<f64> {
-    range.map(|s| trainer.train_step(batch(s))).collect()
+    range.map(|s| trainer.train_step(batch(s), None).total).collect()
 }
 
 #[test]

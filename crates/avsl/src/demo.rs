@@ -119,6 +119,8 @@ fn train(data: &Path, out: &Path, config: &TrainConfig, threads: Option<usize>) 
         dim: None,
         width: None,
         image_weights: None,
+        sup_list: None,
+        sup_annotations: None,
         threads,
         device: "cpu".into(),
         output: run.clone(),

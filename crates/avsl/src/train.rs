@@ -7,17 +7,20 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use avsl_data::annotations::{read_flickr_folder, read_vggss_json};
 use avsl_data::fsutil::write_atomic;
 use avsl_data::lists::read_id_list;
 use avsl_data::loader::{Loader, LoaderConfig, PairFiles};
 use avsl_data::testset::build_test_list;
 use avsl_data::transform::INPUT_SIZE;
+use avsl_metrics::BoxFormat;
 use avsl_metrics::report::variant_json;
 use avsl_model::checkpoint::read_torchvision_resnet18;
 use avsl_model::host_conv::Activation;
 use avsl_model::trainable::Batch;
 use avsl_train::config::TrainConfig;
 use avsl_train::init::initial_weights;
+use avsl_train::semi::SupervisedBoxes;
 use avsl_train::state_file::{Progress, load, save};
 use avsl_train::trainer::Trainer;
 use avsl_train::validate::{Validation, criterion_value, validate};
@@ -62,6 +65,14 @@ pub struct TrainArgs {
     /// torchvision's ImageNet ResNet-18 (resnet18-*.pth) for the image encoder.
     #[arg(long)]
     pub image_weights: Option<PathBuf>,
+    /// Training ids whose boxes supervise their maps too (semi-supervised variant,
+    /// supplement eq. 9); they must also be in the training list.
+    #[arg(long)]
+    pub sup_list: Option<PathBuf>,
+    /// Boxes of the --sup-list ids: a VGG-SS json file or a Flickr annotation folder
+    /// (default DATA/metadata/vggss.json, else DATA/Annotations).
+    #[arg(long)]
+    pub sup_annotations: Option<PathBuf>,
     /// Threads for decoding and for the model (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -128,9 +139,29 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     Ok(config)
 }
 
-/// The training pairs: every listed id must have its frame and its audio.
-fn training_pairs(data: &Path, list: &Path) -> Result<Vec<PairFiles>> {
+/// The boxes of the `--sup-list` ids, which must all be training ids.
+fn supervised_boxes(args: &TrainArgs, train_ids: &[String]) -> Result<Option<SupervisedBoxes>> {
+    let Some(list) = &args.sup_list else { return Ok(None) };
     let ids = read_id_list(list)?;
+    let training: std::collections::HashSet<&str> = train_ids.iter().map(String::as_str).collect();
+    if let Some(stray) = ids.iter().find(|id| !training.contains(id.as_str())) {
+        bail!("{}: {stray} is not in the training list (supervised ids must be training ids)", list.display());
+    }
+    let json = args.data.join("metadata").join("vggss.json");
+    let source = args
+        .sup_annotations
+        .clone()
+        .unwrap_or_else(|| if json.is_file() { json } else { args.data.join("Annotations") });
+    let (table, format) = if source.is_dir() {
+        (read_flickr_folder(&source)?, BoxFormat::Flickr)
+    } else {
+        (read_vggss_json(&source)?, BoxFormat::Vggss)
+    };
+    Ok(Some(SupervisedBoxes::new(&ids, &table, format, list)?))
+}
+
+/// The training pairs: every listed id must have its frame and its audio.
+fn training_pairs(data: &Path, ids: &[String], list: &Path) -> Result<Vec<PairFiles>> {
     if ids.is_empty() {
         bail!("{}: the training list is empty", list.display());
     }
@@ -302,7 +333,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let config = trainer.config.clone();
     write_atomic(&args.output.join("config.json"), serde_json::to_string_pretty(&config)?.as_bytes())?;
     let list = args.train_list.clone().unwrap_or_else(|| args.data.join("metadata").join("train.txt"));
-    let pairs = training_pairs(&args.data, &list)?;
+    let ids = read_id_list(&list)?;
+    let pairs = training_pairs(&args.data, &ids, &list)?;
+    let sup = supervised_boxes(&args, &ids)?;
+    if let Some(s) = &sup {
+        println!("semi-supervised: {} of the training ids have boxes that supervise their maps", s.len());
+    }
     let threads = model_threads(args.threads);
     let loader = Loader::new(
         pairs,
@@ -348,15 +384,20 @@ pub fn run(args: TrainArgs) -> Result<()> {
             let spec: Vec<f32> = batch.spectrograms.iter().flat_map(|s| s.values.iter().copied()).collect();
             let bins = spec.len() / (b * width);
             let spectrograms = Activation { n: b, c: 1, h: bins, w: width, data: spec };
-            let loss = trainer.train_step(Batch { images, spectrograms });
+            let grid = (INPUT_SIZE.div_ceil(32), INPUT_SIZE.div_ceil(32));
+            let batch_ids: Vec<&str> = batch.indices.iter().map(|&i| ids[i].as_str()).collect();
+            let supervision = sup.as_ref().and_then(|s| s.supervision(&batch_ids, &batch.crops, grid));
+            let step_loss = trainer.train_step(Batch { images, spectrograms }, supervision.as_ref());
+            let loss = step_loss.total;
             if !loss.is_finite() {
                 bail!("the loss is {loss} at step {}: stopping (lower --lr?)", trainer.step);
             }
-            append(
-                &log,
-                json!({"step": trainer.step, "epoch": epoch + 1, "batch": k + 1, "loss": loss,
-                       "seconds": start.elapsed().as_secs_f64()}),
-            )?;
+            let mut line = json!({"step": trainer.step, "epoch": epoch + 1, "batch": k + 1, "loss": loss,
+                                  "seconds": start.elapsed().as_secs_f64()});
+            if let Some(semi) = step_loss.semi {
+                line["semi_loss"] = json!(semi);
+            }
+            append(&log, line)?;
             if args.checkpoint_every > 0 && trainer.step % args.checkpoint_every == 0 && k + 1 < per_epoch {
                 save(&args.output.join(LATEST), &trainer, Progress { epoch, batch: k as u64 + 1, best })?;
             }

@@ -195,3 +195,54 @@ fn ezvsl_trains_and_its_checkpoint_evaluates_with_its_protocol() {
         serde_json::from_str(&std::fs::read_to_string(Path::new(&p("eval")).join("metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["av"]["all"]["n"], 6);
 }
+
+#[test]
+fn supervised_ids_add_the_semi_supervised_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    avsl(&["synth", "--out", &p("data"), "--train", "8", "--test", "2", "--negatives", "0", "--seed", "2"]);
+    // Six of the eight training scenes are supervised by their boxes (metadata/vggss.json),
+    // so every batch of four holds at least two.
+    let train: Vec<String> = std::fs::read_to_string(dir.path().join("data/metadata/train.txt"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    std::fs::write(dir.path().join("sup.txt"), train[..6].join("\n")).unwrap();
+    let data = p("data");
+    let run = |out: &str, sup: Option<&str>| {
+        let mut args = vec!["train", "--data", &data, "--batch-size", "4", "--dim", "16", "--width", "8"];
+        args.extend(["--epochs", "1", "--seed", "1", "--output", out]);
+        if let Some(s) = sup {
+            args.extend(["--sup-list", s]);
+        }
+        avsl(&args)
+    };
+    let console = run(&p("semi"), Some(&p("sup.txt")));
+    assert!(console.contains("6 of the training ids have boxes"), "{console}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("semi/train_log.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v.get("loss").is_some())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let semi: Vec<f64> = lines.iter().filter_map(|v| v.get("semi_loss")?.as_f64()).collect();
+    // Each supervised sample's squared error sums 49 cells of at most 1.
+    assert!(semi.len() == 2 && semi.iter().all(|s| *s > 0.0 && *s <= 49.0), "{lines:?}");
+    // The same run without supervision: its first loss (before any update) is smaller by
+    // exactly the semi term.
+    run(&p("plain"), None);
+    let plain = losses(Path::new(&p("plain")));
+    let total = lines[0]["loss"].as_f64().unwrap();
+    assert!((total - plain[0].1 - semi[0]).abs() < 1e-5 * total, "{total} vs {} + {}", plain[0].1, semi[0]);
+
+    // A supervised id outside the training list is refused.
+    std::fs::write(dir.path().join("stray.txt"), "synth_test_000000\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_avsl"))
+        .args(["train", "--data", &p("data"), "--sup-list", &p("stray.txt"), "--output", &p("stray")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in the training list"));
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""PyTorch twin of `avsl train` for comparing learning curves on the same data: the same
+network (ResNet-18 layout of any base width, SLAVC's two heads and momentum encoders or
+EZ-VSL's single head), losses, initialisation scheme, augmentation and Adam, on a
+dataset in the authors' layout (frames/<id>.jpg, audio/<id>.wav, a training list).
+Batches, augmentation draws and initial weights are PyTorch's own (not avsl's), so the
+curves agree in behaviour, not step for step.
+
+    ~/.venvs/avsl-ref/bin/python tools/torch_train_twin.py DATA --model ezvsl --width 8 \\
+        --dim 16 --batch-size 8 --lr 1e-3 --epochs 40 [--train-list F] [--dropout 0.0]
+
+Prints the mean loss of every epoch (and writes them as JSON lines with --log F).
+"""
+import argparse
+import json
+import os
+import random
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from scipy.io import wavfile
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_fixtures import reference_spectrogram  # noqa: E402
+from make_model_fixtures import ezvsl_loss, slavc_loss  # noqa: E402
+
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.down = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (x if self.down is None else self.down(x)))
+
+
+class Trunk(nn.Module):
+    """torchvision's ResNet-18 layout with base width `w` (conv1 … layer4)."""
+
+    def __init__(self, cin, w, audio):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, w, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(w)
+        layers, c = [], w
+        for i in range(4):
+            out = w << i
+            layers += [Block(c, out, 1 if i == 0 else 2), Block(out, out, 1)]
+            c = out
+        self.blocks = nn.Sequential(*layers)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if isinstance(m, nn.BatchNorm2d) and audio:
+                nn.init.normal_(m.weight, 1.0, 0.02)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        return self.blocks(x)
+
+
+class Model(nn.Module):
+    def __init__(self, width, dim, heads):
+        super().__init__()
+        self.imgnet, self.audnet = Trunk(3, width, False), Trunk(1, width, True)
+        self.img_proj = nn.ModuleList([nn.Conv2d(8 * width, dim, 1) for _ in heads])
+        self.aud_proj = nn.ModuleList([nn.Linear(8 * width, dim) for _ in heads])
+        for p in self.aud_proj:
+            nn.init.trunc_normal_(p.weight, mean=0.0, std=0.01)
+        for p in self.img_proj:
+            nn.init.kaiming_normal_(p.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, image, audio, dropout):
+        f = F.dropout(self.imgnet(image), dropout, self.training)
+        a = self.audnet(audio).amax(dim=(2, 3))
+        v = [F.normalize(p(f), dim=1) for p in self.img_proj]
+        a = [F.normalize(p(a), dim=1) for p in self.aud_proj]
+        return v, a
+
+
+def train_image(path, rng):
+    img = Image.open(path).convert("RGB")
+    w, h = img.size
+    if w <= h:
+        size = (246, int(246 * h / w))
+    else:
+        size = (int(246 * w / h), 246)
+    img = img.resize(size, Image.BICUBIC)
+    left, top = rng.randint(0, size[0] - 224), rng.randint(0, size[1] - 224)
+    img = img.crop((left, top, left + 224, top + 224))
+    if rng.random() < 0.5:
+        img = img.transpose(Image.FLIP_LEFT_RIGHT)
+    x = (np.asarray(img, np.float32) / 255.0 - MEAN) / STD
+    return torch.from_numpy(x.transpose(2, 0, 1).copy())
+
+
+def spectrogram(path):
+    sr, pcm = wavfile.read(path)
+    return torch.from_numpy(reference_spectrogram(pcm.reshape(len(pcm), -1), sr))[None]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data")
+    ap.add_argument("--train-list")
+    ap.add_argument("--model", default="slavc", choices=["slavc", "ezvsl"])
+    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--momentum", type=float, default=0.99)
+    ap.add_argument("--dropout", type=float, default=None)
+    ap.add_argument("--tau", type=float, default=0.03)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--log")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    ids = [l.strip() for l in open(args.train_list or os.path.join(args.data, "metadata", "train.txt")) if l.strip()]
+    audio = {i: spectrogram(os.path.join(args.data, "audio", i + ".wav")) for i in ids}
+    heads = ["1", "2"] if args.model == "slavc" else [""]
+    dropout = args.dropout if args.dropout is not None else (0.9 if args.model == "slavc" else 0.0)
+    model = Model(args.width, args.dim, heads)
+    target = Model(args.width, args.dim, heads) if args.model == "slavc" else None
+    if target is not None:
+        target.load_state_dict(model.state_dict())
+        for p in target.parameters():
+            p.requires_grad_(False)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    log = open(args.log, "w") if args.log else None
+    step = 0
+    for epoch in range(args.epochs):
+        order = ids[:]
+        rng.shuffle(order)
+        losses = []
+        for b in range(len(order) // args.batch_size):
+            batch = order[b * args.batch_size:(b + 1) * args.batch_size]
+            images = torch.stack([train_image(os.path.join(args.data, "frames", i + ".jpg"), rng) for i in batch])
+            specs = torch.stack([audio[i] for i in batch])
+            model.train()
+            v, a = model(images, specs, dropout)
+            if target is None:
+                loss = ezvsl_loss(v[0], a[0], args.tau)
+            else:
+                with torch.no_grad():
+                    for pt, po in zip(target.parameters(), model.parameters()):
+                        pt.mul_(args.momentum).add_(po.detach(), alpha=1 - args.momentum)
+                    target.train()
+                    vt, at = target(images, specs, dropout)
+                loss = slavc_loss(v, a, vt, at, args.tau)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            losses.append(loss.item())
+            if log:
+                log.write(json.dumps({"step": step, "epoch": epoch + 1, "loss": loss.item()}) + "\n")
+        print(f"epoch {epoch + 1}: mean loss {np.mean(losses):.4f} ({len(losses)} steps)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
