@@ -246,3 +246,36 @@ fn supervised_ids_add_the_semi_supervised_loss() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not in the training list"));
 }
+
+#[test]
+fn training_lowers_the_loss_on_a_tiny_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    avsl(&["synth", "--out", &p("data"), "--train", "16", "--test", "2", "--negatives", "0", "--seed", "4"]);
+    avsl(&[
+        "train",
+        "--data",
+        &p("data"),
+        "--model",
+        "ezvsl",
+        "--batch-size",
+        "8",
+        "--dim",
+        "16",
+        "--width",
+        "8",
+        "--lr",
+        "1e-3",
+        "--epochs",
+        "30",
+        "--seed",
+        "2",
+        "--output",
+        &p("run"),
+    ]);
+    let steps: Vec<f64> = losses(Path::new(&p("run"))).into_iter().map(|(_, l)| l).collect();
+    assert_eq!(steps.len(), 60);
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    let (first, last) = (mean(&steps[..10]), mean(&steps[50..]));
+    assert!(last < first - 0.5, "mean loss of the first 10 steps {first}, of the last 10 {last}");
+}
