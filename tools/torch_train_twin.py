@@ -9,13 +9,16 @@ curves agree in behaviour, not step for step.
     ~/.venvs/avsl-ref/bin/python tools/torch_train_twin.py DATA --model ezvsl --width 8 \\
         --dim 16 --batch-size 8 --lr 1e-3 --epochs 40 [--train-list F] [--dropout 0.0]
 
-Prints the mean loss of every epoch (and writes them as JSON lines with --log F).
+Prints the mean loss of every epoch and the median time of a step (forward, momentum
+update, loss, backward, Adam; data loading excluded, as avsl's log "seconds"), and writes
+every step as a JSON line with --log F.
 """
 import argparse
 import json
 import os
 import random
 import sys
+import time
 
 import numpy as np
 import torch
@@ -145,7 +148,7 @@ def main():
             p.requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     log = open(args.log, "w") if args.log else None
-    step = 0
+    step, seconds = 0, []
     for epoch in range(args.epochs):
         order = ids[:]
         rng.shuffle(order)
@@ -154,6 +157,7 @@ def main():
             batch = order[b * args.batch_size:(b + 1) * args.batch_size]
             images = torch.stack([train_image(os.path.join(args.data, "frames", i + ".jpg"), rng) for i in batch])
             specs = torch.stack([audio[i] for i in batch])
+            start = time.perf_counter()
             model.train()
             v, a = model(images, specs, dropout)
             if target is None:
@@ -168,11 +172,13 @@ def main():
             opt.zero_grad()
             loss.backward()
             opt.step()
+            seconds.append(time.perf_counter() - start)
             step += 1
             losses.append(loss.item())
             if log:
-                log.write(json.dumps({"step": step, "epoch": epoch + 1, "loss": loss.item()}) + "\n")
-        print(f"epoch {epoch + 1}: mean loss {np.mean(losses):.4f} ({len(losses)} steps)", flush=True)
+                log.write(json.dumps({"step": step, "epoch": epoch + 1, "loss": loss.item(), "seconds": seconds[-1]}) + "\n")
+        print(f"epoch {epoch + 1}: mean loss {np.mean(losses):.4f} ({len(losses)} steps, median step "
+              f"{np.median(seconds):.3f} s without loading)", flush=True)
 
 
 if __name__ == "__main__":

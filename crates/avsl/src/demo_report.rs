@@ -95,10 +95,10 @@ pub fn write_report(out: &Path, facts: &RunFacts, results: &[ModelResult]) -> Re
     writeln!(md, "## The benchmark\n")?;
     writeln!(
         md,
-        "A synthetic audio-visual dataset in the VGG-SS layout (`{}`, {:.0} s to generate). Each frame shows two or \
-         three objects of different classes (shape × colour) in separate halves or thirds of the frame, so a centre \
-         prior cannot find them; one object makes the sound, and its class sets the timbre of the clip (a harmonic \
-         tone with class-specific pitch, roll-off and modulation, plus noise). The extended test set adds \
+        "A synthetic audio-visual dataset in the VGG-SS layout (`{}`, {:.0} s to generate). Each frame shows two \
+         objects of different classes (six classes: box, disc or striped box, red or blue) in opposite halves of \
+         the frame, so a centre prior cannot find them; one object makes the sound, and its class sets the timbre \
+         of the clip (a harmonic tone with class-specific pitch, roll-off and modulation, plus noise). The extended test set adds \
          non-sounding pairs, as SLAVC's does: frames with the audio of a class they do not show, and scenes whose \
          sounding object is not in the frame.\n",
         facts.data.display(),

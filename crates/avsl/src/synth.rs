@@ -26,7 +26,7 @@ pub struct SynthArgs {
     #[arg(long, default_value_t = 150)]
     pub negatives: usize,
     /// Fraction of sources that are small or medium (below a quarter of the frame).
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.15)]
     pub small_fraction: f64,
     /// Write into a non-empty folder that avsl did not create.
     #[arg(long)]
