@@ -11,13 +11,13 @@ use avsl_data::npy::read_npy_f32;
 use avsl_data::testset::TestSample;
 use avsl_data::transform::test_resize;
 use avsl_metrics::SampleResult;
-use avsl_metrics::evaluate::full_curve;
 use avsl_metrics::score::to_grid;
 use plotters::prelude::*;
 use serde_json::Value;
 
 use crate::colormap::{draw_rect, viridis};
 use crate::demo_report::ModelResult;
+use crate::evaluation::pr_points;
 use crate::plots::{Series, line_plot, line_plot_in, padded_range, register_font};
 
 fn log_lines(run: &Path) -> Result<Vec<Value>> {
@@ -76,9 +76,7 @@ pub fn pr_curves(path: &Path, results: &[ModelResult]) -> Result<()> {
         .iter()
         .map(|r| {
             let rows: Vec<&SampleResult> = r.scored.variants["av"].iter().collect();
-            let points = std::iter::once((0.0, 1.0))
-                .chain(full_curve(&rows, 0.5).into_iter().map(|(p, rec)| (rec, p)))
-                .collect();
+            let points = pr_points(&rows, 0.5);
             Series { label: format!("{} (AP@50 {:.3})", r.name, r.metric("AP@50")), points, dashed: false }
         })
         .collect();

@@ -59,6 +59,15 @@ pub fn write_results(
     Ok(all)
 }
 
+/// The exact precision–recall curve as (recall, precision) points, drawn from recall 0 at
+/// the first point's precision (the authors' recall is 1, not 0, when no positive is
+/// found, so a curve cannot be assumed to start at precision 1).
+pub fn pr_points(rows: &[&SampleResult], iou: f64) -> Vec<(f64, f64)> {
+    let curve: Vec<(f64, f64)> = full_curve(rows, iou).into_iter().map(|(p, r)| (r, p)).collect();
+    let start = curve.first().map(|&(_, p)| (0.0, p));
+    start.into_iter().chain(curve).collect()
+}
+
 /// Figures: per variant the precision–recall curves (official points and the exact curve,
 /// IoU 0.5 and 0.75), and the cIoU success curves of every variant in one plot.
 pub fn write_figures(dir: &Path, scored: &Scored) -> Result<()> {
@@ -67,8 +76,7 @@ pub fn write_figures(dir: &Path, scored: &Scored) -> Result<()> {
         let rows: Vec<&SampleResult> = results.iter().collect();
         let mut series = Vec::new();
         for (iou, tag) in [(0.5, "50"), (0.75, "75")] {
-            let exact: Vec<(f64, f64)> =
-                std::iter::once((0.0, 1.0)).chain(full_curve(&rows, iou).into_iter().map(|(p, r)| (r, p))).collect();
+            let exact = pr_points(&rows, iou);
             series.push(Series { label: format!("exact @{tag}"), points: exact, dashed: false });
             let official = official_curve(&rows, iou).into_iter().map(|(p, r)| (r, p)).collect();
             series.push(Series { label: format!("official (authors' AP) @{tag}"), points: official, dashed: true });
