@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// What to measure: `loader`, `eval-maps`, `forward` (default: everything).
+    /// What to measure: `loader`, `eval-maps`, `forward`, `train` (default: everything).
     pub what: Vec<String>,
     /// Threads for the multi-threaded figures (default: all cores).
     #[arg(long)]
@@ -199,10 +199,35 @@ fn forward_ms(b: usize) -> Result<(f64, f64, f64)> {
     Ok((total, image / b as f64, clip / b as f64))
 }
 
+/// One SLAVC training step as `avsl train` runs it (online forward with visual dropout,
+/// momentum update, target forward, loss, backward, Adam) on `b` 224×224 images and 3 s
+/// 16 kHz spectrograms (257×200), from `avsl train`'s initial weights: median ms of three
+/// steps after one warm-up.
+fn train_step_ms(config: avsl_train::config::TrainConfig, b: usize) -> f64 {
+    use avsl_model::host_conv::Activation;
+    use avsl_model::trainable::Batch;
+    use burn::tensor::Device;
+
+    let weights = avsl_train::init::initial_weights(&config.model_config(), None, 0);
+    let mut trainer = avsl_train::trainer::Trainer::new(&weights, config, &Device::autodiff(Device::flex()));
+    let input = |[n, c, h, w]: [usize; 4], seed: u64| {
+        let data = avsl_model::formula::formula_values(seed, "input", &[n, c, h, w]);
+        Activation { n, c, h, w, data }
+    };
+    let mut step = || {
+        let batch = Batch { images: input([b, 3, 224, 224], 9001), spectrograms: input([b, 1, 257, 200], 9002) };
+        let start = Instant::now();
+        trainer.train_step(batch, None);
+        start.elapsed().as_secs_f64() * 1000.0
+    };
+    step();
+    median((0..3).map(|_| step()).collect())
+}
+
 pub fn run(args: BenchArgs) -> Result<()> {
     let threads = crate::device::thread_count(args.threads);
     let what: Vec<String> = if args.what.is_empty() {
-        vec!["loader".into(), "eval-maps".into(), "forward".into()]
+        vec!["loader".into(), "eval-maps".into(), "forward".into(), "train".into()]
     } else {
         args.what.clone()
     };
@@ -252,7 +277,18 @@ pub fn run(args: BenchArgs) -> Result<()> {
                     report[format!("audio_trunk_ms_per_clip_b{b}")] = clip.into();
                 }
             }
-            other => bail!("unknown benchmark {other:?} (available: loader, eval-maps, forward)"),
+            "train" => {
+                crate::device::model_threads(args.threads);
+                let published = avsl_train::config::TrainConfig { batch_size: 8, ..Default::default() };
+                let ms = train_step_ms(published, 8);
+                println!("SLAVC train step, batch 8 (d 512, ResNet-18):          {ms:8.1} ms");
+                report["train_step_ms_b8"] = ms.into();
+                let demo = crate::demo::Plan::new(false, 0).slavc;
+                let ms = train_step_ms(demo.clone(), demo.batch_size);
+                println!("SLAVC train step, demo (width 16, d 64, batch {}):     {ms:8.1} ms", demo.batch_size);
+                report["train_step_ms_demo"] = ms.into();
+            }
+            other => bail!("unknown benchmark {other:?} (available: loader, eval-maps, forward, train)"),
         }
     }
     if args.json {

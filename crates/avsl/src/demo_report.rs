@@ -165,6 +165,14 @@ pub fn write_report(out: &Path, facts: &RunFacts, results: &[ModelResult]) -> Re
             r.what
         )?;
     }
+    if facts.quick {
+        writeln!(
+            md,
+            "\n`--quick` trains for 40 steps per model, too few to leave chance on this benchmark (SLAVC needs about \
+             120 steps to start and 250 to localise well): it shows the pipeline, not the method. Run `avsl demo` \
+             without `--quick` (about 9 minutes on 2 cores) for the real comparison."
+        )?;
+    }
     let verdict = |gain: f64, goal: f64| if gain >= goal { "reached" } else { "not reached" };
     writeln!(
         md,
