@@ -204,15 +204,16 @@ impl TrainState {
         supervision: Option<&Supervision>,
     ) -> (StepLoss, Weights) {
         let tau = self.config.tau;
-        let images = batch.images.clone();
-        let spectrograms = batch.spectrograms.clone();
+        // SLAVC's momentum encoders see the same batch after the online ones.
+        let target_inputs = (self.config.architecture == Architecture::Slavc)
+            .then(|| (batch.images.clone(), batch.spectrograms.clone()));
         let (fv, leaf_v) = self.trunk(EncoderSet::Online, "imgnet", batch.images);
         let (fa, leaf_a) = self.trunk(EncoderSet::Online, "audnet", batch.spectrograms);
         let heads = self.heads(EncoderSet::Online);
         let v = self.image_heads(&heads, fv, masks.online);
         let a = self.audio_heads(&heads, fa);
-        let loss = match self.config.architecture {
-            Architecture::Slavc => {
+        let loss = match target_inputs {
+            Some((images, spectrograms)) => {
                 self.momentum_update(momentum.0, momentum.1);
                 let (fvt, _) = self.trunk(EncoderSet::Momentum, "imgnet", images);
                 let (fat, _) = self.trunk(EncoderSet::Momentum, "audnet", spectrograms);
@@ -221,7 +222,7 @@ impl TrainState {
                 let at = self.audio_heads(&target_heads, fat);
                 slavc_loss([&v[0], &v[1]], [&a[0], &a[1]], [&vt[0], &vt[1]], [&at[0], &at[1]], tau)
             }
-            Architecture::Ezvsl => ezvsl_loss(&v[0], &a[0], tau),
+            None => ezvsl_loss(&v[0], &a[0], tau),
         };
         let semi = supervision.and_then(|s| semi_supervised_loss(&v, &a, &s.maps, &s.supervised));
         let semi_value = semi.as_ref().map(|t| host(t.clone())[0] as f64);
