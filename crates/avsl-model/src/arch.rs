@@ -176,6 +176,18 @@ impl TrunkSpec {
         TrunkSpec { stem, blocks }
     }
 
+    /// The features' (rows, columns) for an `h`×`w` input: every strided layer's
+    /// `(size + 2·pad − k)/stride + 1`, the 3×3 max-pool included (224 → 7).
+    pub fn feature_grid(&self, h: usize, w: usize) -> (usize, usize) {
+        let out = |size: usize, k: usize, stride: usize, pad: usize| (size + 2 * pad - k) / stride + 1;
+        let conv = |size: usize, c: &ConvBnSpec| out(size, c.kernel, c.stride, c.padding());
+        let through = |size: usize| {
+            let pooled = out(conv(size, &self.stem), 3, 2, 1);
+            self.blocks.iter().fold(pooled, |s, b| conv(s, &b.conv1))
+        };
+        (through(h), through(w))
+    }
+
     pub fn features(&self) -> usize {
         self.blocks.last().map_or(self.stem.out_channels, |b| b.conv2.out_channels)
     }
@@ -331,5 +343,10 @@ mod tests {
         assert_eq!(shapes["imgnet.conv1.weight"], [16, 3, 7, 7]);
         assert_eq!(shapes["audnet.layer4.0.downsample.0.weight"], [128, 64, 1, 1]);
         assert_eq!(shapes["momentum_img_proj2.weight"], [32, 128, 1, 1]);
+        let trunk = narrow.trunk("imgnet.", 3);
+        assert_eq!(trunk.feature_grid(224, 224), (7, 7));
+        // The audio trunk on 3 s at 16 kHz (257 × 200) and the fixtures' 64 × 64 images.
+        assert_eq!(narrow.trunk("audnet.", 1).feature_grid(257, 200), (9, 7));
+        assert_eq!(trunk.feature_grid(64, 64), (2, 2));
     }
 }

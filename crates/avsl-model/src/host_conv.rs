@@ -70,31 +70,7 @@ impl HostConv {
                     &col[..depth * hw]
                 };
                 let dst = &mut data[img * self.out_c * hw..][..self.out_c * hw];
-                // SAFETY: dense row-major buffers of exactly the sizes given (out_c × depth,
-                // depth × hw, out_c × hw) that do not overlap.
-                unsafe {
-                    gemm::gemm(
-                        self.out_c,
-                        hw,
-                        depth,
-                        dst.as_mut_ptr(),
-                        1,
-                        hw as isize,
-                        true,
-                        self.weight.as_ptr(),
-                        1,
-                        depth as isize,
-                        rhs.as_ptr(),
-                        1,
-                        hw as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::Rayon(0),
-                    );
-                }
+                matmul(dst, &self.weight, false, rhs, false, [self.out_c, hw, depth], true, Threads::Rayon);
             }
         });
         if relu {
@@ -202,6 +178,71 @@ impl ConvGeometry {
                 }
             }
         }
+    }
+}
+
+/// Whether one matrix product uses the rayon pool.
+#[derive(Debug, Clone, Copy)]
+pub enum Threads {
+    /// One thread: the caller runs products in parallel itself.
+    One,
+    /// The product itself is split over the rayon pool.
+    Rayon,
+}
+
+/// `dst[m×n] = (dst if accumulate) + A·B`, with `A` `m×k` and `B` `k×n` stored row-major,
+/// or transposed (`a_t`: `A` is stored as its `k×m` transpose; same for `b_t`).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    dst: &mut [f32],
+    a: &[f32],
+    a_t: bool,
+    b: &[f32],
+    b_t: bool,
+    [m, n, k]: [usize; 3],
+    accumulate: bool,
+    threads: Threads,
+) {
+    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n, "matmul operand sizes");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(0.0);
+        }
+        return;
+    }
+    // (column stride, row stride) of each operand.
+    let (a_cs, a_rs) = if a_t { (m as isize, 1) } else { (1, k as isize) };
+    let (b_cs, b_rs) = if b_t { (k as isize, 1) } else { (1, n as isize) };
+    let parallelism = match threads {
+        Threads::One => gemm::Parallelism::None,
+        Threads::Rayon => gemm::Parallelism::Rayon(0),
+    };
+    // SAFETY: the sizes were checked above; the three buffers are distinct borrows.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
     }
 }
 

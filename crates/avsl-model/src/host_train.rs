@@ -7,49 +7,11 @@
 
 use rayon::prelude::*;
 
-use crate::host_conv::{Activation, ConvGeometry};
+use crate::host_conv::{self, Activation, ConvGeometry, Threads};
 
-/// `dst[m×n] = (dst if accumulate) + A·B`, with `A` `m×k` and `B` `k×n` stored row-major,
-/// or transposed (`a_t`: `A` is stored as its `k×m` transpose; same for `b_t`).
-#[allow(clippy::too_many_arguments)]
-pub fn matmul(dst: &mut [f32], a: &[f32], a_t: bool, b: &[f32], b_t: bool, [m, n, k]: [usize; 3], accumulate: bool) {
-    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n, "matmul operand sizes");
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            dst[..m * n].fill(0.0);
-        }
-        return;
-    }
-    // (column stride, row stride) of each operand.
-    let (a_cs, a_rs) = if a_t { (m as isize, 1) } else { (1, k as isize) };
-    let (b_cs, b_rs) = if b_t { (k as isize, 1) } else { (1, n as isize) };
-    // SAFETY: the sizes were checked above; the three buffers are distinct borrows.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
+/// A product on one thread: the kernels below run images in parallel themselves.
+fn matmul(dst: &mut [f32], a: &[f32], a_t: bool, b: &[f32], b_t: bool, mnk: [usize; 3], accumulate: bool) {
+    host_conv::matmul(dst, a, a_t, b, b_t, mnk, accumulate, Threads::One);
 }
 
 thread_local! {

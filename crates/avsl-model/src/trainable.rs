@@ -102,12 +102,14 @@ impl TrainState {
         let names: Vec<String> =
             self.params.names().filter(|n| n.starts_with("momentum_")).map(str::to_string).collect();
         for name in names {
-            let online = self.params.get(&name["momentum_".len()..]).expect("online twin").values.clone();
             let m = if name.starts_with("momentum_img") { m_image } else { m_audio } as f32;
-            let target = self.params.get_mut(&name).expect("momentum parameter");
-            for (t, o) in target.values.iter_mut().zip(online) {
+            // Out of the map while it is updated, so the online twin can be read in place.
+            let mut target = self.params.remove(&name).expect("momentum parameter");
+            let online = &self.params.get(&name["momentum_".len()..]).expect("online twin").values;
+            for (t, &o) in target.values.iter_mut().zip(online) {
                 *t = *t * m + o * (1.0 - m);
             }
+            self.params.insert(name, target);
         }
     }
 
@@ -131,8 +133,8 @@ impl TrainState {
         Heads { tensors }
     }
 
-    fn to_tensor(&self, x: &Activation) -> Tensor<4> {
-        Tensor::from_data(TensorData::new(x.data.clone(), [x.n, x.c, x.h, x.w]), &self.device)
+    fn to_tensor(&self, x: Activation) -> Tensor<4> {
+        Tensor::from_data(TensorData::new(x.data, [x.n, x.c, x.h, x.w]), &self.device)
     }
 
     /// The trunk `{set}{imgnet|audnet}` on `x`: online trunks keep a tape and give a leaf
@@ -142,7 +144,7 @@ impl TrainState {
         let spec = self.config.trunk(&prefix, x.c);
         let online = set == EncoderSet::Online;
         let (features, tape) = trunk_forward(&spec, &self.params, &mut self.buffers, x, online);
-        let tensor = self.to_tensor(&features);
+        let tensor = self.to_tensor(features);
         match tape {
             Some(tape) => {
                 let leaf = tensor.require_grad();

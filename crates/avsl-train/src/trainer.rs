@@ -37,7 +37,8 @@ impl Trainer {
     /// returns the loss before the update.
     pub fn train_step(&mut self, batch: Batch, supervision: Option<&Supervision>) -> StepLoss {
         let images = &batch.images;
-        let features = [images.n, self.state.config.features(), images.h.div_ceil(32), images.w.div_ceil(32)];
+        let (rows, cols) = self.state.config.trunk("imgnet.", 3).feature_grid(images.h, images.w);
+        let features = [images.n, self.state.config.features(), rows, cols];
         let masks = Masks {
             online: self.image_mask(Stream::OnlineImage, features),
             target: match self.config.model {

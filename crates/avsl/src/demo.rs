@@ -11,7 +11,8 @@ use anyhow::{Context, Result};
 use avsl_data::fsutil::{create_dir_all, write_atomic};
 use avsl_data::npy::encode_npy_f32;
 use avsl_data::synth::{SynthConfig, SynthSummary};
-use avsl_data::testset::{TestSet, TestSetPaths, build_test_list};
+use avsl_data::testset::{TestSample, TestSet, TestSetPaths, build_test_list};
+use avsl_metrics::gt::MAP_SIZE;
 use avsl_model::checkpoint::write_safetensors;
 use avsl_model::{Architecture, ModelConfig};
 use avsl_train::config::TrainConfig;
@@ -158,13 +159,18 @@ fn evaluate(
 }
 
 /// A map for every test pair from `value(x, y)` on the 224×224 grid, scored as is.
-fn evaluate_fixed_map(data: &Path, out: &Path, name: &str, value: impl Fn(f64, f64) -> f32) -> Result<Scored> {
+fn evaluate_fixed_map(
+    data: &Path,
+    samples: &[TestSample],
+    out: &Path,
+    name: &str,
+    value: impl Fn(f64, f64) -> f32,
+) -> Result<Scored> {
     let maps = out.join("baselines").join(name);
     create_dir_all(&maps)?;
-    let grid: Vec<f32> =
-        (0..224 * 224).map(|i| value(((i % 224) as f64 + 0.5) / 224.0, ((i / 224) as f64 + 0.5) / 224.0)).collect();
-    write_atomic(&maps.join("map.npy"), &encode_npy_f32(&[224, 224], &grid))?;
-    let samples = build_test_list(&TestSetPaths::new(data), TestSet::VggssPlusSilent)?;
+    let at = |i: usize| (i as f64 + 0.5) / MAP_SIZE as f64;
+    let grid: Vec<f32> = (0..MAP_SIZE * MAP_SIZE).map(|i| value(at(i % MAP_SIZE), at(i / MAP_SIZE))).collect();
+    write_atomic(&maps.join("map.npy"), &encode_npy_f32(&[MAP_SIZE, MAP_SIZE], &grid))?;
     let mut index = String::from("video,audio,map\n");
     for pair in samples.iter().map(|s| (&s.video_id, &s.audio_id)).collect::<std::collections::BTreeSet<_>>() {
         index.push_str(&format!("{},{},map.npy\n", pair.0, pair.1));
@@ -205,6 +211,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     stage(1, "generating the synthetic benchmark");
     let summary: SynthSummary = generate_with_progress(&data, &plan.synth)?;
     let generate_s = start.elapsed().as_secs_f64();
+    let test = build_test_list(&TestSetPaths::new(&data), TestSet::VggssPlusSilent)?;
 
     stage(2, "training SLAVC");
     let t = Instant::now();
@@ -246,9 +253,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
     add("untrained", "SLAVC with its initial random weights", scored)?;
     // σ = a quarter of the frame: its top half is the central disc of half the frame.
     let gaussian = |x: f64, y: f64| (-((x - 0.5).powi(2) + (y - 0.5).powi(2)) / (2.0 * 0.25f64.powi(2))).exp() as f32;
-    let scored = evaluate_fixed_map(&data, out, "center_prior", gaussian)?;
+    let scored = evaluate_fixed_map(&data, &test, out, "center_prior", gaussian)?;
     add("center_prior", "a centred Gaussian map (σ = 1/4 of the frame)", scored)?;
-    let scored = evaluate_fixed_map(&data, out, "whole_image", |_, _| 1.0)?;
+    let scored = evaluate_fixed_map(&data, &test, out, "whole_image", |_, _| 1.0)?;
     add("whole_image", "a constant map: the whole frame", scored)?;
     let eval_s = t.elapsed().as_secs_f64();
 
@@ -257,7 +264,6 @@ pub fn run(args: DemoArgs) -> Result<()> {
     create_dir_all(&figures)?;
     training_curves(&figures, &[("SLAVC", &slavc_run), ("EZ-VSL", &ezvsl_run)])?;
     pr_curves(&figures.join("pr_curves.png"), &results)?;
-    let test = build_test_list(&TestSetPaths::new(&data), TestSet::VggssPlusSilent)?;
     let maps_of = |name: &str| match name {
         "center_prior" | "whole_image" => out.join("baselines").join(name),
         _ => eval_dir.join(name).join("maps"),

@@ -366,6 +366,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         config.lr
     );
     let validation = validation_set(&args)?;
+    // The image features' grid, which the supervised maps are averaged onto.
+    let grid = config.model_config().trunk("imgnet.", 3).feature_grid(INPUT_SIZE, INPUT_SIZE);
     let log = args.output.join(LOG);
     let mut best = progress.best;
     for epoch in progress.epoch..config.epochs {
@@ -384,7 +386,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
             let spec: Vec<f32> = batch.spectrograms.iter().flat_map(|s| s.values.iter().copied()).collect();
             let bins = spec.len() / (b * width);
             let spectrograms = Activation { n: b, c: 1, h: bins, w: width, data: spec };
-            let grid = (INPUT_SIZE.div_ceil(32), INPUT_SIZE.div_ceil(32));
             let batch_ids: Vec<&str> = batch.indices.iter().map(|&i| ids[i].as_str()).collect();
             let supervision = sup.as_ref().and_then(|s| s.supervision(&batch_ids, &batch.crops, grid));
             let step_loss = trainer.train_step(Batch { images, spectrograms }, supervision.as_ref());
