@@ -19,6 +19,7 @@ pub mod spectrogram;
 pub mod synth;
 pub mod testset;
 pub mod transform;
+pub mod video;
 pub mod wav;
 
 pub use error::{DataError, Result};

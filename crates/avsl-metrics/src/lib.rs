@@ -2,6 +2,7 @@
 //!
 //! Pure Rust, no deep-learning dependency, so any model's maps can be scored the same way.
 
+pub mod calibration;
 pub mod evaluate;
 pub mod gt;
 pub mod interactive;

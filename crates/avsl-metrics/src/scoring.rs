@@ -110,6 +110,30 @@ pub fn score_all<E: Send>(
     Ok(Scored { variants })
 }
 
+/// One variant's localisation of one frame and clip: the 224×224 map its prediction
+/// thresholds, the confidence that ranks it (exactly as `avsl eval` computes both) and the
+/// binary predicted region.
+pub struct Localized {
+    pub variant: &'static str,
+    pub map: Vec<f32>,
+    pub confidence: f32,
+    pub region: Vec<bool>,
+}
+
+/// Every variant of one sample (`av`, and with an object map `obj` and `av_obj`).
+pub fn localize(av: &Map, obj: Option<&Map>, config: &ScoringConfig) -> Vec<Localized> {
+    variant_maps(av, obj, config)
+        .into_iter()
+        .zip(VARIANTS)
+        .map(|(maps, variant)| {
+            let ranked = score::RankedScores::new(&maps.prediction);
+            let region = ranked.binary_prediction(config.prediction);
+            let confidence = maps.confidence.as_deref().map_or_else(|| ranked.confidence(), score::confidence);
+            Localized { variant, map: maps.prediction, confidence, region }
+        })
+        .collect()
+}
+
 /// One variant's 224×224 maps: what the binary prediction thresholds, and what the
 /// confidence is the top-quarter mean of (the same map in SLAVC's protocol).
 struct VariantMaps {

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use avsl_metrics::calibration::Calibration;
 use avsl_model::checkpoint::{CheckpointError, TRAINING_PREFIX, read_checkpoint, write_safetensors};
 use burn::tensor::Device;
 
@@ -30,8 +31,17 @@ pub struct Progress {
     pub best: Option<f64>,
 }
 
-/// Saves the trainer (weights, optimiser, counters) and the loop's progress.
-pub fn save(path: &Path, trainer: &Trainer, progress: Progress) -> Result<(), CheckpointError> {
+/// The metadata key of the calibration a checkpoint carries.
+pub const CALIBRATION_KEY: &str = "calibration";
+
+/// Saves the trainer (weights, optimiser, counters) and the loop's progress, with the
+/// calibration measured on exactly these weights, if any.
+pub fn save(
+    path: &Path,
+    trainer: &Trainer,
+    progress: Progress,
+    calibration: Option<&Calibration>,
+) -> Result<(), CheckpointError> {
     let mut weights = trainer.state.to_weights();
     for (kind, moments) in [(EXP_AVG, &trainer.adam.exp_avg), (EXP_AVG_SQ, &trainer.adam.exp_avg_sq)] {
         for (name, t) in moments.iter() {
@@ -47,6 +57,10 @@ pub fn save(path: &Path, trainer: &Trainer, progress: Progress) -> Result<(), Ch
         ("batch".to_string(), progress.batch.to_string()),
         ("best".to_string(), progress.best.map_or_else(|| "none".to_string(), |b| b.to_string())),
     ]);
+    let mut metadata = metadata;
+    if let Some(c) = calibration {
+        metadata.insert(CALIBRATION_KEY.to_string(), serde_json::to_string(c).map_err(|e| error(path, e.to_string()))?);
+    }
     write_safetensors(path, &weights, &trainer.config.model_config(), &metadata)
 }
 

@@ -5,6 +5,7 @@
 
 use avsl_data::error::DataError;
 use avsl_data::testset::TestSample;
+use avsl_metrics::calibration::Calibration;
 use avsl_metrics::evaluate::{Subset, SubsetMetrics, evaluate, reported_subsets};
 use avsl_metrics::scoring::{Labelled, ScoringConfig, score_all};
 use avsl_metrics::{BoxFormat, MapKind, Prediction};
@@ -29,13 +30,22 @@ impl Validation {
     }
 }
 
-/// Every metric of every subset for the `av` maps of the trainer's current weights.
+/// What a validation measured.
+pub struct Validated {
+    /// Every metric of every subset for the `av` maps.
+    pub metrics: Vec<(Subset, SubsetMetrics)>,
+    /// The calibrated decision threshold of these weights (sets with non-sounding
+    /// samples only).
+    pub calibration: Option<Calibration>,
+}
+
+/// Validates the trainer's current weights.
 pub fn validate(
     trainer: &Trainer,
     validation: &Validation,
     batch: usize,
     threads: usize,
-) -> Result<Vec<(Subset, SubsetMetrics)>, DataError> {
+) -> Result<Validated, DataError> {
     let config = trainer.config.model_config();
     let mut weights = trainer.state.to_weights();
     let set = match config.architecture {
@@ -62,7 +72,14 @@ pub fn validate(
         None,
         &|| {},
     )?;
-    Ok(evaluate(&scored.variants["av"], &reported_subsets()))
+    let encoders = match set {
+        EncoderSet::Momentum => "momentum",
+        EncoderSet::Online => "online",
+    };
+    Ok(Validated {
+        metrics: evaluate(&scored.variants["av"], &reported_subsets()),
+        calibration: Calibration::from_scored(&scored, "validation", &validation.name, encoders, scoring.to_json()),
+    })
 }
 
 /// The criterion's value in `metrics` (subset `all`).

@@ -45,7 +45,7 @@ fn resumed_slavc_run_continues_the_same_trajectory() {
     let file = dir.path().join("latest.safetensors");
     let mut first = Trainer::new(&weights(), config(Architecture::Slavc), &device);
     let mut resumed_losses = steps(&mut first, 0..2);
-    save(&file, &first, Progress { epoch: 0, batch: 2, best: Some(0.25) }).unwrap();
+    save(&file, &first, Progress { epoch: 0, batch: 2, best: Some(0.25) }, None).unwrap();
     drop(first);
     let (mut resumed, progress) = load(&file, &device).unwrap();
     assert_eq!(progress, Progress { epoch: 0, batch: 2, best: Some(0.25) });
@@ -72,7 +72,7 @@ fn a_training_checkpoint_is_an_evaluation_checkpoint() {
     steps(&mut trainer, 0..1);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("best.safetensors");
-    save(&file, &trainer, Progress { epoch: 1, batch: 0, best: None }).unwrap();
+    save(&file, &trainer, Progress { epoch: 1, batch: 0, best: None }, None).unwrap();
     let checkpoint = avsl_model::checkpoint::read_checkpoint(&file).unwrap();
     let config = checkpoint.config(0.03, Some(Architecture::Slavc)).unwrap();
     assert_eq!(config.dim, 16);

@@ -10,8 +10,9 @@ use anyhow::{Result, bail};
 use avsl_data::fsutil::{create_dir_all, write_atomic};
 use avsl_data::npy::encode_npy_f32;
 use avsl_data::testset::{TestSample, build_test_list};
-use avsl_metrics::evaluate::max_f1_point;
-use avsl_metrics::{MapKind, SampleResult};
+use avsl_metrics::MapKind;
+use avsl_metrics::calibration::Calibration;
+use avsl_metrics::scoring::ScoringConfig;
 use avsl_model::checkpoint::{read_checkpoint, read_torchvision_resnet18};
 use avsl_model::ogl::ObjectSaliency;
 use avsl_model::test_pass::{Embedded, distinct_pairs, embed_pairs, retrieval_recall};
@@ -91,22 +92,21 @@ fn retrieval(samples: &[TestSample], embedded: &Embedded, device: &Device) -> Va
     Value::Object(out)
 }
 
-/// The decision threshold at max-F1 (IoU 0.5) of every variant, for `localize`.
-fn calibration(scored: &Scored, testset: &str, checkpoint: &Path) -> Option<Value> {
-    let mut variants = serde_json::Map::new();
-    for (&variant, results) in &scored.variants {
-        let rows: Vec<&SampleResult> = results.iter().collect();
-        if !rows.iter().any(|r| r.bb == 0) {
-            // Without non-sounding samples a threshold cannot say "not sounding".
-            return None;
-        }
-        let p = max_f1_point(&rows, 0.5)?;
-        variants.insert(
-            variant.to_string(),
-            json!({"threshold": p.threshold, "precision": p.precision, "recall": p.recall, "f1": p.f1(), "iou": 0.5}),
-        );
-    }
-    Some(json!({"testset": testset, "checkpoint": checkpoint, "n": scored.variants["av"].len(), "variants": variants}))
+/// The decision threshold at max-F1 (IoU 0.5) of every variant, for `localize`, tied to
+/// the checkpoint's bytes.
+fn calibration(
+    scored: &Scored,
+    args: &EvalArgs,
+    testset: &str,
+    scoring: &ScoringConfig,
+) -> Result<Option<Calibration>> {
+    let encoders = if args.use_mom_eval { "momentum" } else { "online" };
+    let Some(mut c) = Calibration::from_scored(scored, "avsl eval", testset, encoders, scoring.to_json()) else {
+        return Ok(None);
+    };
+    c.checkpoint = Some(args.checkpoint.display().to_string());
+    c.checkpoint_sha256 = Some(crate::fingerprint::sha256_file(&args.checkpoint)?);
+    Ok(Some(c))
 }
 
 fn save_maps(dir: &Path, samples: &[TestSample], e: &Embedded, tau: f64) -> Result<()> {
@@ -245,7 +245,7 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
     });
     let all = write_results(&p.output, &scored, extra)?;
     write_figures(&p.output, &scored)?;
-    if let Some(c) = calibration(&scored, testset.name(), &args.checkpoint) {
+    if let Some(c) = calibration(&scored, &args, testset.name(), &scoring)? {
         write_atomic(&p.output.join("calibration.json"), serde_json::to_string_pretty(&c)?.as_bytes())?;
     }
     if args.save_maps {

@@ -12,9 +12,11 @@ mod device;
 mod eval;
 mod eval_maps;
 mod evaluation;
+mod fingerprint;
 mod inspect;
 mod output;
 mod plots;
+mod prepare;
 mod progress;
 mod synth;
 mod train;
@@ -36,6 +38,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Write a synthetic audio-visual dataset in the VGG-SS layout.
     Synth(synth::SynthArgs),
+    /// Turn a folder of videos into a dataset: middle frames, 16 kHz mono audio, an id list.
+    Prepare(prepare::PrepareArgs),
     /// Decode every file a test set or training list uses and report every problem.
     Check(check::CheckArgs),
     /// Write what the model sees for an audio file (and an image): spectrogram, resized frame.
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Check(args) => check::run(args),
+        Command::Prepare(args) => prepare::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

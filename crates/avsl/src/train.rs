@@ -400,7 +400,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             }
             append(&log, line)?;
             if args.checkpoint_every > 0 && trainer.step % args.checkpoint_every == 0 && k + 1 < per_epoch {
-                save(&args.output.join(LATEST), &trainer, Progress { epoch, batch: k as u64 + 1, best })?;
+                save(&args.output.join(LATEST), &trainer, Progress { epoch, batch: k as u64 + 1, best }, None)?;
             }
             bar.set_message(format!("loss {loss:.4}"));
             bar.inc(1);
@@ -410,8 +410,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let mut line = json!({"step": trainer.step, "epoch_end": epoch + 1, "mean_loss": mean});
         let mut message = format!("epoch {}: mean loss {mean:.4} ({per_epoch} steps)", epoch + 1);
         let mut improved = false;
+        let mut calibration = None;
         if let Some(v) = &validation {
-            let metrics = validate(&trainer, v, 16, threads)?;
+            let validated = validate(&trainer, v, 16, threads)?;
+            let metrics = validated.metrics;
+            calibration = validated.calibration.map(|mut c| {
+                c.source = format!("validation after epoch {}", epoch + 1);
+                c
+            });
             let criterion = v.criterion();
             let value = criterion_value(&metrics, criterion);
             improved = best.is_none_or(|b| value > b);
@@ -425,9 +431,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
         // earlier one, and the resume drops log lines after that checkpoint's step.
         append(&log, line)?;
         let progress = Progress { epoch: epoch + 1, batch: 0, best };
-        save(&args.output.join(LATEST), &trainer, progress)?;
+        save(&args.output.join(LATEST), &trainer, progress, calibration.as_ref())?;
         if improved {
-            save(&args.output.join(BEST), &trainer, progress)?;
+            save(&args.output.join(BEST), &trainer, progress, calibration.as_ref())?;
         }
         draw_curves(&args.output)?;
         println!("{message}");
