@@ -12,13 +12,13 @@ use avsl_data::testset::TestSample;
 use avsl_data::transform::test_resize;
 use avsl_metrics::SampleResult;
 use avsl_metrics::score::to_grid;
-use plotters::prelude::*;
 use serde_json::Value;
 
 use crate::colormap::{draw_rect, viridis};
 use crate::demo_report::ModelResult;
 use crate::evaluation::pr_points;
-use crate::plots::{Series, line_plot, line_plot_in, padded_range, register_font};
+use crate::overlay::draw_texts;
+use crate::plots::{Series, line_plot, line_plot_in, padded_range};
 
 fn log_lines(run: &Path) -> Result<Vec<Value>> {
     let path = run.join("train_log.jsonl");
@@ -176,23 +176,7 @@ pub fn overlay_grid(path: &Path, samples: &[TestSample], rows: &[(&ModelResult, 
     for (r, (result, _)) in rows.iter().enumerate() {
         texts.push((result.name.clone(), 8, HEADER_H + (r + 1) * TILE + TILE / 2));
     }
-    draw_texts(&mut canvas, &texts).map_err(|e| anyhow!("{}: cannot draw labels: {e}", path.display()))?;
+    draw_texts(&mut canvas, &texts, 17).map_err(|e| anyhow!("{}: cannot draw labels: {e}", path.display()))?;
     write_atomic(path, &encode_png(&canvas))?;
     Ok(())
-}
-
-fn draw_texts(canvas: &mut RgbImage, texts: &[(String, usize, usize)]) -> Result<(), String> {
-    register_font();
-    let size = (canvas.width as u32, canvas.height as u32);
-    let root = BitMapBackend::with_buffer(&mut canvas.data, size).into_drawing_area();
-    for (text, x, y) in texts {
-        let style = ("sans-serif", 17).into_font().color(&BLACK);
-        let (w, h) = root.estimate_text_size(text, &style).map_err(|e| e.to_string())?;
-        // A white plate under the text keeps it readable on any heatmap.
-        let (x, y) = (*x as i32, *y as i32);
-        root.draw(&Rectangle::new([(x - 3, y - 2), (x + w as i32 + 3, y + h as i32 + 2)], WHITE.mix(0.8).filled()))
-            .map_err(|e| e.to_string())?;
-        root.draw_text(text, &style, (x, y)).map_err(|e| e.to_string())?;
-    }
-    root.present().map_err(|e| e.to_string())
 }

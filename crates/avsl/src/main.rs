@@ -14,7 +14,10 @@ mod eval_maps;
 mod evaluation;
 mod fingerprint;
 mod inspect;
+mod localize;
+mod localize_video;
 mod output;
+mod overlay;
 mod plots;
 mod prepare;
 mod progress;
@@ -50,6 +53,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Score any model's maps with the authors' exact evaluation protocol.
     EvalMaps(eval_maps::EvalMapsArgs),
+    /// Where is the sound in a frame or a video, and is anything visible making it?
+    Localize(localize::LocalizeArgs),
     /// Convert a checkpoint between the authors' .pth and avsl's .safetensors.
     Convert(convert::ConvertArgs),
     /// Measure throughput (so far: the data loader).
@@ -69,6 +74,7 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert::run(args),
         Command::Check(args) => check::run(args),
         Command::Prepare(args) => prepare::run(args),
+        Command::Localize(args) => localize::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

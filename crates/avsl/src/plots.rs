@@ -109,3 +109,80 @@ pub fn line_plot_in(
     write_atomic(path, &encode_png(&img))?;
     Ok(())
 }
+
+/// Confidence over time (one point per step) with the decision threshold dashed and the
+/// steps decided "sounding" shaded, written as PNG.
+pub fn timeline_plot(
+    path: &Path,
+    confidence: &[(f64, f64)],
+    threshold: Option<f64>,
+    sounding: &[bool],
+    step: f64,
+) -> Result<()> {
+    register_font();
+    let size = (960, 360);
+    let mut buffer = vec![0u8; (size.0 * size.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, size).into_drawing_area();
+        let err = |e: &dyn std::fmt::Display| anyhow!("{}: cannot draw plot: {e}", path.display());
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let x_end = confidence.last().map_or(1.0, |p| p.0 + step / 2.0);
+        let x_start = confidence.first().map_or(0.0, |p| p.0 - step / 2.0).min(0.0);
+        let (lo, hi) = padded_range(confidence.iter().map(|p| p.1).chain(threshold));
+        let title = match threshold {
+            Some(t) => format!("Confidence over time (threshold {t:.3}; shaded: sounding)"),
+            None => "Confidence over time (no calibrated threshold)".to_string(),
+        };
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x_start..x_end, lo..hi)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("time (s, centre of the window)")
+            .y_desc("confidence")
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| err(&e))?;
+        let shade = RGBColor(44, 160, 44).mix(0.18).filled();
+        chart
+            .draw_series(
+                confidence
+                    .iter()
+                    .zip(sounding)
+                    .filter(|(_, s)| **s)
+                    .map(|((t, _), _)| Rectangle::new([(t - step / 2.0, lo), (t + step / 2.0, hi)], shade)),
+            )
+            .map_err(|e| err(&e))?;
+        if let Some(t) = threshold {
+            let style = ShapeStyle::from(&PALETTE[3]).stroke_width(2);
+            chart
+                .draw_series(DashedLineSeries::new(vec![(x_start, t), (x_end, t)], 8, 5, style))
+                .map_err(|e| err(&e))?
+                .label("threshold")
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+        }
+        let style = ShapeStyle::from(&PALETTE[0]).stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(confidence.iter().copied().filter(|p| p.1.is_finite()), style))
+            .map_err(|e| err(&e))?
+            .label("confidence")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+        chart.draw_series(confidence.iter().map(|&p| Circle::new(p, 3, PALETTE[0].filled()))).map_err(|e| err(&e))?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))?;
+    }
+    let img = RgbImage { width: size.0 as usize, height: size.1 as usize, data: buffer };
+    write_atomic(path, &encode_png(&img))?;
+    Ok(())
+}

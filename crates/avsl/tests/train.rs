@@ -78,6 +78,15 @@ fn resumed_training_matches_an_uninterrupted_run() {
     let val = &e1[1]["validation"];
     assert_eq!(val["criterion"], "AP@50", "an extended set picks by AP");
     assert_eq!(val["metrics"]["all"]["n"], 6);
+    // The checkpoint carries the decision threshold measured on its own weights for
+    // `avsl localize`: max-F1 over the extended validation set, momentum encoders.
+    let calibration: serde_json::Value = serde_json::from_str(&x.metadata["calibration"]).unwrap();
+    assert_eq!(calibration["source"], "validation after epoch 2");
+    assert_eq!(calibration["encoders"], "momentum");
+    assert_eq!(calibration["n"], 6);
+    let f1 = calibration["variants"]["av"]["f1"].as_f64().unwrap();
+    let best = val["metrics"]["all"]["maxF1_exact@50"].as_f64().unwrap();
+    assert!((f1 - best).abs() < 1e-12, "calibrated F1 {f1} is the epoch's exact max-F1 {best}");
     assert!(val["metrics"]["visible"]["LocAcc@50"].as_f64().is_some());
     for file in ["best.safetensors", "loss.png", "validation.png"] {
         assert!(Path::new(&straight).join(file).is_file(), "{file} missing");

@@ -1,0 +1,498 @@
+//! `avsl localize`: where in the picture is the sound coming from, and is anything visible
+//! making it? One frame and a clip (`--image`, `--audio`), or a whole video
+//! (`--video`, see `localize_video`). Maps, confidence and region are computed exactly as
+//! `avsl eval` computes them, so a threshold calibrated by `avsl eval` (or carried by a
+//! checkpoint `avsl train` wrote) means the same thing here.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use avsl_data::audio::WINDOW_SECONDS;
+use avsl_data::fsutil::write_atomic;
+use avsl_data::image_io::{RgbImage, encode_png, read_rgb};
+use avsl_data::npy::encode_npy_f32;
+use avsl_data::preprocess::load_spectrogram;
+use avsl_data::spectrogram::Spectrogram;
+use avsl_data::transform::{INPUT_SIZE, test_resize, to_normalized_chw};
+use avsl_data::wav::read_wav;
+use avsl_metrics::calibration::{Calibration, Threshold};
+use avsl_metrics::scoring::{Map, Protocol, ScoringConfig, localize};
+use avsl_metrics::{MapKind, Prediction};
+use avsl_model::checkpoint::{Checkpoint, read_checkpoint, read_torchvision_resnet18};
+use avsl_model::embedding::pair_map;
+use avsl_model::ogl::ObjectSaliency;
+use avsl_model::{Architecture, EncoderSet, Encoders};
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+
+use crate::device::{model_threads, parse_device};
+use crate::fingerprint::sha256_file;
+use crate::output::prepare_output_dir;
+use crate::overlay::OverlayLayer;
+
+const GRID: usize = INPUT_SIZE;
+pub const RESULT: &str = "result.json";
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+pub enum EncodersArg {
+    Online,
+    Momentum,
+}
+
+#[derive(Args)]
+pub struct LocalizeArgs {
+    /// The authors' .pth or an avsl .safetensors checkpoint.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// torchvision ResNet-18 state dict: blends in object guidance (the av_obj map).
+    #[arg(long)]
+    pub object_weights: Option<PathBuf>,
+    /// Weight of the audio-visual map in the av_obj blend (default: the calibration's,
+    /// else 0.9 for SLAVC, 0.4 for EZ-VSL).
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// calibration.json from `avsl eval` on an extended test set (default: the one the
+    /// checkpoint carries, if any).
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// Encoder set to run (default: the calibration's; else SLAVC's momentum encoders).
+    #[arg(long, value_enum)]
+    pub encoders: Option<EncodersArg>,
+    /// A frame (JPEG or PNG); needs --audio.
+    #[arg(long, requires = "audio", conflicts_with = "video", required_unless_present = "video")]
+    pub image: Option<PathBuf>,
+    /// A WAV clip heard with --image (its centred 3 s, as in evaluation).
+    #[arg(long, requires = "image")]
+    pub audio: Option<PathBuf>,
+    /// A video (anything FFmpeg reads, with an audio stream).
+    #[arg(long)]
+    pub video: Option<PathBuf>,
+    /// Seconds of audio per step of a video.
+    #[arg(long, default_value_t = WINDOW_SECONDS)]
+    pub window: f64,
+    /// Seconds between steps of a video.
+    #[arg(long, default_value_t = 0.5)]
+    pub step: f64,
+    /// τ of an authors' .pth (our checkpoints store theirs).
+    #[arg(long, default_value_t = 0.03)]
+    pub tau: f64,
+    /// Region = the top half of the min-max normalised map.
+    #[arg(long, conflicts_with = "pred_thr")]
+    pub relative_prediction: bool,
+    /// Region = pixels scoring at least this.
+    #[arg(long)]
+    pub pred_thr: Option<f64>,
+    /// Folder for the results.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Write into a non-empty folder that avsl did not create.
+    #[arg(long)]
+    pub force: bool,
+    /// Threads for the model (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Compute device: cpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// The decision rule: a calibrated threshold, where it came from.
+pub struct Decision {
+    pub threshold: Threshold,
+    pub from: String,
+}
+
+/// A model ready to localise pairs, with the scoring of its calibration.
+pub struct Localizer {
+    encoders: Encoders,
+    objects: Option<ObjectSaliency>,
+    pub scoring: ScoringConfig,
+    pub variant: &'static str,
+    pub decision: Option<Decision>,
+    /// Why there is no decision, when there is none.
+    pub undecided: Option<String>,
+    device: Device,
+}
+
+/// One localisation, in the model's 224×224 grid.
+pub struct Located {
+    pub map: Vec<f32>,
+    pub confidence: f32,
+    pub region: Vec<bool>,
+    /// The connected part of the region that holds the peak: "the predicted region"
+    /// outlined on overlays and boxed in result.json.
+    pub peak_region: Vec<bool>,
+    /// Column and row of the map's maximum (the first one in row-major order).
+    pub peak: (usize, usize),
+    /// The bounding box `[x0, y0, x1, y1)` of `peak_region`; `None` when the peak is
+    /// outside the region (a fixed threshold above it).
+    pub region_box: Option<[usize; 4]>,
+}
+
+fn parse_prediction(v: &Value) -> Option<Prediction> {
+    match v["rule"].as_str()? {
+        "relative" => Some(Prediction::Relative { size: v["size"].as_f64()? }),
+        "fixed" => Some(Prediction::Fixed { threshold: v["threshold"].as_f64()? }),
+        _ => None,
+    }
+}
+
+fn read_calibration(path: &Path) -> Result<Calibration> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a calibration.json written by avsl eval", path.display()))
+}
+
+/// The explicit calibration (checked against the checkpoint's bytes) or the one the
+/// checkpoint carries.
+fn find_calibration(args: &LocalizeArgs, checkpoint: &Checkpoint) -> Result<Option<(Calibration, String)>> {
+    if let Some(path) = &args.calibration {
+        let c = read_calibration(path)?;
+        if let Some(expected) = &c.checkpoint_sha256 {
+            let actual = sha256_file(&args.checkpoint)?;
+            if &actual != expected {
+                bail!(
+                    "{}: measured on other weights ({}, SHA-256 {expected}) than {} (SHA-256 {actual}); a threshold \
+                     belongs to the weights it was measured on",
+                    path.display(),
+                    c.checkpoint.as_deref().unwrap_or("?"),
+                    args.checkpoint.display()
+                );
+            }
+        }
+        return Ok(Some((c, path.display().to_string())));
+    }
+    match checkpoint.metadata.get(avsl_train::state_file::CALIBRATION_KEY) {
+        Some(json) => {
+            let c: Calibration = serde_json::from_str(json)
+                .with_context(|| format!("{}: its calibration metadata is not readable", args.checkpoint.display()))?;
+            let from = format!("{} ({})", args.checkpoint.display(), c.source);
+            Ok(Some((c, from)))
+        }
+        None => Ok(None),
+    }
+}
+
+impl Localizer {
+    pub fn new(args: &LocalizeArgs) -> Result<Localizer> {
+        model_threads(args.threads);
+        let device = parse_device(&args.device)?;
+        let checkpoint = read_checkpoint(&args.checkpoint)?;
+        let config = checkpoint.config(args.tau, None)?;
+        let calibration = find_calibration(args, &checkpoint)?;
+        let calibrated_set = calibration.as_ref().map(|(c, _)| c.encoders.as_str());
+        let set = match (args.encoders, calibrated_set) {
+            (Some(EncodersArg::Online), Some("momentum")) | (Some(EncodersArg::Momentum), Some("online")) => bail!(
+                "--encoders differs from the calibration's ({}): its threshold holds only for the encoders it \
+                 was measured with",
+                calibrated_set.unwrap_or("?")
+            ),
+            (Some(EncodersArg::Online), _) | (None, Some("online")) => EncoderSet::Online,
+            (Some(EncodersArg::Momentum), _) | (None, Some("momentum")) => EncoderSet::Momentum,
+            (None, _) => match config.architecture {
+                Architecture::Slavc => EncoderSet::Momentum,
+                Architecture::Ezvsl => EncoderSet::Online,
+            },
+        };
+        let variant = if args.object_weights.is_some() { "av_obj" } else { "av" };
+        let protocol = match calibration.as_ref().and_then(|(c, _)| c.protocol()) {
+            Some("ezvsl") => Protocol::Ezvsl,
+            Some(_) => Protocol::Slavc,
+            None => config.architecture.protocol(),
+        };
+        let calibrated_alpha = calibration.as_ref().and_then(|(c, _)| c.alpha());
+        let alpha = match (args.alpha, calibrated_alpha) {
+            (Some(a), Some(c)) if variant == "av_obj" && (a - c).abs() > 1e-12 => {
+                bail!(
+                    "--alpha {a}: the calibration was measured with alpha {c}, and the av_obj confidence depends on it"
+                )
+            }
+            (Some(a), _) => a,
+            (None, Some(c)) => c,
+            (None, None) => match protocol {
+                Protocol::Slavc => 0.9,
+                Protocol::Ezvsl => 0.4,
+            },
+        };
+        let prediction = match (args.relative_prediction, args.pred_thr) {
+            (true, _) => Prediction::Relative { size: 0.5 },
+            (false, Some(t)) => Prediction::Fixed { threshold: t },
+            (false, None) => calibration
+                .as_ref()
+                .and_then(|(c, _)| parse_prediction(&c.scoring["prediction"]))
+                .unwrap_or(match protocol {
+                    Protocol::Slavc => Prediction::Fixed { threshold: 0.5 },
+                    Protocol::Ezvsl => Prediction::Relative { size: 0.5 },
+                }),
+        };
+        let scoring = ScoringConfig { alpha, tau: config.tau, map_kind: MapKind::Logits, prediction, protocol };
+        let (decision, undecided) = match calibration {
+            None => (
+                None,
+                Some(
+                    "no calibrated threshold (the checkpoint carries none and no --calibration was given): confidence \
+                     only. avsl eval on an extended test set (e.g. --testset vggss_plus_silent) writes \
+                     calibration.json"
+                        .to_string(),
+                ),
+            ),
+            Some((c, from)) => match c.variants.get(variant) {
+                Some(t) => (Some(Decision { threshold: *t, from }), None),
+                None => (
+                    None,
+                    Some(format!(
+                        "{from} has no threshold for the {variant} map (it was measured without object weights)"
+                    )),
+                ),
+            },
+        };
+        let objects = match &args.object_weights {
+            Some(path) => {
+                let mut w = read_torchvision_resnet18(path)?;
+                Some(ObjectSaliency::load(&mut w).map_err(|e| anyhow!("{}: {e}", path.display()))?)
+            }
+            None => None,
+        };
+        let encoders = checkpoint.into_encoders(config, set, &device)?;
+        Ok(Localizer { encoders, objects, scoring, variant, decision, undecided, device })
+    }
+
+    /// Where the sound of `spectrogram` is in `frame`.
+    pub fn locate(&self, frame: &RgbImage, spectrogram: &Spectrogram) -> Located {
+        let input = to_normalized_chw(&test_resize(frame));
+        let x = Tensor::<4>::from_data(TensorData::new(input, [1, 3, GRID, GRID]), &self.device);
+        let image = self.encoders.embed_images(x.clone()).remove(0);
+        let bins = spectrogram.values.len() / spectrogram.frames;
+        let s = Tensor::<4>::from_data(
+            TensorData::new(spectrogram.values.clone(), [1, 1, bins, spectrogram.frames]),
+            &self.device,
+        );
+        let audio = self.encoders.embed_audio(s).remove(0);
+        let av = Map { h: image.h, w: image.w, values: pair_map(&image, &audio, self.scoring.tau) };
+        let obj = self.objects.as_ref().map(|o| {
+            let m = o.maps(x);
+            let [_, h, w] = m.dims();
+            Map { h, w, values: m.into_data().try_to_vec::<f32>().expect("float32 object maps") }
+        });
+        let mut variants = localize(&av, obj.as_ref(), &self.scoring);
+        let chosen = variants.iter().position(|v| v.variant == self.variant).expect("variant computed");
+        let v = variants.swap_remove(chosen);
+        let peak = argmax(&v.map);
+        let (peak_region, region_box) = component(&v.region, peak);
+        Located { map: v.map, confidence: v.confidence, region: v.region, peak_region, peak, region_box }
+    }
+
+    /// "sounding" / "not sounding", or `None` without a calibrated threshold.
+    pub fn decide(&self, confidence: f32) -> Option<&'static str> {
+        self.decision
+            .as_ref()
+            .map(|d| if f64::from(confidence) >= d.threshold.threshold { "sounding" } else { "not sounding" })
+    }
+
+    /// The display range of maps: SLAVC's absolute scores from 0.5 (cosine 0) to 1, EZ-VSL's
+    /// normalised maps from 0 to 1.
+    pub fn display_range(&self) -> (f32, f32) {
+        match self.scoring.protocol {
+            Protocol::Slavc => (0.5, 1.0),
+            Protocol::Ezvsl => (0.0, 1.0),
+        }
+    }
+
+    /// The threshold and its provenance for result.json.
+    pub fn decision_json(&self) -> Value {
+        match &self.decision {
+            Some(d) => json!({"threshold": d.threshold.threshold, "precision": d.threshold.precision,
+                              "recall": d.threshold.recall, "f1": d.threshold.f1, "iou": d.threshold.iou,
+                              "from": d.from, "rule": "sounding when confidence >= threshold (max-F1 on the calibration set)"}),
+            None => Value::Null,
+        }
+    }
+
+    pub fn model_json(&self, args: &LocalizeArgs) -> Value {
+        json!({
+            "checkpoint": args.checkpoint,
+            "architecture": self.encoders.config.architecture.name(),
+            "encoders": match self.encoders.set { EncoderSet::Online => "online", EncoderSet::Momentum => "momentum" },
+            "object_weights": args.object_weights,
+            "variant": self.variant,
+            "scoring": self.scoring.to_json(),
+        })
+    }
+
+    /// The one-line label drawn on overlays.
+    pub fn label(&self, located: &Located) -> String {
+        match (&self.decision, self.decide(located.confidence)) {
+            (Some(d), Some(decision)) => {
+                format!("{decision}  (confidence {:.3}, threshold {:.3})", located.confidence, d.threshold.threshold)
+            }
+            _ => format!("confidence {:.3} (no calibrated threshold)", located.confidence),
+        }
+    }
+}
+
+/// Index of the largest value (the first among equals; NaN never wins) as (column, row).
+fn argmax(map: &[f32]) -> (usize, usize) {
+    let mut best = 0;
+    for (i, &v) in map.iter().enumerate() {
+        if v > map[best] || map[best].is_nan() {
+            best = i;
+        }
+    }
+    (best % GRID, best / GRID)
+}
+
+/// The 4-connected part of `region` holding `seed` (empty when the seed is outside the
+/// region), and its bounding box `[x0, y0, x1, y1)`.
+fn component(region: &[bool], seed: (usize, usize)) -> (Vec<bool>, Option<[usize; 4]>) {
+    let at = |x: usize, y: usize| y * GRID + x;
+    let mut part = vec![false; region.len()];
+    if !region[at(seed.0, seed.1)] {
+        return (part, None);
+    }
+    let mut stack = vec![seed];
+    part[at(seed.0, seed.1)] = true;
+    let mut b = [seed.0, seed.1, seed.0 + 1, seed.1 + 1];
+    while let Some((x, y)) = stack.pop() {
+        b = [b[0].min(x), b[1].min(y), b[2].max(x + 1), b[3].max(y + 1)];
+        let neighbours = [(x.wrapping_sub(1), y), (x + 1, y), (x, y.wrapping_sub(1)), (x, y + 1)];
+        for (nx, ny) in neighbours {
+            if nx < GRID && ny < GRID && region[at(nx, ny)] && !part[at(nx, ny)] {
+                part[at(nx, ny)] = true;
+                stack.push((nx, ny));
+            }
+        }
+    }
+    (part, Some(b))
+}
+
+/// The peak and box of a localisation in a `width`×`height` frame's pixels (the test
+/// transform resizes the whole frame to 224×224, so each axis scales on its own).
+pub fn in_frame(l: &Located, width: usize, height: usize) -> ((usize, usize), Option<[usize; 4]>) {
+    let (sx, sy) = (width as f64 / GRID as f64, height as f64 / GRID as f64);
+    let px = (((l.peak.0 as f64 + 0.5) * sx) as usize).min(width - 1);
+    let py = (((l.peak.1 as f64 + 0.5) * sy) as usize).min(height - 1);
+    let b = l.region_box.map(|[x0, y0, x1, y1]| {
+        [
+            (x0 as f64 * sx).floor() as usize,
+            (y0 as f64 * sy).floor() as usize,
+            ((x1 as f64 * sx).ceil() as usize).min(width),
+            ((y1 as f64 * sy).ceil() as usize).min(height),
+        ]
+    });
+    ((px, py), b)
+}
+
+/// One localisation as result.json reports it (original pixels; box corners exclusive).
+pub fn located_json(localizer: &Localizer, l: &Located, width: usize, height: usize) -> Value {
+    let ((px, py), b) = in_frame(l, width, height);
+    json!({
+        "confidence": l.confidence,
+        "decision": localizer.decide(l.confidence),
+        "peak": {"x": px, "y": py},
+        "box": b.map(|[x0, y0, x1, y1]| json!({"xmin": x0, "ymin": y0, "xmax": x1, "ymax": y1})),
+        "region_fraction": l.region.iter().filter(|&&r| r).count() as f64 / l.region.len() as f64,
+    })
+}
+
+/// The overlay layer of one localisation for frames of this size.
+pub fn overlay_layer(localizer: &Localizer, l: &Located, width: usize, height: usize) -> OverlayLayer {
+    let (peak, _) = in_frame(l, width, height);
+    OverlayLayer::new(width, height, &l.map, localizer.display_range(), &l.peak_region, peak, &localizer.label(l))
+}
+
+fn run_image(args: &LocalizeArgs, localizer: &Localizer, image: &Path, audio: &Path) -> Result<()> {
+    let frame = read_rgb(image)?;
+    let (pcm, _) = read_wav(audio)?;
+    let seconds = pcm.frames() as f64 / pcm.sample_rate as f64;
+    if seconds < WINDOW_SECONDS {
+        bail!(
+            "{}: {seconds:.2} s of audio, shorter than the {WINDOW_SECONDS} s window the model listens to",
+            audio.display()
+        );
+    }
+    let spectrogram = load_spectrogram(audio)?;
+    let located = localizer.locate(&frame, &spectrogram);
+    write_atomic(&args.out.join("heatmap.npy"), &encode_npy_f32(&[GRID, GRID], &located.map))?;
+    let overlay = overlay_layer(localizer, &located, frame.width, frame.height).apply(&frame);
+    write_atomic(&args.out.join("overlay.png"), &encode_png(&overlay))?;
+    let mut result = located_json(localizer, &located, frame.width, frame.height);
+    result["image"] = json!(image);
+    result["audio"] = json!(audio);
+    result["width"] = json!(frame.width);
+    result["height"] = json!(frame.height);
+    result["threshold"] = localizer.decision_json();
+    result["model"] = localizer.model_json(args);
+    result["heatmap"] = json!("heatmap.npy: the 224x224 float32 map the region is thresholded from");
+    write_atomic(&args.out.join(RESULT), serde_json::to_string_pretty(&result)?.as_bytes())?;
+    let decision = localizer.decide(located.confidence).unwrap_or("undecided");
+    println!(
+        "{decision}: confidence {:.4}{}, peak at ({}, {}) px",
+        located.confidence,
+        localizer.decision.as_ref().map(|d| format!(" (threshold {:.4})", d.threshold.threshold)).unwrap_or_default(),
+        result["peak"]["x"],
+        result["peak"]["y"]
+    );
+    Ok(())
+}
+
+pub fn run(args: LocalizeArgs) -> Result<()> {
+    if let Some(video) = &args.video {
+        // FFmpeg is checked before the model loads: the error should come at once.
+        let ff = avsl_data::video::Ffmpeg::locate().map_err(|e| anyhow!("avsl localize --video needs FFmpeg: {e}"))?;
+        if !video.is_file() {
+            bail!("{}: no such video file", video.display());
+        }
+        anyhow::ensure!(args.window > 0.0 && args.step > 0.0, "--window and --step must be positive");
+        prepare_output_dir(&args.out, RESULT, args.force)?;
+        let localizer = Localizer::new(&args)?;
+        if let Some(why) = &localizer.undecided {
+            println!("{why}");
+        }
+        return crate::localize_video::run(&args, &localizer, &ff, video);
+    }
+    let (Some(image), Some(audio)) = (&args.image, &args.audio) else {
+        bail!("give --image and --audio, or --video");
+    };
+    for (p, what) in [(image, "image"), (audio, "audio")] {
+        if !p.is_file() {
+            bail!("{}: no such {what} file", p.display());
+        }
+    }
+    prepare_output_dir(&args.out, RESULT, args.force)?;
+    let localizer = Localizer::new(&args)?;
+    if let Some(why) = &localizer.undecided {
+        println!("{why}");
+    }
+    run_image(&args, &localizer, image, audio)?;
+    println!("results: {}", args.out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_box_is_the_peak_component_and_maps_to_frame_pixels() {
+        let mut region = vec![false; GRID * GRID];
+        for y in 10..20 {
+            for x in 30..60 {
+                region[y * GRID + x] = true;
+            }
+        }
+        region[100 * GRID + 100] = true; // another component
+        let (part, b) = component(&region, (40, 15));
+        assert_eq!(b, Some([30, 10, 60, 20]));
+        assert_eq!(part.iter().filter(|&&p| p).count(), 300, "the other component is not part of it");
+        assert_eq!(component(&region, (0, 0)).1, None);
+        let mut map = vec![0.0f32; GRID * GRID];
+        map[15 * GRID + 40] = 1.0;
+        assert_eq!(argmax(&map), (40, 15));
+        let l = Located { map, confidence: 0.0, region, peak_region: part, peak: (40, 15), region_box: b };
+        // 448×112: x scales by 2, y by 0.5.
+        let ((px, py), b) = in_frame(&l, 448, 112);
+        assert_eq!((px, py), (81, 7));
+        assert_eq!(b, Some([60, 5, 120, 10]));
+    }
+}
