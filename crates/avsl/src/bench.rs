@@ -14,7 +14,8 @@ use rayon::prelude::*;
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// What to measure: `loader`, `eval-maps`, `forward`, `train` (default: everything).
+    /// What to measure: `loader`, `eval-maps`, `forward`, `train`, `localize` (default:
+    /// everything; `localize` needs FFmpeg).
     pub what: Vec<String>,
     /// Threads for the multi-threaded figures (default: all cores).
     #[arg(long)]
@@ -232,10 +233,70 @@ fn train_step_ms(config: avsl_train::config::TrainConfig, b: usize) -> f64 {
     median((0..3).map(|_| step()).collect())
 }
 
+/// `avsl localize --video` end to end (decode, model, overlay, encode) on a generated
+/// 30 s 640×360 25 fps H.264/AAC clip with SLAVC at the published sizes (formula weights,
+/// av map): seconds for the whole command.
+fn localize_video_s(dir: &Path) -> Result<f64> {
+    use avsl_data::video::Ffmpeg;
+    use avsl_model::formula::formula_weights;
+    use avsl_model::{Architecture, ModelConfig};
+
+    let ff = Ffmpeg::locate().map_err(|e| anyhow::anyhow!("bench localize needs FFmpeg: {e}"))?;
+    let (seconds, fps, w, h) = (30usize, 25usize, 640usize, 360usize);
+    let sound = dir.join("sound.wav");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let samples = (0..seconds * 16_000).map(|_| rng.random_range(-8000i16..8000)).collect();
+    write_wav_i16(&sound, &Pcm16 { channels: 1, sample_rate: 16_000, samples })?;
+    let video = dir.join("clip.mp4");
+    let mut writer = ff.writer(&video, w, h, fps as f64, &sound)?;
+    for i in 0..seconds * fps {
+        let cx = 40 + (i * (w - 80)) / (seconds * fps);
+        let mut frame = RgbImage::new(w, h);
+        for (k, px) in frame.data.chunks_exact_mut(3).enumerate() {
+            let (x, y) = ((k % w) as i64, (k / w) as i64);
+            let inside = (x - cx as i64).pow(2) + (y - 180).pow(2) < 60 * 60;
+            px.copy_from_slice(if inside { &[220, 30, 30] } else { &[90, 120, 90] });
+        }
+        writer.write_frame(&frame)?;
+    }
+    writer.finish()?;
+    let config = ModelConfig::published(Architecture::Slavc);
+    let shapes = config.expected_shapes();
+    let weights = formula_weights(shapes.iter().enumerate().map(|(i, (n, s))| (i as u64, n.as_str(), s.clone())));
+    let checkpoint = dir.join("slavc.safetensors");
+    avsl_model::checkpoint::write_safetensors(&checkpoint, &weights, &config, &Default::default())?;
+    let args = crate::localize::LocalizeArgs {
+        checkpoint,
+        object_weights: None,
+        alpha: None,
+        calibration: None,
+        encoders: None,
+        image: None,
+        audio: None,
+        video: Some(video),
+        window: 3.0,
+        step: 0.5,
+        tau: 0.03,
+        relative_prediction: false,
+        pred_thr: None,
+        out: dir.join("localized"),
+        force: false,
+        threads: None,
+        device: "cpu".into(),
+    };
+    let start = Instant::now();
+    crate::localize::run(args)?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
 pub fn run(args: BenchArgs) -> Result<()> {
     let threads = crate::device::thread_count(args.threads);
     let what: Vec<String> = if args.what.is_empty() {
-        vec!["loader".into(), "eval-maps".into(), "forward".into(), "train".into()]
+        let mut all: Vec<String> = ["loader", "eval-maps", "forward", "train"].map(String::from).to_vec();
+        if avsl_data::video::Ffmpeg::locate().is_ok() {
+            all.push("localize".into());
+        }
+        all
     } else {
         args.what.clone()
     };
@@ -296,7 +357,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 println!("SLAVC train step, demo (width 16, d 64, batch {}):     {ms:8.1} ms", demo.batch_size);
                 report["train_step_ms_demo"] = ms.into();
             }
-            other => bail!("unknown benchmark {other:?} (available: loader, eval-maps, forward, train)"),
+            "localize" => {
+                crate::device::model_threads(args.threads);
+                let temp = tempfile::tempdir()?;
+                let s = localize_video_s(temp.path())?;
+                println!("localize --video, 30 s 640x360 25 fps clip (d 512, ResNet-18): {s:8.1} s");
+                report["localize_video_s_30s"] = s.into();
+            }
+            other => bail!("unknown benchmark {other:?} (available: loader, eval-maps, forward, train, localize)"),
         }
     }
     if let Some(mb) = peak_rss_mb() {

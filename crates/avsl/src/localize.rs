@@ -290,15 +290,6 @@ impl Localizer {
             .map(|d| if f64::from(confidence) >= d.threshold.threshold { "sounding" } else { "not sounding" })
     }
 
-    /// The display range of maps: SLAVC's absolute scores from 0.5 (cosine 0) to 1, EZ-VSL's
-    /// normalised maps from 0 to 1.
-    pub fn display_range(&self) -> (f32, f32) {
-        match self.scoring.protocol {
-            Protocol::Slavc => (0.5, 1.0),
-            Protocol::Ezvsl => (0.0, 1.0),
-        }
-    }
-
     /// The threshold and its provenance for result.json.
     pub fn decision_json(&self) -> Value {
         match &self.decision {
@@ -398,7 +389,10 @@ pub fn located_json(localizer: &Localizer, l: &Located, width: usize, height: us
 /// The overlay layer of one localisation for frames of this size.
 pub fn overlay_layer(localizer: &Localizer, l: &Located, width: usize, height: usize) -> OverlayLayer {
     let (peak, _) = in_frame(l, width, height);
-    OverlayLayer::new(width, height, &l.map, localizer.display_range(), &l.peak_region, peak, &localizer.label(l))
+    // Each map is shown over its own range (min–max), as the field's figures do: the colour
+    // says where, the label says whether.
+    let (lo, hi) = l.map.iter().filter(|v| v.is_finite()).fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    OverlayLayer::new(width, height, &l.map, (lo, hi), &l.peak_region, peak, &localizer.label(l))
 }
 
 fn run_image(args: &LocalizeArgs, localizer: &Localizer, image: &Path, audio: &Path) -> Result<()> {

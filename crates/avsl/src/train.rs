@@ -266,6 +266,28 @@ fn draw_curves(run: &Path) -> Result<()> {
     )
 }
 
+/// A run started without --resume in the folder of an earlier run replaces it: its log
+/// (which would otherwise be appended to and mixed into this run's epoch means), its
+/// checkpoints (an old best.safetensors would outlive a run without validation) and curves.
+fn start_over(run: &Path) -> Result<()> {
+    let mut removed = Vec::new();
+    for name in [LOG, LATEST, BEST, "loss.png", "validation.png"] {
+        let path = run.join(name);
+        if path.exists() {
+            std::fs::remove_file(&path).with_context(|| format!("{}: cannot remove", path.display()))?;
+            removed.push(name);
+        }
+    }
+    if !removed.is_empty() {
+        eprintln!(
+            "note: {} held an earlier run; starting over (removed {}). --resume continues a run instead.",
+            run.display(),
+            removed.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// Removes the temporary files of atomic writes that a killed run left in its folder
 /// (`.<name>.tmp-<pid>`; a finished write renames its file, so these are never complete).
 fn remove_stale_temporaries(run: &Path) -> Result<()> {
@@ -319,6 +341,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         (trainer, progress)
     } else {
         prepare_output_dir(&args.output, "config.json", args.force)?;
+        start_over(&args.output)?;
         let config = resolve_config(&args)?;
         let imagenet = args.image_weights.as_deref().map(read_torchvision_resnet18).transpose()?;
         if imagenet.is_none() {

@@ -129,6 +129,23 @@ fn calibration_is_explicit_carried_or_absent_and_bound_to_its_weights() {
     assert!(console.contains("no calibrated threshold"), "{console}");
     let r = json(&s.path("none/result.json"));
     assert!(r["threshold"].is_null() && r["decision"].is_null() && r["confidence"].as_f64().is_some(), "{r:#}");
+    // The same weights in the authors' .pth layout localise identically.
+    let weights = avsl_model::checkpoint::read_checkpoint(&s.path("model.safetensors")).unwrap().weights;
+    avsl_model::checkpoint::write_pth(&s.path("model.pth"), &weights).unwrap();
+    ok(&[
+        "localize",
+        "--checkpoint",
+        &s.s("model.pth"),
+        "--image",
+        &s.s("frame.png"),
+        "--audio",
+        &s.s("loud.wav"),
+        "--out",
+        &s.s("pth"),
+    ]);
+    let p = json(&s.path("pth/result.json"));
+    assert_eq!((&p["confidence"], &p["peak"], &p["box"]), (&r["confidence"], &r["peak"], &r["box"]));
+    assert_eq!(p["model"]["encoders"], "momentum");
     // A calibration measured on other weights is refused.
     calibration(&s.path("other.json"), 0.6, Some(&"0".repeat(64)));
     let e = fails(&strs(&with("x", &["--audio", &s.s("loud.wav"), "--calibration", &s.s("other.json")])));

@@ -47,6 +47,9 @@ fn resumed_training_matches_an_uninterrupted_run() {
         avsl(&args)
     };
     let (straight, split) = (p("straight"), p("split"));
+    // A fresh run in the folder of an earlier one starts over: one epoch's log, not an
+    // appended one.
+    run(&straight, &["--epochs", "1"]);
     run(&straight, &["--epochs", "2"]);
     run(&split, &["--epochs", "1"]);
     let console = run(&split, &["--resume", "--epochs", "2"]);
