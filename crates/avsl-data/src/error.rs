@@ -34,6 +34,23 @@ impl DataError {
 
 pub type Result<T> = std::result::Result<T, DataError>;
 
+/// A file that could not be read, and why (what `--skip-bad` reports).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadFile {
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+impl From<DataError> for BadFile {
+    fn from(e: DataError) -> BadFile {
+        match e {
+            DataError::Invalid { path, problem } => BadFile { path, problem },
+            DataError::Io { path, source } => BadFile { path, problem: source.to_string() },
+            DataError::Record { path, line, problem } => BadFile { path, problem: format!("line {line}: {problem}") },
+        }
+    }
+}
+
 /// Reads a whole file, naming it on failure (missing, unreadable, a folder).
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| DataError::io(path, e))

@@ -10,7 +10,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::error::{DataError, Result};
+use crate::error::{BadFile, DataError, Result};
 use crate::preprocess::{load_spectrogram, load_test_image, load_train_image};
 use crate::spectrogram::Spectrogram;
 use crate::transform::{Crop, INPUT_SIZE};
@@ -35,6 +35,9 @@ pub struct LoaderConfig {
     /// Training augmentation of the frames instead of the test resize.
     pub augment: bool,
     pub drop_last: bool,
+    /// Leave a sample whose frame or audio cannot be read out of its batch (reported in
+    /// [`Batch::skipped`]) instead of failing the epoch.
+    pub skip_bad: bool,
 }
 
 impl Default for LoaderConfig {
@@ -47,6 +50,7 @@ impl Default for LoaderConfig {
             shuffle: false,
             augment: false,
             drop_last: false,
+            skip_bad: false,
         }
     }
 }
@@ -61,6 +65,8 @@ pub struct Batch {
     /// The training crop of each image (`None` without augmentation).
     pub crops: Vec<Option<Crop>>,
     pub spectrograms: Vec<Spectrogram>,
+    /// Samples left out of this batch (with `skip_bad`): position in the list, and why.
+    pub skipped: Vec<(usize, BadFile)>,
 }
 
 impl Batch {
@@ -142,8 +148,10 @@ impl Loader {
     }
 }
 
-fn load_batch(samples: &[PairFiles], indices: Vec<usize>, config: &LoaderConfig, epoch: u64) -> Result<Batch> {
-    let loaded: Vec<(Vec<f32>, Option<Crop>, Spectrogram)> = indices
+type Loaded = (Vec<f32>, Option<Crop>, Spectrogram);
+
+fn load_batch(samples: &[PairFiles], all: Vec<usize>, config: &LoaderConfig, epoch: u64) -> Result<Batch> {
+    let attempts: Vec<Result<Loaded>> = all
         .par_iter()
         .map(|&i| {
             let pair = &samples[i];
@@ -156,7 +164,21 @@ fn load_batch(samples: &[PairFiles], indices: Vec<usize>, config: &LoaderConfig,
             };
             Ok((image, crop, load_spectrogram(&pair.audio)?))
         })
-        .collect::<Result<_>>()?;
+        .collect();
+    let mut indices = Vec::with_capacity(all.len());
+    let mut loaded = Vec::with_capacity(all.len());
+    let mut skipped = Vec::new();
+    for (i, attempt) in all.into_iter().zip(attempts) {
+        match attempt {
+            Ok(l) => {
+                indices.push(i);
+                loaded.push(l);
+            }
+            Err(e) if config.skip_bad => skipped.push((i, BadFile::from(e))),
+            // The first failing sample of the batch in list order, whichever thread met it.
+            Err(e) => return Err(e),
+        }
+    }
     let mut images = Vec::with_capacity(indices.len() * 3 * INPUT_SIZE * INPUT_SIZE);
     let mut spectrograms = Vec::with_capacity(indices.len());
     let mut crops = Vec::with_capacity(indices.len());
@@ -165,7 +187,7 @@ fn load_batch(samples: &[PairFiles], indices: Vec<usize>, config: &LoaderConfig,
         crops.push(crop);
         spectrograms.push(spec);
     }
-    Ok(Batch { indices, images, crops, spectrograms })
+    Ok(Batch { indices, images, crops, spectrograms, skipped })
 }
 
 pub struct BatchIter {

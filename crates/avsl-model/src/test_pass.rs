@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
+pub use avsl_data::error::BadFile;
 use avsl_data::error::DataError;
 use avsl_data::prefetch::for_each_batch;
 use avsl_data::preprocess::{load_spectrogram, load_test_image};
@@ -43,31 +45,81 @@ pub fn distinct(paths: impl Iterator<Item = PathBuf>) -> Distinct {
     Distinct { files, of_sample }
 }
 
-/// A test list's frames and clips, and what the forward passes made of them.
+/// What to do with a frame or clip that cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBadFile {
+    /// Stop with the file's error (the default: every number has its full N).
+    Stop,
+    /// Leave out every sample that uses the file, and report it (`--skip-bad`).
+    Skip,
+}
+
+/// A test list's frames and clips, and what the forward passes made of them. With
+/// [`OnBadFile::Skip`], a file that could not be read has no embedding (`None`) and is
+/// listed in `bad`; [`Embedded::readable`] says which samples can be scored.
 pub struct Embedded {
     pub frames: Distinct,
     pub clips: Distinct,
-    pub images: Vec<ImageEmbedding>,
-    pub objects: Option<Vec<Map>>,
-    pub audio: Vec<AudioEmbedding>,
+    pub images: Vec<Option<ImageEmbedding>>,
+    pub objects: Option<Vec<Option<Map>>>,
+    pub audio: Vec<Option<AudioEmbedding>>,
+    pub bad: Vec<BadFile>,
 }
 
 impl Embedded {
+    fn image(&self, i: usize) -> &ImageEmbedding {
+        self.images[self.frames.of_sample[i]].as_ref().expect("a readable sample (see Embedded::readable)")
+    }
+
+    fn clip(&self, i: usize) -> &AudioEmbedding {
+        self.audio[self.clips.of_sample[i]].as_ref().expect("a readable sample (see Embedded::readable)")
+    }
+
+    /// True when sample `i`'s frame and clip were both read.
+    pub fn readable(&self, i: usize) -> bool {
+        self.images[self.frames.of_sample[i]].is_some() && self.audio[self.clips.of_sample[i]].is_some()
+    }
+
     /// The map S of sample `i` (its frame with its clip).
     pub fn pair_map(&self, i: usize, tau: f64) -> Map {
-        let image = &self.images[self.frames.of_sample[i]];
-        Map { h: image.h, w: image.w, values: pair_map(image, &self.audio[self.clips.of_sample[i]], tau) }
+        let image = self.image(i);
+        Map { h: image.h, w: image.w, values: pair_map(image, self.clip(i), tau) }
     }
 
     /// The object map of sample `i`'s frame, when object maps were computed.
     pub fn object_map(&self, i: usize) -> Option<&Map> {
-        self.objects.as_ref().map(|o| &o[self.frames.of_sample[i]])
+        self.objects.as_ref().and_then(|o| o[self.frames.of_sample[i]].as_ref())
     }
+}
+
+/// `load(i)`, with a failure turned into `None` (recorded in `bad`) when skipping.
+fn tolerant<T>(
+    on_bad: OnBadFile,
+    bad: &Mutex<Vec<BadFile>>,
+    loaded: Result<T, DataError>,
+) -> Result<Option<T>, DataError> {
+    match (loaded, on_bad) {
+        (Ok(v), _) => Ok(Some(v)),
+        (Err(e), OnBadFile::Stop) => Err(e),
+        (Err(e), OnBadFile::Skip) => {
+            bad.lock().expect("no panic while holding the list").push(BadFile::from(e));
+            Ok(None)
+        }
+    }
+}
+
+/// Puts `computed` (one per `Some` in `loaded`, in order) back at the places of the
+/// files that loaded.
+fn scatter<L, T>(loaded: &[Option<L>], computed: Vec<T>) -> Vec<Option<T>> {
+    let mut computed = computed.into_iter();
+    loaded.iter().map(|l| l.as_ref().map(|_| computed.next().expect("one result per loaded file"))).collect()
 }
 
 /// Runs every distinct frame and clip (see [`distinct_pairs`]) through the encoders (and
 /// the object network), `batch` files per forward pass, decoding on `threads` workers;
-/// `on_file` is called as files are done.
+/// `on_file` is called as files are done. A file that cannot be read stops the pass, or
+/// with [`OnBadFile::Skip`] is left without embedding.
+#[allow(clippy::too_many_arguments)]
 pub fn embed_pairs(
     (frames, clips): (Distinct, Distinct),
     encoders: &Encoders,
@@ -76,26 +128,38 @@ pub fn embed_pairs(
     threads: usize,
     device: &Device,
     on_file: &dyn Fn(usize),
+    on_bad: OnBadFile,
 ) -> Result<Embedded, DataError> {
     let batch = batch.max(1);
+    let bad = Mutex::new(Vec::new());
     let mut images = Vec::with_capacity(frames.files.len());
     let mut object_maps = objects.map(|_| Vec::with_capacity(frames.files.len()));
     for_each_batch(
         frames.files.len(),
         batch,
         threads,
-        |i| load_test_image(&frames.files[i]),
-        |_, loaded: Vec<Vec<f32>>| {
-            let b = loaded.len();
-            let x = Tensor::<4>::from_data(TensorData::new(loaded.concat(), [b, 3, INPUT_SIZE, INPUT_SIZE]), device);
-            images.extend(encoders.embed_images(x.clone()));
+        |i| tolerant(on_bad, &bad, load_test_image(&frames.files[i])),
+        |_, loaded: Vec<Option<Vec<f32>>>| {
+            let good: Vec<f32> = loaded.iter().flatten().flatten().copied().collect();
+            let b = good.len() / (3 * INPUT_SIZE * INPUT_SIZE);
+            if b == 0 {
+                images.extend(loaded.iter().map(|_| None));
+                if let Some(out) = object_maps.as_mut() {
+                    out.extend(loaded.iter().map(|_| None));
+                }
+                on_file(loaded.len());
+                return Ok(());
+            }
+            let x = Tensor::<4>::from_data(TensorData::new(good, [b, 3, INPUT_SIZE, INPUT_SIZE]), device);
+            images.extend(scatter(&loaded, encoders.embed_images(x.clone())));
             if let (Some(ogl), Some(out)) = (objects, object_maps.as_mut()) {
                 let maps = ogl.maps(x);
                 let [_, h, w] = maps.dims();
                 let values = maps.into_data().try_to_vec::<f32>().expect("float32 object maps");
-                out.extend(values.chunks_exact(h * w).map(|v| Map { h, w, values: v.to_vec() }));
+                let maps: Vec<Map> = values.chunks_exact(h * w).map(|v| Map { h, w, values: v.to_vec() }).collect();
+                out.extend(scatter(&loaded, maps));
             }
-            on_file(b);
+            on_file(loaded.len());
             Ok(())
         },
     )?;
@@ -104,29 +168,33 @@ pub fn embed_pairs(
         clips.files.len(),
         batch,
         threads,
-        |i| load_spectrogram(&clips.files[i]),
-        |_, loaded: Vec<Spectrogram>| {
+        |i| tolerant(on_bad, &bad, load_spectrogram(&clips.files[i])),
+        |_, loaded: Vec<Option<Spectrogram>>| {
             // Clips of different sample rates have different widths: one pass per width,
             // results put back in list order (batching changes no number).
             let mut out: Vec<Option<AudioEmbedding>> = vec![None; loaded.len()];
-            let mut widths: Vec<usize> = loaded.iter().map(|s| s.frames).collect();
+            let mut widths: Vec<usize> = loaded.iter().flatten().map(|s| s.frames).collect();
             widths.sort_unstable();
             widths.dedup();
             for width in widths {
-                let members: Vec<usize> = (0..loaded.len()).filter(|&k| loaded[k].frames == width).collect();
-                let values: Vec<f32> = members.iter().flat_map(|&k| loaded[k].values.iter().copied()).collect();
+                let members: Vec<usize> =
+                    (0..loaded.len()).filter(|&k| loaded[k].as_ref().is_some_and(|s| s.frames == width)).collect();
+                let values: Vec<f32> =
+                    members.iter().flat_map(|&k| loaded[k].as_ref().expect("loaded").values.iter().copied()).collect();
                 let bins = values.len() / (members.len() * width);
                 let x = Tensor::<4>::from_data(TensorData::new(values, [members.len(), 1, bins, width]), device);
                 for (k, e) in members.into_iter().zip(encoders.embed_audio(x)) {
                     out[k] = Some(e);
                 }
             }
-            audio.extend(out.into_iter().map(|e| e.expect("every clip embedded")));
+            audio.extend(out);
             on_file(loaded.len());
             Ok(())
         },
     )?;
-    Ok(Embedded { frames, clips, images, objects: object_maps, audio })
+    let mut bad = bad.into_inner().expect("no panic while holding the list");
+    bad.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Embedded { frames, clips, images, objects: object_maps, audio, bad })
 }
 
 /// Cross-modal retrieval recall@k among the samples `positives` (each with its own frame
@@ -137,8 +205,8 @@ pub fn retrieval_recall(e: &Embedded, positives: &[usize], ks: &[usize], device:
         let d = vectors[0].len();
         Tensor::<2>::from_data(TensorData::new(vectors.concat(), [n, d]), device)
     };
-    let images = rows(positives.iter().map(|&i| image_vector(&e.images[e.frames.of_sample[i]])).collect());
-    let audio = rows(positives.iter().map(|&i| audio_vector(&e.audio[e.clips.of_sample[i]])).collect());
+    let images = rows(positives.iter().map(|&i| image_vector(e.image(i))).collect());
+    let audio = rows(positives.iter().map(|&i| audio_vector(e.clip(i))).collect());
     let a2v = audio.matmul(images.transpose()).into_data().try_to_vec::<f32>().expect("float32 similarities");
     (recall_at_k(&a2v, n, ks), recall_at_k(&transpose(&a2v, n), n, ks))
 }

@@ -9,7 +9,7 @@ use avsl_metrics::calibration::Calibration;
 use avsl_metrics::evaluate::{Subset, SubsetMetrics, evaluate, reported_subsets};
 use avsl_metrics::scoring::{Labelled, ScoringConfig, score_all};
 use avsl_metrics::{BoxFormat, MapKind, Prediction};
-use avsl_model::test_pass::{distinct_pairs, embed_pairs};
+use avsl_model::test_pass::{OnBadFile, distinct_pairs, embed_pairs};
 use avsl_model::{Architecture, EncoderSet, Encoders};
 use burn::tensor::Device;
 
@@ -37,6 +37,9 @@ pub struct Validated {
     /// The calibrated decision threshold of these weights (sets with non-sounding
     /// samples only).
     pub calibration: Option<Calibration>,
+    /// Files that could not be read (with [`OnBadFile::Skip`]) and the pairs left out.
+    pub bad: Vec<avsl_model::test_pass::BadFile>,
+    pub pairs_left_out: usize,
 }
 
 /// Validates the trainer's current weights.
@@ -45,6 +48,7 @@ pub fn validate(
     validation: &Validation,
     batch: usize,
     threads: usize,
+    on_bad: OnBadFile,
 ) -> Result<Validated, DataError> {
     let config = trainer.config.model_config();
     let mut weights = trainer.state.to_weights();
@@ -55,7 +59,9 @@ pub fn validate(
     let device = Device::flex();
     let encoders = Encoders::load(&mut weights, config, set, &device).expect("the trainer holds every tensor");
     let pairs: Vec<_> = validation.samples.iter().map(|s| (s.frame.clone(), s.audio.clone())).collect();
-    let embedded = embed_pairs(distinct_pairs(&pairs), &encoders, None, batch, threads, &device, &|_| {})?;
+    let embedded = embed_pairs(distinct_pairs(&pairs), &encoders, None, batch, threads, &device, &|_| {}, on_bad)?;
+    // With --skip-bad, the pairs whose files could not be read are left out (and counted).
+    let kept: Vec<usize> = (0..pairs.len()).filter(|&i| embedded.readable(i)).collect();
     let scoring = ScoringConfig {
         alpha: 1.0,
         tau: config.tau,
@@ -63,12 +69,12 @@ pub fn validate(
         prediction: Prediction::Relative { size: 0.5 },
         protocol: config.architecture.protocol(),
     };
-    let labelled: Vec<Labelled> = validation.samples.iter().map(TestSample::labelled).collect();
+    let labelled: Vec<Labelled> = kept.iter().map(|&i| validation.samples[i].labelled()).collect();
     let scored = score_all::<DataError>(
         &labelled,
         validation.format,
         &scoring,
-        &|i| Ok(embedded.pair_map(i, config.tau)),
+        &|k| Ok(embedded.pair_map(kept[k], config.tau)),
         None,
         &|| {},
     )?;
@@ -79,6 +85,8 @@ pub fn validate(
     Ok(Validated {
         metrics: evaluate(&scored.variants["av"], &reported_subsets()),
         calibration: Calibration::from_scored(&scored, "validation", &validation.name, encoders, scoring.to_json()),
+        pairs_left_out: pairs.len() - kept.len(),
+        bad: embedded.bad,
     })
 }
 

@@ -84,8 +84,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Samples per second of full epochs (decode + spectrogram + resize + normalise), median
 /// of three after one warm-up epoch.
 fn loader_rate(pairs: &[PairFiles], threads: usize, augment: bool) -> Result<f64> {
-    let config =
-        LoaderConfig { batch_size: 16, threads, prefetch: 2, seed: 1, shuffle: augment, augment, drop_last: false };
+    let config = LoaderConfig {
+        shuffle: augment,
+        augment,
+        ..LoaderConfig { batch_size: 16, threads, seed: 1, ..Default::default() }
+    };
     let loader = Loader::new(pairs.to_vec(), config)?;
     let mut rates = Vec::new();
     for epoch in 0..4 {

@@ -132,6 +132,7 @@ fn train(data: &Path, out: &Path, config: &TrainConfig, threads: Option<usize>) 
         val_data: None,
         val_metadata: None,
         val_gt: None,
+        skip_bad: false,
     })?;
     Ok(run)
 }
@@ -155,6 +156,7 @@ fn evaluate(
         threads,
         device: "cpu".into(),
         save_maps: true,
+        skip_bad: false,
     })
 }
 

@@ -15,7 +15,7 @@ use avsl_metrics::calibration::Calibration;
 use avsl_metrics::scoring::ScoringConfig;
 use avsl_model::checkpoint::{read_checkpoint, read_torchvision_resnet18};
 use avsl_model::ogl::ObjectSaliency;
-use avsl_model::test_pass::{Embedded, distinct_pairs, embed_pairs, retrieval_recall};
+use avsl_model::test_pass::{Embedded, OnBadFile, distinct_pairs, embed_pairs, retrieval_recall};
 use avsl_model::{Architecture, EncoderSet};
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
@@ -72,11 +72,38 @@ pub struct EvalArgs {
     /// Also write the 7×7 maps (maps/, object_maps/) in the eval-maps input format.
     #[arg(long)]
     pub save_maps: bool,
+    /// Leave out every pair whose frame or clip cannot be read (reported on the console,
+    /// in skipped.csv and in metrics.json) instead of stopping at the first.
+    #[arg(long)]
+    pub skip_bad: bool,
+}
+
+/// Reports the files left out and the pairs that used them: console, `skipped.csv`.
+fn report_skipped(dir: &Path, samples: &[TestSample], embedded: &Embedded, kept: &[usize]) -> Result<Value> {
+    let mut csv = String::from("file,problem,pairs_left_out\n");
+    for b in &embedded.bad {
+        let uses = samples.iter().filter(|s| s.frame == b.path || s.audio == b.path).count();
+        csv.push_str(&csv_row(&[&b.path.display().to_string(), &b.problem, &uses.to_string()]));
+        println!("skipped {}: {} ({uses} pairs)", b.path.display(), b.problem);
+    }
+    write_atomic(&dir.join("skipped.csv"), csv.as_bytes())?;
+    let left_out = samples.len() - kept.len();
+    if !embedded.bad.is_empty() {
+        println!(
+            "--skip-bad: {} unreadable files, {left_out} of {} pairs left out; every figure is over the {} others",
+            embedded.bad.len(),
+            samples.len(),
+            kept.len()
+        );
+    }
+    Ok(
+        json!({"files": embedded.bad.len(), "pairs_left_out": left_out, "pairs_scored": kept.len(), "list": "skipped.csv"}),
+    )
 }
 
 /// Cross-modal retrieval over the samples with boxes.
-fn retrieval(samples: &[TestSample], embedded: &Embedded, device: &Device) -> Value {
-    let positives: Vec<usize> = (0..samples.len()).filter(|&i| samples[i].has_boxes()).collect();
+fn retrieval(samples: &[TestSample], kept: &[usize], embedded: &Embedded, device: &Device) -> Value {
+    let positives: Vec<usize> = kept.iter().copied().filter(|&i| samples[i].has_boxes()).collect();
     if positives.is_empty() {
         return Value::Null;
     }
@@ -109,12 +136,13 @@ fn calibration(
     Ok(Some(c))
 }
 
-fn save_maps(dir: &Path, samples: &[TestSample], e: &Embedded, tau: f64) -> Result<()> {
+fn save_maps(dir: &Path, samples: &[TestSample], kept: &[usize], e: &Embedded, tau: f64) -> Result<()> {
     let maps_dir = dir.join("maps");
     create_dir_all(&maps_dir)?;
     let mut index = String::from("video,audio,map\n");
     let mut seen = std::collections::BTreeSet::new();
-    for (i, s) in samples.iter().enumerate() {
+    for &i in kept {
+        let s = &samples[i];
         // A (video, audio) pair listed twice has one map.
         if !seen.insert((s.video_id.clone(), s.audio_id.clone())) {
             continue;
@@ -130,7 +158,8 @@ fn save_maps(dir: &Path, samples: &[TestSample], e: &Embedded, tau: f64) -> Resu
         create_dir_all(&obj_dir)?;
         let mut index = String::from("video,map\n");
         let mut done = std::collections::BTreeSet::new();
-        for (i, s) in samples.iter().enumerate() {
+        for &i in kept {
+            let s = &samples[i];
             if done.insert(s.video_id.clone()) {
                 let m = e.object_map(i).expect("object maps computed");
                 let file = format!("{:06}.npy", e.frames.of_sample[i]);
@@ -206,17 +235,24 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
     let loaded = Instant::now();
     let bar = progress::bar(frames.files.len() + clips.files.len(), "files");
     let on_file = |n: usize| bar.inc(n as u64);
+    let on_bad = if args.skip_bad { OnBadFile::Skip } else { OnBadFile::Stop };
     let embedded =
-        embed_pairs((frames, clips), &encoders, objects.as_ref(), args.batch_size, threads, &device, &on_file)?;
+        embed_pairs((frames, clips), &encoders, objects.as_ref(), args.batch_size, threads, &device, &on_file, on_bad)?;
     bar.finish_and_clear();
+    let kept: Vec<usize> = (0..samples.len()).filter(|&i| embedded.readable(i)).collect();
+    let skipped = if args.skip_bad { Some(report_skipped(&p.output, &samples, &embedded, &kept)?) } else { None };
+    if kept.is_empty() {
+        bail!("--skip-bad: no pair of the {} list could be read", testset.name());
+    }
+    let scored_samples: Vec<TestSample> = kept.iter().map(|&i| samples[i].clone()).collect();
     let forward_s = loaded.elapsed().as_secs_f64();
 
     let tau = model_config.tau;
-    let av = |i: usize| -> Result<Map> { Ok(embedded.pair_map(i, tau)) };
-    let obj = |i: usize| -> Result<Map> { Ok(embedded.object_map(i).expect("object maps computed").clone()) };
-    let bar = progress::bar(samples.len(), "pairs");
+    let av = |k: usize| -> Result<Map> { Ok(embedded.pair_map(kept[k], tau)) };
+    let obj = |k: usize| -> Result<Map> { Ok(embedded.object_map(kept[k]).expect("object maps computed").clone()) };
+    let bar = progress::bar(kept.len(), "pairs");
     let scored = score_all(
-        &samples,
+        &scored_samples,
         testset.box_format(),
         &scoring,
         &av,
@@ -230,11 +266,12 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
         "variants av, obj and av_obj computed"
     };
     let extra = json!({
-        "retrieval": retrieval(&samples, &embedded, &device),
+        "retrieval": retrieval(&samples, &kept, &embedded, &device),
         "config": {
             "testset": testset.name(),
-            "samples": samples.len(),
-            "positives": samples.iter().filter(|s| s.has_boxes()).count(),
+            "samples": scored_samples.len(),
+            "positives": scored_samples.iter().filter(|s| s.has_boxes()).count(),
+            "skipped": skipped,
             "checkpoint": args.checkpoint,
             "model": {"architecture": model_config.architecture.name(), "dim": model_config.dim, "tau": tau},
             "encoders": match set { EncoderSet::Online => "online", EncoderSet::Momentum => "momentum" },
@@ -249,11 +286,11 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
         write_atomic(&p.output.join("calibration.json"), serde_json::to_string_pretty(&c)?.as_bytes())?;
     }
     if args.save_maps {
-        save_maps(&p.output, &samples, &embedded, tau)?;
+        save_maps(&p.output, &samples, &kept, &embedded, tau)?;
     }
     println!(
         "{} pairs scored in {:.1} s ({:.1} s decoding and forward passes); {note}",
-        samples.len(),
+        kept.len(),
         start.elapsed().as_secs_f64(),
         forward_s
     );

@@ -2,6 +2,7 @@
 //! with a resolved configuration saved in the run folder, one JSON line per step and per
 //! epoch, atomic checkpoints, and `--resume` that continues the same trajectory.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,6 +18,7 @@ use avsl_metrics::BoxFormat;
 use avsl_metrics::report::variant_json;
 use avsl_model::checkpoint::read_torchvision_resnet18;
 use avsl_model::host_conv::Activation;
+use avsl_model::test_pass::OnBadFile;
 use avsl_model::trainable::Batch;
 use avsl_train::config::TrainConfig;
 use avsl_train::init::initial_weights;
@@ -104,6 +106,56 @@ pub struct TrainArgs {
     /// Flickr annotation folder of the validation set (default VAL_DATA/Annotations).
     #[arg(long)]
     pub val_gt: Option<PathBuf>,
+    /// Leave out every sample whose frame or audio cannot be read (listed in skipped.csv,
+    /// counted in the log) instead of stopping at the first; validation likewise.
+    #[arg(long)]
+    pub skip_bad: bool,
+}
+
+const SKIPPED: &str = "skipped.csv";
+
+/// Every sample left out by --skip-bad in this run folder: (file, problem) → sample ids.
+#[derive(Default)]
+struct SkippedSamples {
+    rows: BTreeMap<(PathBuf, String), BTreeSet<String>>,
+}
+
+impl SkippedSamples {
+    /// What an earlier part of the run (before --resume) recorded.
+    fn load(run: &Path) -> Result<SkippedSamples> {
+        let mut out = SkippedSamples::default();
+        let path = run.join(SKIPPED);
+        if !path.is_file() {
+            return Ok(out);
+        }
+        let mut reader = csv::Reader::from_path(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        for row in reader.records() {
+            let row = row.with_context(|| format!("{}: not a skipped-samples list", path.display()))?;
+            let field = |k: usize| row.get(k).unwrap_or("").to_string();
+            out.rows.entry((PathBuf::from(field(0)), field(1))).or_default().insert(field(2));
+        }
+        Ok(out)
+    }
+
+    fn add(&mut self, file: &Path, problem: &str, id: &str) {
+        self.rows.entry((file.to_path_buf(), problem.to_string())).or_default().insert(id.to_string());
+    }
+
+    fn write(&self, run: &Path) -> Result<()> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["file", "problem", "sample"])?;
+        for ((file, problem), ids) in &self.rows {
+            for id in ids {
+                w.write_record([file.display().to_string().as_str(), problem, id])?;
+            }
+        }
+        write_atomic(&run.join(SKIPPED), &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+        Ok(())
+    }
+
+    fn samples(&self) -> usize {
+        self.rows.values().flatten().collect::<BTreeSet<_>>().len()
+    }
 }
 
 const LATEST: &str = "latest.safetensors";
@@ -373,6 +425,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             shuffle: true,
             augment: true,
             drop_last: true,
+            skip_bad: args.skip_bad,
         },
     )?;
     let per_epoch = loader.len() / config.batch_size;
@@ -393,12 +446,28 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let grid = config.model_config().trunk("imgnet.", 3).feature_grid(INPUT_SIZE, INPUT_SIZE);
     let log = args.output.join(LOG);
     let mut best = progress.best;
+    let mut skipped = SkippedSamples::load(&args.output)?;
     for epoch in progress.epoch..config.epochs {
         let skip = if epoch == progress.epoch { progress.batch as usize } else { 0 };
         let bar = progress::bar(per_epoch, &format!("epoch {}", epoch + 1));
         bar.set_position(skip as u64);
+        let mut left_out = 0;
         for (k, batch) in loader.epoch(epoch).enumerate().skip(skip) {
             let batch = batch?;
+            for (i, bad) in &batch.skipped {
+                skipped.add(&bad.path, &bad.problem, &ids[*i]);
+            }
+            left_out += batch.skipped.len();
+            if batch.is_empty() {
+                // Every sample of this batch was unreadable: no step, and the log says so.
+                append(
+                    &log,
+                    json!({"step": trainer.step, "epoch": epoch + 1, "batch": k + 1,
+                                    "skipped": batch.skipped.len(), "no_step": "every sample unreadable"}),
+                )?;
+                bar.inc(1);
+                continue;
+            }
             let start = Instant::now();
             let b = batch.len();
             let width = batch.spectrograms[0].frames;
@@ -421,6 +490,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
             if let Some(semi) = step_loss.semi {
                 line["semi_loss"] = json!(semi);
             }
+            if !batch.skipped.is_empty() {
+                line["skipped"] = json!(batch.skipped.len());
+            }
             append(&log, line)?;
             if args.checkpoint_every > 0 && trainer.step % args.checkpoint_every == 0 && k + 1 < per_epoch {
                 save(&args.output.join(LATEST), &trainer, Progress { epoch, batch: k as u64 + 1, best }, None)?;
@@ -432,11 +504,23 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let mean = epoch_mean_loss(&log, epoch + 1)?;
         let mut line = json!({"step": trainer.step, "epoch_end": epoch + 1, "mean_loss": mean});
         let mut message = format!("epoch {}: mean loss {mean:.4} ({per_epoch} steps)", epoch + 1);
+        if args.skip_bad {
+            skipped.write(&args.output)?;
+            line["skipped_samples"] = json!(left_out);
+            if left_out > 0 {
+                message.push_str(&format!(", {left_out} samples left out (unreadable files: {SKIPPED})"));
+            }
+        }
         let mut improved = false;
         let mut calibration = None;
         if let Some(v) = &validation {
-            let validated = validate(&trainer, v, 16, threads)?;
+            let on_bad = if args.skip_bad { OnBadFile::Skip } else { OnBadFile::Stop };
+            let validated = validate(&trainer, v, 16, threads, on_bad)?;
+            for b in &validated.bad {
+                println!("validation skipped {}: {}", b.path.display(), b.problem);
+            }
             let metrics = validated.metrics;
+            let validated_left_out = validated.pairs_left_out;
             calibration = validated.calibration.map(|mut c| {
                 c.source = format!("validation after epoch {}", epoch + 1);
                 c
@@ -448,6 +532,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 best = Some(value);
             }
             line["validation"] = json!({"testset": v.name, "criterion": criterion, "metrics": variant_json(&metrics)});
+            if args.skip_bad {
+                line["validation"]["pairs_left_out"] = json!(validated_left_out);
+            }
             message.push_str(&format!(", {} {criterion} {value:.4}{}", v.name, if improved { " (best)" } else { "" }));
         }
         // The log line first: a run killed before the checkpoint below resumes from an
@@ -460,6 +547,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
         draw_curves(&args.output)?;
         println!("{message}");
+    }
+    if args.skip_bad {
+        println!(
+            "--skip-bad: {} distinct training samples left out over the run ({} unreadable files; {})",
+            skipped.samples(),
+            skipped.rows.keys().map(|(f, _)| f).collect::<BTreeSet<_>>().len(),
+            args.output.join(SKIPPED).display()
+        );
     }
     println!("run folder: {}", args.output.display());
     Ok(())
