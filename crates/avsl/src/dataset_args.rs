@@ -32,6 +32,13 @@ impl DatasetArgs {
         p.plus_silent_csv = plus_silent_csv;
         p
     }
+
+    /// Refuses `out` when it is the dataset folder or inside one of its input folders.
+    pub fn refuse_as_output(&self, out: &std::path::Path) -> Result<()> {
+        let p = self.paths(None);
+        let (frames, audio) = (self.data.join("frames"), self.data.join("audio"));
+        crate::output::refuse_input_folders(out, &self.data, &[&frames, &audio, &p.metadata, &p.gt])
+    }
 }
 
 /// A `--testset` name, or an error listing the valid ones.

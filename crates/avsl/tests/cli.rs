@@ -147,6 +147,33 @@ fn refuses_to_write_into_a_foreign_folder() {
 }
 
 #[test]
+fn outputs_never_go_into_input_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    assert!(avsl(&["synth", "--out", d, "--train", "4", "--test", "2", "--negatives", "1"]).status.success());
+    let cases: [(&str, &[&str], &str); 4] = [
+        ("data/frames/../audio/out", &["eval-maps", "--maps", d], "inside the input folder"),
+        ("data/metadata", &["eval-maps", "--maps", d], "inside the input folder"),
+        ("data/", &["eval-maps", "--maps", d, "--force"], "is the dataset folder itself"),
+        ("data/frames/run", &["train"], "inside the input folder"),
+    ];
+    for (out, command, expected) in cases {
+        let out = dir.path().join(out);
+        let mut args = vec![command[0], "--data", d, "--output", out.to_str().unwrap()];
+        if command[0] != "train" {
+            args.extend(["--testset", "vggss_plus_silent"]);
+        }
+        args.extend_from_slice(&command[1..]);
+        let o = avsl(&args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
+    }
+    let frames: Vec<_> = std::fs::read_dir(data.join("frames")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(frames.iter().all(|f| f.to_string_lossy().ends_with(".jpg")), "nothing written among the frames");
+}
+
+#[test]
 fn quick_demo_trains_evaluates_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");

@@ -1,7 +1,8 @@
-//! `avsl train` on a generated dataset: a run stopped after one epoch and resumed writes
-//! the same step losses and the same final checkpoint as one uninterrupted run.
+//! `avsl train` on a generated dataset: a run stopped after one epoch (or killed mid-epoch,
+//! or killed while writing a checkpoint) and resumed writes the same step losses and the
+//! same final checkpoint as one uninterrupted run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn avsl(args: &[&str]) -> String {
@@ -103,7 +104,9 @@ fn resumed_training_matches_an_uninterrupted_run() {
 }
 
 /// Runs `avsl` until its log shows `steps` steps, then kills it with SIGKILL.
-fn kill_after(args: &[&str], log: &Path, steps: usize) {
+/// Runs avsl and kills it with SIGKILL as soon as `when(pid)` holds (polled every
+/// millisecond).
+fn kill_when(args: &[&str], when: impl Fn(u32) -> bool) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_avsl"))
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -111,17 +114,24 @@ fn kill_after(args: &[&str], log: &Path, steps: usize) {
         .spawn()
         .unwrap();
     let start = std::time::Instant::now();
-    loop {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        let done = std::fs::read_to_string(log).map_or(0, |t| t.lines().filter(|l| l.contains("\"loss\"")).count());
-        if done >= steps {
-            break;
-        }
+    while !when(child.id()) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
         assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
-        assert!(start.elapsed().as_secs() < 600, "the run did not reach step {steps}");
+        assert!(start.elapsed().as_secs() < 600, "the moment to kill never came");
     }
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
+}
+
+fn logged_steps(log: &Path) -> usize {
+    std::fs::read_to_string(log).map_or(0, |t| t.lines().filter(|l| l.contains("\"loss\"")).count())
+}
+
+/// The temporary file of a checkpoint that process `pid` is writing, if any.
+fn checkpoint_in_progress(run: &Path, pid: u32) -> Option<PathBuf> {
+    let name = format!(".latest.safetensors.tmp-{pid}");
+    let path = run.join(name);
+    path.exists().then_some(path)
 }
 
 #[test]
@@ -139,18 +149,24 @@ fn a_run_killed_mid_epoch_resumes_to_the_same_weights() {
     let (straight, killed) = (p("straight"), p("killed"));
     let straight_args = args(&straight);
     avsl(&straight_args.iter().map(String::as_str).collect::<Vec<_>>());
-    // 3 steps per epoch: killed during the second epoch's first steps (or while writing
-    // a checkpoint); whatever survives must be a whole checkpoint.
+    // 3 steps per epoch. First killed mid-epoch, after the fourth step; then, resumed,
+    // killed while it writes a checkpoint. Whatever survives must be a whole checkpoint.
     let killed_args = args(&killed);
-    kill_after(
-        &killed_args.iter().map(String::as_str).collect::<Vec<_>>(),
-        &Path::new(&killed).join("train_log.jsonl"),
-        4,
-    );
-    avsl_model::checkpoint::read_checkpoint(&Path::new(&killed).join("latest.safetensors")).unwrap();
+    let run = Path::new(&killed);
+    let log = run.join("train_log.jsonl");
+    kill_when(&killed_args.iter().map(String::as_str).collect::<Vec<_>>(), |_| logged_steps(&log) >= 4);
+    let step = |c: &avsl_model::checkpoint::Checkpoint| c.metadata["step"].parse::<u64>().unwrap();
+    let before = step(&avsl_model::checkpoint::read_checkpoint(&run.join("latest.safetensors")).unwrap());
     let mut resume = killed_args.clone();
     resume.push("--resume".into());
-    avsl(&resume.iter().map(String::as_str).collect::<Vec<_>>());
+    let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
+    let caught = std::cell::Cell::new(None);
+    kill_when(&resume, |pid| checkpoint_in_progress(run, pid).map(|p| caught.set(Some(p))).is_some());
+    let half_written = caught.take().expect("killed during a checkpoint write");
+    assert!(half_written.exists(), "the kill came before the rename: {}", half_written.display());
+    let survivor = avsl_model::checkpoint::read_checkpoint(&run.join("latest.safetensors")).unwrap();
+    assert!(step(&survivor) >= before, "latest is a whole checkpoint, from before the kill");
+    avsl(&resume);
     assert_eq!(losses(Path::new(&straight)), losses(Path::new(&killed)));
     let read = |run: &str| avsl_model::checkpoint::read_checkpoint(&Path::new(run).join("latest.safetensors")).unwrap();
     let (x, y) = (read(&straight), read(&killed));
