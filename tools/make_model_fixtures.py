@@ -199,9 +199,33 @@ def save_small_checkpoint():
         json.dump(expected, f)
 
 
+class RunsCode:
+    """Unpickles as a call of os.system (a harmless `true`): what a checkpoint must never be."""
+
+    def __reduce__(self):
+        return (os.system, ("true",))
+
+
+def save_hostile_checkpoints():
+    """`.pth` files for the pickle check: one with data the authors' checkpoints may carry
+    besides tensors (a numpy float, an argparse.Namespace), which must load; two (zip and
+    legacy format) whose pickle calls os.system, which must be refused by name."""
+    import argparse
+
+    tensor = {"module.img_proj1.bias": torch.arange(4, dtype=torch.float32)}
+    extras = {"model": tensor, "best_AP": np.float64(0.25), "args": argparse.Namespace(lr=1e-4, epochs=20)}
+    torch.save(extras, os.path.join(OUT, "with_numpy_and_args.pth"))
+    hostile = {"model": tensor, "payload": RunsCode()}
+    torch.save(hostile, os.path.join(OUT, "calls_os_system.pth"))
+    torch.save(hostile, os.path.join(OUT, "calls_os_system_legacy.pth"), _use_new_zipfile_serialization=False)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--check-pth":
         check_written_pth(sys.argv[2])
+    elif len(sys.argv) == 2 and sys.argv[1] == "--hostile":
+        save_hostile_checkpoints()
     else:
         save_small_checkpoint()
+        save_hostile_checkpoints()
         main()

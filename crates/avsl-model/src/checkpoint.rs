@@ -1,6 +1,7 @@
-//! Checkpoint files. The authors' `.pth` (`torch.save` zip or legacy format) is read
-//! through `pytorch-reader`'s restricted unpickler: only the pickle operations tensor
-//! checkpoints use are accepted, nothing is executed. Our own format is safetensors with
+//! Checkpoint files. The authors' `.pth` (`torch.save` zip or legacy format) is first
+//! checked by `pickle_scan` (only data opcodes, only data constructors such as
+//! `_rebuild_tensor_v2` and `OrderedDict`; anything else is refused by name), then read
+//! through `pytorch-reader`'s unpickler, which executes nothing. Our own format is safetensors with
 //! the authors' names (no `module.`) and the model configuration as JSON in the header's
 //! metadata (`avsl_config`). Both can be written (`avsl convert`).
 
@@ -44,6 +45,7 @@ pub fn read_pth(path: &Path) -> Result<Weights, CheckpointError> {
     if !path.is_file() {
         return Err(error(path, "no such checkpoint file"));
     }
+    crate::pickle_scan::scan_pth(path).map_err(|e| error(path, e))?;
     let open = |key: Option<&str>| match key {
         Some(k) => PytorchReader::with_top_level_key(path, k),
         None => PytorchReader::new(path),

@@ -13,6 +13,7 @@ pub mod host_conv;
 pub mod host_train;
 pub mod loss;
 pub mod ogl;
+pub mod pickle_scan;
 pub mod pth_writer;
 pub mod resnet;
 pub mod test_pass;

@@ -44,3 +44,16 @@ fn broken_files_are_named_errors() {
     let e = read_pth(&dir.path().join("absent.pth")).err().unwrap().to_string();
     assert!(e.contains("absent.pth") && e.contains("no such"), "{e}");
 }
+
+/// torch.save files (tools/make_model_fixtures.py::save_hostile_checkpoints): data that
+/// the authors' checkpoints may carry besides tensors loads; a pickle that calls
+/// os.system is refused by name, in the zip and in the legacy format.
+#[test]
+fn pickles_that_call_code_are_refused_and_plain_data_loads() {
+    let weights = read_pth(&fixture("with_numpy_and_args.pth")).unwrap();
+    assert_eq!(weights.get("img_proj1.bias").unwrap().values, vec![0.0, 1.0, 2.0, 3.0]);
+    for file in ["calls_os_system.pth", "calls_os_system_legacy.pth"] {
+        let e = read_pth(&fixture(file)).unwrap_err().to_string();
+        assert!(e.contains(file) && e.contains("refused") && e.contains(".system"), "{e}");
+    }
+}
