@@ -16,7 +16,7 @@ use avsl_metrics::retrieval::{recall_at_k, transpose};
 use avsl_metrics::scoring::Map;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::embedding::{AudioEmbedding, ImageEmbedding, audio_vector, image_vector, pair_map};
+use crate::embedding::{AudioEmbedding, audio_vector, image_vector, pair_map};
 use crate::encoders::Encoders;
 use crate::ogl::ObjectSaliency;
 
@@ -54,36 +54,32 @@ pub enum OnBadFile {
     Skip,
 }
 
-/// A test list's frames and clips, and what the forward passes made of them. With
-/// [`OnBadFile::Skip`], a file that could not be read has no embedding (`None`) and is
-/// listed in `bad`; [`Embedded::readable`] says which samples can be scored.
+/// A test list's frames and clips, and what the forward passes made of them: each
+/// sample's map S, each frame's mean image embedding and each clip's embedding (for
+/// retrieval), and the object maps. A frame's full embedding (heads × d × 7 × 7) lives
+/// only until the maps of the samples that show it are computed, so memory grows with
+/// the list by a few kilobytes per sample, not by the embeddings. With
+/// [`OnBadFile::Skip`], a sample whose frame or clip could not be read has no map
+/// (see [`Embedded::readable`]); `bad` lists the files.
 pub struct Embedded {
     pub frames: Distinct,
     pub clips: Distinct,
-    pub images: Vec<Option<ImageEmbedding>>,
+    pub maps: Vec<Option<Map>>,
+    pub image_vectors: Vec<Option<Vec<f32>>>,
     pub objects: Option<Vec<Option<Map>>>,
     pub audio: Vec<Option<AudioEmbedding>>,
     pub bad: Vec<BadFile>,
 }
 
 impl Embedded {
-    fn image(&self, i: usize) -> &ImageEmbedding {
-        self.images[self.frames.of_sample[i]].as_ref().expect("a readable sample (see Embedded::readable)")
-    }
-
-    fn clip(&self, i: usize) -> &AudioEmbedding {
-        self.audio[self.clips.of_sample[i]].as_ref().expect("a readable sample (see Embedded::readable)")
-    }
-
     /// True when sample `i`'s frame and clip were both read.
     pub fn readable(&self, i: usize) -> bool {
-        self.images[self.frames.of_sample[i]].is_some() && self.audio[self.clips.of_sample[i]].is_some()
+        self.maps[i].is_some()
     }
 
     /// The map S of sample `i` (its frame with its clip).
-    pub fn pair_map(&self, i: usize, tau: f64) -> Map {
-        let image = self.image(i);
-        Map { h: image.h, w: image.w, values: pair_map(image, self.clip(i), tau) }
+    pub fn pair_map(&self, i: usize) -> &Map {
+        self.maps[i].as_ref().expect("a readable sample (see Embedded::readable)")
     }
 
     /// The object map of sample `i`'s frame, when object maps were computed.
@@ -115,15 +111,17 @@ fn scatter<L, T>(loaded: &[Option<L>], computed: Vec<T>) -> Vec<Option<T>> {
     loaded.iter().map(|l| l.as_ref().map(|_| computed.next().expect("one result per loaded file"))).collect()
 }
 
-/// Runs every distinct frame and clip (see [`distinct_pairs`]) through the encoders (and
-/// the object network), `batch` files per forward pass, decoding on `threads` workers;
-/// `on_file` is called as files are done. A file that cannot be read stops the pass, or
-/// with [`OnBadFile::Skip`] is left without embedding.
+/// Runs every distinct clip, then every distinct frame (see [`distinct_pairs`]) through
+/// the encoders (and the object network), `batch` files per forward pass, decoding on
+/// `threads` workers, and keeps each sample's map S (similarities / `tau`); `on_file` is
+/// called as files are done. A file that cannot be read stops the pass, or with
+/// [`OnBadFile::Skip`] leaves its samples without a map.
 #[allow(clippy::too_many_arguments)]
 pub fn embed_pairs(
     (frames, clips): (Distinct, Distinct),
     encoders: &Encoders,
     objects: Option<&ObjectSaliency>,
+    tau: f64,
     batch: usize,
     threads: usize,
     device: &Device,
@@ -132,37 +130,6 @@ pub fn embed_pairs(
 ) -> Result<Embedded, DataError> {
     let batch = batch.max(1);
     let bad = Mutex::new(Vec::new());
-    let mut images = Vec::with_capacity(frames.files.len());
-    let mut object_maps = objects.map(|_| Vec::with_capacity(frames.files.len()));
-    for_each_batch(
-        frames.files.len(),
-        batch,
-        threads,
-        |i| tolerant(on_bad, &bad, load_test_image(&frames.files[i])),
-        |_, loaded: Vec<Option<Vec<f32>>>| {
-            let good: Vec<f32> = loaded.iter().flatten().flatten().copied().collect();
-            let b = good.len() / (3 * INPUT_SIZE * INPUT_SIZE);
-            if b == 0 {
-                images.extend(loaded.iter().map(|_| None));
-                if let Some(out) = object_maps.as_mut() {
-                    out.extend(loaded.iter().map(|_| None));
-                }
-                on_file(loaded.len());
-                return Ok(());
-            }
-            let x = Tensor::<4>::from_data(TensorData::new(good, [b, 3, INPUT_SIZE, INPUT_SIZE]), device);
-            images.extend(scatter(&loaded, encoders.embed_images(x.clone())));
-            if let (Some(ogl), Some(out)) = (objects, object_maps.as_mut()) {
-                let maps = ogl.maps(x);
-                let [_, h, w] = maps.dims();
-                let values = maps.into_data().try_to_vec::<f32>().expect("float32 object maps");
-                let maps: Vec<Map> = values.chunks_exact(h * w).map(|v| Map { h, w, values: v.to_vec() }).collect();
-                out.extend(scatter(&loaded, maps));
-            }
-            on_file(loaded.len());
-            Ok(())
-        },
-    )?;
     let mut audio = Vec::with_capacity(clips.files.len());
     for_each_batch(
         clips.files.len(),
@@ -192,9 +159,55 @@ pub fn embed_pairs(
             Ok(())
         },
     )?;
+
+    let mut samples_of_frame: Vec<Vec<usize>> = vec![Vec::new(); frames.files.len()];
+    for (i, &f) in frames.of_sample.iter().enumerate() {
+        samples_of_frame[f].push(i);
+    }
+    let mut maps: Vec<Option<Map>> = vec![None; frames.of_sample.len()];
+    let mut image_vectors = Vec::with_capacity(frames.files.len());
+    let mut object_maps = objects.map(|_| Vec::with_capacity(frames.files.len()));
+    for_each_batch(
+        frames.files.len(),
+        batch,
+        threads,
+        |i| tolerant(on_bad, &bad, load_test_image(&frames.files[i])),
+        |indices, loaded: Vec<Option<Vec<f32>>>| {
+            let good: Vec<f32> = loaded.iter().flatten().flatten().copied().collect();
+            let b = good.len() / (3 * INPUT_SIZE * INPUT_SIZE);
+            if b == 0 {
+                image_vectors.extend(loaded.iter().map(|_| None));
+                if let Some(out) = object_maps.as_mut() {
+                    out.extend(loaded.iter().map(|_| None));
+                }
+                on_file(loaded.len());
+                return Ok(());
+            }
+            let x = Tensor::<4>::from_data(TensorData::new(good, [b, 3, INPUT_SIZE, INPUT_SIZE]), device);
+            let embedded = scatter(&loaded, encoders.embed_images(x.clone()));
+            for (&f, image) in indices.iter().zip(&embedded) {
+                let Some(image) = image else { continue };
+                for &i in &samples_of_frame[f] {
+                    if let Some(clip) = &audio[clips.of_sample[i]] {
+                        maps[i] = Some(Map { h: image.h, w: image.w, values: pair_map(image, clip, tau) });
+                    }
+                }
+            }
+            image_vectors.extend(embedded.iter().map(|e| e.as_ref().map(image_vector)));
+            if let (Some(ogl), Some(out)) = (objects, object_maps.as_mut()) {
+                let om = ogl.maps(x);
+                let [_, h, w] = om.dims();
+                let values = om.into_data().try_to_vec::<f32>().expect("float32 object maps");
+                let om: Vec<Map> = values.chunks_exact(h * w).map(|v| Map { h, w, values: v.to_vec() }).collect();
+                out.extend(scatter(&loaded, om));
+            }
+            on_file(loaded.len());
+            Ok(())
+        },
+    )?;
     let mut bad = bad.into_inner().expect("no panic while holding the list");
     bad.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Embedded { frames, clips, images, objects: object_maps, audio, bad })
+    Ok(Embedded { frames, clips, maps, image_vectors, objects: object_maps, audio, bad })
 }
 
 /// Cross-modal retrieval recall@k among the samples `positives` (each with its own frame
@@ -205,8 +218,12 @@ pub fn retrieval_recall(e: &Embedded, positives: &[usize], ks: &[usize], device:
         let d = vectors[0].len();
         Tensor::<2>::from_data(TensorData::new(vectors.concat(), [n, d]), device)
     };
-    let images = rows(positives.iter().map(|&i| image_vector(e.image(i))).collect());
-    let audio = rows(positives.iter().map(|&i| audio_vector(e.clip(i))).collect());
+    let readable = "a readable sample (see Embedded::readable)";
+    let images =
+        rows(positives.iter().map(|&i| e.image_vectors[e.frames.of_sample[i]].clone().expect(readable)).collect());
+    let audio = rows(
+        positives.iter().map(|&i| audio_vector(e.audio[e.clips.of_sample[i]].as_ref().expect(readable))).collect(),
+    );
     let a2v = audio.matmul(images.transpose()).into_data().try_to_vec::<f32>().expect("float32 similarities");
     (recall_at_k(&a2v, n, ks), recall_at_k(&transpose(&a2v, n), n, ks))
 }

@@ -59,7 +59,8 @@ pub fn validate(
     let device = Device::flex();
     let encoders = Encoders::load(&mut weights, config, set, &device).expect("the trainer holds every tensor");
     let pairs: Vec<_> = validation.samples.iter().map(|s| (s.frame.clone(), s.audio.clone())).collect();
-    let embedded = embed_pairs(distinct_pairs(&pairs), &encoders, None, batch, threads, &device, &|_| {}, on_bad)?;
+    let embedded =
+        embed_pairs(distinct_pairs(&pairs), &encoders, None, config.tau, batch, threads, &device, &|_| {}, on_bad)?;
     // With --skip-bad, the pairs whose files could not be read are left out (and counted).
     let kept: Vec<usize> = (0..pairs.len()).filter(|&i| embedded.readable(i)).collect();
     let scoring = ScoringConfig {
@@ -74,7 +75,7 @@ pub fn validate(
         &labelled,
         validation.format,
         &scoring,
-        &|k| Ok(embedded.pair_map(kept[k], config.tau)),
+        &|k| Ok(embedded.pair_map(kept[k]).clone()),
         None,
         &|| {},
     )?;

@@ -136,7 +136,7 @@ fn calibration(
     Ok(Some(c))
 }
 
-fn save_maps(dir: &Path, samples: &[TestSample], kept: &[usize], e: &Embedded, tau: f64) -> Result<()> {
+fn save_maps(dir: &Path, samples: &[TestSample], kept: &[usize], e: &Embedded) -> Result<()> {
     let maps_dir = dir.join("maps");
     create_dir_all(&maps_dir)?;
     let mut index = String::from("video,audio,map\n");
@@ -147,7 +147,7 @@ fn save_maps(dir: &Path, samples: &[TestSample], kept: &[usize], e: &Embedded, t
         if !seen.insert((s.video_id.clone(), s.audio_id.clone())) {
             continue;
         }
-        let map = e.pair_map(i, tau);
+        let map = e.pair_map(i);
         let file = format!("{i:06}.npy");
         write_atomic(&maps_dir.join(&file), &encode_npy_f32(&[map.h, map.w], &map.values))?;
         index.push_str(&csv_row(&[&s.video_id, &s.audio_id, &file]));
@@ -237,8 +237,17 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
     let bar = progress::bar(frames.files.len() + clips.files.len(), "files");
     let on_file = |n: usize| bar.inc(n as u64);
     let on_bad = if args.skip_bad { OnBadFile::Skip } else { OnBadFile::Stop };
-    let embedded =
-        embed_pairs((frames, clips), &encoders, objects.as_ref(), args.batch_size, threads, &device, &on_file, on_bad)?;
+    let embedded = embed_pairs(
+        (frames, clips),
+        &encoders,
+        objects.as_ref(),
+        model_config.tau,
+        args.batch_size,
+        threads,
+        &device,
+        &on_file,
+        on_bad,
+    )?;
     bar.finish_and_clear();
     let kept: Vec<usize> = (0..samples.len()).filter(|&i| embedded.readable(i)).collect();
     let skipped = if args.skip_bad { Some(report_skipped(&p.output, &samples, &embedded, &kept)?) } else { None };
@@ -249,7 +258,7 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
     let forward_s = loaded.elapsed().as_secs_f64();
 
     let tau = model_config.tau;
-    let av = |k: usize| -> Result<Map> { Ok(embedded.pair_map(kept[k], tau)) };
+    let av = |k: usize| -> Result<Map> { Ok(embedded.pair_map(kept[k]).clone()) };
     let obj = |k: usize| -> Result<Map> { Ok(embedded.object_map(kept[k]).expect("object maps computed").clone()) };
     let bar = progress::bar(kept.len(), "pairs");
     let scored = score_all(
@@ -287,7 +296,7 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
         write_atomic(&p.output.join("calibration.json"), serde_json::to_string_pretty(&c)?.as_bytes())?;
     }
     if args.save_maps {
-        save_maps(&p.output, &samples, &kept, &embedded, tau)?;
+        save_maps(&p.output, &samples, &kept, &embedded)?;
     }
     println!(
         "{} pairs scored in {:.1} s ({:.1} s decoding and forward passes); {note}",

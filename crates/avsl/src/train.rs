@@ -166,7 +166,8 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-            toml::from_str(&text).with_context(|| format!("{}: not a valid training configuration", path.display()))?
+            TrainConfig::from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("{}: not a valid training configuration: {e}", path.display()))?
         }
         None => TrainConfig::default(),
     };
@@ -179,14 +180,9 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     config.seed = args.seed.unwrap_or(config.seed);
     config.dim = args.dim.unwrap_or(config.dim);
     config.width = args.width.unwrap_or(config.width);
-    if config.width == 0 || config.dim == 0 {
-        bail!("width {} and dim {} must both be positive", config.width, config.dim);
-    }
+    config.check().map_err(|e| anyhow::anyhow!("{e} (from --config and the flags)"))?;
     if args.image_weights.is_some() && config.width != avsl_model::arch::RESNET18_WIDTH {
         bail!("--image-weights holds a ResNet-18 of width 64; this run's trunks have width {}", config.width);
-    }
-    if config.batch_size < 2 {
-        bail!("--batch-size {}: contrastive training needs at least 2 samples per batch", config.batch_size);
     }
     Ok(config)
 }
