@@ -4,34 +4,14 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 
 use serde_json::Value;
 use support::*;
 
-fn avsl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avsl")).args(args).output().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = avsl(args);
-    assert!(out.status.success(), "avsl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = avsl(args);
-    assert!(!out.status.success(), "avsl {args:?} succeeded");
-    String::from_utf8(out.stderr).unwrap()
-}
-
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 struct Setup {

@@ -11,12 +11,6 @@ use avsl_data::wav::read_wav;
 use serde_json::Value;
 use support::*;
 
-fn avsl(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_avsl")).args(args).output().unwrap();
-    assert!(out.status.success(), "avsl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn solid(rgb: [u8; 3]) -> RgbImage {
     let mut img = RgbImage::new(96, 64);
     for px in img.data.chunks_exact_mut(3) {
@@ -68,7 +62,7 @@ fn videos_become_frames_audio_and_a_list_and_bad_ones_are_reported() {
     std::fs::write(v("notes.txt"), b"not a video").unwrap();
     let out = dir.path().join("data");
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    let console = avsl(&["prepare", "--videos", &s(&videos), "--out", &s(&out), "--threads", "2"]);
+    let console = ok(&["prepare", "--videos", &s(&videos), "--out", &s(&out), "--threads", "2"]);
     assert!(console.contains("9 videos: 5 prepared, 0 kept from an earlier run, 4 skipped"), "{console}");
 
     let ids = std::fs::read_to_string(out.join("metadata/prepared.txt")).unwrap();
@@ -102,18 +96,18 @@ fn videos_become_frames_audio_and_a_list_and_bad_ones_are_reported() {
     assert_eq!(report["renamed"][0]["id"], "a_b-2");
 
     // Our own checker accepts the result as a training set.
-    avsl(&["check", "--data", &s(&out), "--train-list", &s(&out.join("metadata/prepared.txt"))]);
+    ok(&["check", "--data", &s(&out), "--train-list", &s(&out.join("metadata/prepared.txt"))]);
 
     // Again: nothing rewritten unless asked.
     let before = std::fs::metadata(out.join("audio/old.wav")).unwrap().modified().unwrap();
-    let console = avsl(&["prepare", "--videos", &s(&videos), "--out", &s(&out)]);
+    let console = ok(&["prepare", "--videos", &s(&videos), "--out", &s(&out)]);
     assert!(console.contains("0 prepared, 5 kept"), "{console}");
     assert_eq!(std::fs::metadata(out.join("audio/old.wav")).unwrap().modified().unwrap(), before);
     assert_eq!(std::fs::read_to_string(out.join("metadata/prepared.txt")).unwrap(), ids);
     std::fs::remove_file(out.join("frames/web.jpg")).unwrap();
-    let console = avsl(&["prepare", "--videos", &s(&videos), "--out", &s(&out)]);
+    let console = ok(&["prepare", "--videos", &s(&videos), "--out", &s(&out)]);
     assert!(console.contains("audio/web exists but its frames file does not"), "{console}");
-    let console = avsl(&["prepare", "--videos", &s(&videos), "--out", &s(&out), "--overwrite"]);
+    let console = ok(&["prepare", "--videos", &s(&videos), "--out", &s(&out), "--overwrite"]);
     assert!(console.contains("5 prepared, 0 kept"), "{console}");
 }
 

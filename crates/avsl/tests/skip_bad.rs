@@ -4,23 +4,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-
-fn avsl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avsl")).args(args).output().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = avsl(args);
-    assert!(out.status.success(), "avsl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use support::{avsl, json, ok};
 
 /// Cuts a file to its first half (a truncated download).
 fn truncate(path: &Path) {

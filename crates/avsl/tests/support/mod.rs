@@ -5,12 +5,35 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use avsl_data::image_io::RgbImage;
 use avsl_data::wav::{Pcm16, write_wav_i16};
 use avsl_model::checkpoint::write_safetensors;
 use avsl_model::{Architecture, ModelConfig, NamedTensor, Weights};
+
+/// Runs the avsl binary.
+pub fn avsl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_avsl")).args(args).output().unwrap()
+}
+
+/// Runs avsl, which must succeed; its stdout.
+pub fn ok(args: &[&str]) -> String {
+    let out = avsl(args);
+    assert!(out.status.success(), "avsl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs avsl, which must fail; its stderr.
+pub fn fails(args: &[&str]) -> String {
+    let out = avsl(args);
+    assert!(!out.status.success(), "avsl {args:?} succeeded");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
 
 /// True when FFmpeg is there. Without it the video tests fail, unless
 /// `AVSL_TESTS_WITHOUT_FFMPEG=1` says to skip them (CI installs FFmpeg).
