@@ -119,6 +119,21 @@ fn retrieval(samples: &[TestSample], kept: &[usize], embedded: &Embedded, device
     Value::Object(out)
 }
 
+/// How many ids of the test list lack their frame or audio file: the reference's set is
+/// the list's ids that have both, so they are left out; the console and metrics.json say
+/// how many.
+fn listed_without_files(paths: &avsl_data::testset::TestSetPaths, set: avsl_data::testset::TestSet) -> Result<usize> {
+    let ids = avsl_data::lists::read_test_ids(&paths.metadata.join(set.list_file()))?;
+    let distinct: std::collections::BTreeSet<String> = ids.into_iter().collect();
+    Ok(distinct
+        .iter()
+        .filter(|id| {
+            !paths.data.join("frames").join(format!("{id}.jpg")).is_file()
+                || !paths.data.join("audio").join(format!("{id}.wav")).is_file()
+        })
+        .count())
+}
+
 /// The decision threshold at max-F1 (IoU 0.5) of every variant, for `localize`, tied to
 /// the checkpoint's bytes.
 fn calibration(
@@ -194,6 +209,15 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
         );
     }
     prepare_output_dir(&p.output, "metrics.json", p.force)?;
+    let without_files = listed_without_files(&p.paths(), testset)?;
+    if without_files > 0 {
+        println!(
+            "note: {without_files} ids of {} have no frame or no audio file under {} and are not in the set (the \
+             authors' evaluation leaves them out too)",
+            testset.list_file(),
+            p.dataset.data.display()
+        );
+    }
 
     let checkpoint = read_checkpoint(&args.checkpoint)?;
     let expected = args.model.map(Architecture::from);
@@ -282,6 +306,7 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
             "samples": scored_samples.len(),
             "positives": scored_samples.iter().filter(|s| s.has_boxes()).count(),
             "skipped": skipped,
+            "listed_ids_without_files": without_files,
             "checkpoint": args.checkpoint,
             "model": {"architecture": model_config.architecture.name(), "dim": model_config.dim, "tau": tau},
             "encoders": match set { EncoderSet::Online => "online", EncoderSet::Momentum => "momentum" },

@@ -79,6 +79,13 @@ fn eval_skips_every_pair_of_a_bad_file_and_scores_the_rest_unchanged() {
     assert!(csv.starts_with("file,problem,pairs_left_out\n"), "{csv}");
     assert!(csv.contains(&format!("{bad_frame}.jpg")) && csv.contains(&format!("{bad_clip}.wav")), "{csv}");
     assert!(csv.contains("truncated"), "says what is wrong: {csv}");
+
+    // A listed id without its frame is not in the set (as in the reference) and the
+    // count is said, not hidden.
+    std::fs::remove_file(p("data/frames/synth_test_000006.jpg")).unwrap();
+    let console = String::from_utf8(eval("missing", &["--skip-bad"]).stdout).unwrap();
+    assert!(console.contains("note: 1 ids of vggss_test.csv have no frame or no audio file"), "{console}");
+    assert_eq!(json(&p("missing/metrics.json"))["config"]["listed_ids_without_files"], 1);
 }
 
 #[test]
