@@ -68,14 +68,6 @@ fn make_vggsound_like(dir: &Path, n: usize) -> Result<Vec<PairFiles>> {
         .collect()
 }
 
-/// The process's peak resident memory (Linux: VmHWM), in MiB.
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -370,7 +362,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             other => bail!("unknown benchmark {other:?} (available: loader, eval-maps, forward, train, localize)"),
         }
     }
-    if let Some(mb) = peak_rss_mb() {
+    if let Some(mb) = crate::memory::peak_rss_mb() {
         report["peak_rss_mb"] = mb.into();
     }
     if args.json {

@@ -16,6 +16,7 @@ mod fingerprint;
 mod inspect;
 mod localize;
 mod localize_video;
+mod memory;
 mod output;
 mod overlay;
 mod plots;

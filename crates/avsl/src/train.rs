@@ -501,6 +501,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
         bar.finish_and_clear();
         let mean = epoch_mean_loss(&log, epoch + 1)?;
         let mut line = json!({"step": trainer.step, "epoch_end": epoch + 1, "mean_loss": mean});
+        // Memory per epoch, so that a reader can see it stays flat.
+        if let (Some(now), Some(peak)) = (crate::memory::rss_mb(), crate::memory::peak_rss_mb()) {
+            line["rss_mb"] = json!(now.round());
+            line["peak_rss_mb"] = json!(peak.round());
+        }
         let mut message = format!("epoch {}: mean loss {mean:.4} ({per_epoch} steps)", epoch + 1);
         if args.skip_bad {
             skipped.write(&args.output)?;
