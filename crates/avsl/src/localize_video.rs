@@ -241,17 +241,20 @@ pub fn run(args: &LocalizeArgs, localizer: &Localizer, ff: &Ffmpeg, video: &Path
         (decoder.join(), compositor.join(), model)
     });
     bar.finish_and_clear();
-    let decoded = decoded.map_err(|_| anyhow!("the decoder thread panicked"))?;
-    let composited = composited.map_err(|_| anyhow!("the compositor thread panicked"))?;
-    // The first failure in pipeline order is the cause; later ones are its echoes.
-    let frames = decoded?;
-    model?;
-    let written = composited.inspect_err(|_| {
+    // The first failure in pipeline order is the cause; later ones are its echoes. On any
+    // failure the half-written video goes.
+    let outcome = (|| -> Result<(usize, usize)> {
+        let frames = decoded.map_err(|_| anyhow!("the decoder thread panicked"))??;
+        model?;
+        let written = composited.map_err(|_| anyhow!("the compositor thread panicked"))??;
+        if steps.len() != centres.len() {
+            bail!("{}: {} of {} steps localised", video.display(), steps.len(), centres.len());
+        }
+        Ok((frames, written))
+    })();
+    let (frames, written) = outcome.inspect_err(|_| {
         let _ = std::fs::remove_file(&encoded);
     })?;
-    if steps.len() != centres.len() {
-        bail!("{}: {} of {} steps localised", video.display(), steps.len(), centres.len());
-    }
     let overlay = args.out.join("overlay.mp4");
     std::fs::rename(&encoded, &overlay).map_err(|e| anyhow!("{}: {e}", overlay.display()))?;
 
