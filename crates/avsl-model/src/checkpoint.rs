@@ -290,9 +290,24 @@ pub fn exercise(bytes: &[u8], scratch: &Path) {
     if std::fs::write(scratch, bytes).is_err() {
         return;
     }
-    if let Ok(checkpoint) = read_checkpoint(scratch)
-        && let Ok(config) = checkpoint.config(0.03, None)
-    {
+    if let Ok(checkpoint) = read_checkpoint(scratch) {
+        use_checkpoint(checkpoint);
+    }
+}
+
+/// As [`exercise`], with the bytes read as safetensors whatever they start with, so that
+/// every mutation reaches that parser (`fuzz/` target `safetensors`).
+pub fn exercise_safetensors(bytes: &[u8], scratch: &Path) {
+    if std::fs::write(scratch, bytes).is_err() {
+        return;
+    }
+    if let Ok(checkpoint) = read_safetensors(scratch) {
+        use_checkpoint(checkpoint);
+    }
+}
+
+fn use_checkpoint(checkpoint: Checkpoint) {
+    if let Ok(config) = checkpoint.config(0.03, None) {
         let _ = checkpoint.verify(&config);
     }
 }
