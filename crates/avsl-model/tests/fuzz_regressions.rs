@@ -1,36 +1,30 @@
-//! Replays the saved fuzz inputs of the checkpoint target (`fuzz/corpus/checkpoint/`, and
-//! crash inputs in `fuzz/regressions/checkpoint/`) through the fuzzing entry point.
+//! Replays the saved fuzz inputs of the checkpoint targets (`fuzz/corpus/<target>/`, and
+//! crash inputs in `fuzz/regressions/<target>/`) through the fuzzing entry points.
 
 use std::path::Path;
 
-#[test]
-fn checkpoint_inputs() {
+/// Every saved input of `target` through `exercise`; there must be some.
+fn replay(target: &str, exercise: fn(&[u8], &Path)) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
     let scratch = tempfile::tempdir().unwrap();
     let mut count = 0;
     for kind in ["corpus", "regressions"] {
-        let Ok(entries) = std::fs::read_dir(root.join(kind).join("checkpoint")) else { continue };
+        let Ok(entries) = std::fs::read_dir(root.join(kind).join(target)) else { continue };
         for entry in entries {
             let path = entry.unwrap().path();
-            avsl_model::checkpoint::exercise(&std::fs::read(&path).unwrap(), &scratch.path().join("input"));
+            exercise(&std::fs::read(&path).unwrap(), &scratch.path().join("input"));
             count += 1;
         }
     }
-    assert!(count > 0, "no saved inputs for the checkpoint fuzz target");
+    assert!(count > 0, "no saved inputs for the {target} fuzz target");
+}
+
+#[test]
+fn checkpoint_inputs() {
+    replay("checkpoint", avsl_model::checkpoint::exercise);
 }
 
 #[test]
 fn safetensors_inputs() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-    let scratch = tempfile::tempdir().unwrap();
-    let mut count = 0;
-    for kind in ["corpus", "regressions"] {
-        let Ok(entries) = std::fs::read_dir(root.join(kind).join("safetensors")) else { continue };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            avsl_model::checkpoint::exercise_safetensors(&std::fs::read(&path).unwrap(), &scratch.path().join("input"));
-            count += 1;
-        }
-    }
-    assert!(count > 0, "no saved inputs for the safetensors fuzz target");
+    replay("safetensors", avsl_model::checkpoint::exercise_safetensors);
 }
