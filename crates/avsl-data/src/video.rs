@@ -72,6 +72,37 @@ fn last_line(stderr: &[u8]) -> String {
     text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no message").to_string()
 }
 
+/// How much of a streaming child's stderr is kept (its end says why it failed).
+const STDERR_TAIL: usize = 64 * 1024;
+
+/// A streaming child's stderr, read on its own thread: a decoder that prints thousands of
+/// warnings on a damaged file must not block on a full pipe while we read its frames (or
+/// an encoder while we write them). The last [`STDERR_TAIL`] bytes are kept.
+struct StderrTail(Option<std::thread::JoinHandle<Vec<u8>>>);
+
+impl StderrTail {
+    fn of(child: &mut Child) -> StderrTail {
+        StderrTail(child.stderr.take().map(|mut stderr| {
+            std::thread::spawn(move || {
+                let (mut tail, mut buf) = (Vec::new(), [0u8; 8192]);
+                while let Ok(n @ 1..) = stderr.read(&mut buf) {
+                    tail.extend_from_slice(&buf[..n]);
+                    if tail.len() > 2 * STDERR_TAIL {
+                        tail.drain(..tail.len() - STDERR_TAIL);
+                    }
+                }
+                tail
+            })
+        }))
+    }
+
+    /// The last line printed; call once the child has ended (or it waits for that).
+    fn last_line(&mut self) -> String {
+        let bytes = self.0.take().and_then(|h| h.join().ok()).unwrap_or_default();
+        last_line(&bytes)
+    }
+}
+
 impl Ffmpeg {
     /// Finds both programs, or says in one line what to install.
     pub fn locate() -> std::result::Result<Ffmpeg, String> {
@@ -182,7 +213,8 @@ impl Ffmpeg {
             .spawn()
             .map_err(|e| DataError::io(path, e))?;
         let stdout = BufReader::with_capacity(1 << 20, child.stdout.take().expect("piped stdout"));
-        Ok(FrameReader { child, stdout, path: path.to_path_buf() })
+        let stderr = StderrTail::of(&mut child);
+        Ok(FrameReader { child, stdout, stderr, path: path.to_path_buf() })
     }
 
     /// An H.264 (yuv420p) MP4 encoder fed RGB frames on a pipe, with the first audio stream
@@ -205,7 +237,8 @@ impl Ffmpeg {
             .spawn()
             .map_err(|e| DataError::io(out, e))?;
         let stdin = child.stdin.take().expect("piped stdin");
-        Ok(VideoWriter { child, stdin: Some(stdin), path: out.to_path_buf(), width, height })
+        let stderr = StderrTail::of(&mut child);
+        Ok(VideoWriter { child, stdin: Some(stdin), stderr, path: out.to_path_buf(), width, height })
     }
 }
 
@@ -213,6 +246,7 @@ impl Ffmpeg {
 pub struct FrameReader {
     child: Child,
     stdout: BufReader<ChildStdout>,
+    stderr: StderrTail,
     path: PathBuf,
 }
 
@@ -226,23 +260,18 @@ impl FrameReader {
                 if status.success() {
                     Ok(None)
                 } else {
-                    let reason = self.stderr();
+                    let reason = self.stderr.last_line();
                     Err(DataError::invalid(&self.path, format!("cannot decode the video: {reason}")))
                 }
             }
             Err(p) => {
-                let reason = self.stderr();
+                // The decoder may still be writing: stop it before asking what it said.
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let reason = self.stderr.last_line();
                 Err(DataError::invalid(&self.path, format!("{p} ({reason})")))
             }
         }
-    }
-
-    fn stderr(&mut self) -> String {
-        let mut buf = Vec::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_end(&mut buf);
-        }
-        last_line(&buf)
     }
 }
 
@@ -257,6 +286,7 @@ impl Drop for FrameReader {
 pub struct VideoWriter {
     child: Child,
     stdin: Option<ChildStdin>,
+    stderr: StderrTail,
     path: PathBuf,
     width: usize,
     height: usize,
@@ -288,11 +318,7 @@ impl VideoWriter {
     fn failure(&mut self) -> DataError {
         drop(self.stdin.take());
         let _ = self.child.wait();
-        let mut buf = Vec::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_end(&mut buf);
-        }
-        DataError::invalid(&self.path, format!("cannot encode the video: {}", last_line(&buf)))
+        DataError::invalid(&self.path, format!("cannot encode the video: {}", self.stderr.last_line()))
     }
 }
 
@@ -422,6 +448,25 @@ mod tests {
         assert!(read_ppm(&mut r).unwrap_err().contains("100000x100000"));
         let mut r = &b"P5\n2 2\n255\n"[..];
         assert!(read_ppm(&mut r).unwrap_err().contains("P5"));
+    }
+
+    /// A child that floods stderr (far beyond a pipe's 64 KiB) while writing stdout: read
+    /// on its own thread, it cannot block us, and its last line is kept.
+    #[cfg(unix)]
+    #[test]
+    fn a_flood_on_stderr_does_not_block_the_stream() {
+        let mut child = Command::new("sh")
+            .args(["-c", "head -c 1000000 /dev/zero | tr '\\0' 'x' >&2; echo >&2; echo last words >&2; echo frames"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut tail = StderrTail::of(&mut child);
+        let mut out = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        assert!(child.wait().unwrap().success());
+        assert_eq!(out, "frames\n");
+        assert_eq!(tail.last_line(), "last words");
     }
 
     #[test]
