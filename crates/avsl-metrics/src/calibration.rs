@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::evaluate::max_f1_point;
-use crate::score::SampleResult;
-use crate::scoring::Scored;
+use crate::score::{Prediction, SampleResult};
+use crate::scoring::{Protocol, Scored, prediction_from_json};
 
 /// The IoU a true positive needs at the calibrated operating point.
 pub const CALIBRATION_IOU: f64 = 0.5;
@@ -87,16 +87,17 @@ impl Calibration {
         })
     }
 
-    /// The scoring protocol it was measured with ("slavc" / "ezvsl").
-    pub fn protocol(&self) -> Option<&str> {
-        self.scoring["protocol"].as_str()
+    /// The scoring protocol it was measured with (`None` when unreadable).
+    pub fn protocol(&self) -> Option<Protocol> {
+        Protocol::parse(self.scoring["protocol"].as_str()?)
+    }
+
+    /// The prediction rule it was measured with.
+    pub fn prediction(&self) -> Option<Prediction> {
+        prediction_from_json(&self.scoring["prediction"])
     }
 
     pub fn alpha(&self) -> Option<f64> {
         self.scoring["alpha"].as_f64()
-    }
-
-    pub fn tau(&self) -> Option<f64> {
-        self.scoring["tau"].as_f64()
     }
 }

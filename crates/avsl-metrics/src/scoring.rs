@@ -30,6 +30,53 @@ pub enum Protocol {
     Ezvsl,
 }
 
+impl Protocol {
+    /// The name written in results and calibrations.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Slavc => "slavc",
+            Protocol::Ezvsl => "ezvsl",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Protocol> {
+        [Protocol::Slavc, Protocol::Ezvsl].into_iter().find(|p| p.name() == name)
+    }
+
+    /// α of the av_obj blend in the authors' documented commands.
+    pub fn default_alpha(self) -> f64 {
+        match self {
+            Protocol::Slavc => 0.9,
+            Protocol::Ezvsl => 0.4,
+        }
+    }
+
+    /// The authors' prediction rule: SLAVC's fixed 0.5 on scores, EZ-VSL's median.
+    pub fn default_prediction(self) -> Prediction {
+        match self {
+            Protocol::Slavc => Prediction::Fixed { threshold: 0.5 },
+            Protocol::Ezvsl => Prediction::Relative { size: 0.5 },
+        }
+    }
+}
+
+/// A prediction rule as [`ScoringConfig::to_json`] writes it.
+pub fn prediction_json(prediction: Prediction) -> Value {
+    match prediction {
+        Prediction::Relative { size } => json!({"rule": "relative", "size": size}),
+        Prediction::Fixed { threshold } => json!({"rule": "fixed", "threshold": threshold}),
+    }
+}
+
+/// The inverse of [`prediction_json`].
+pub fn prediction_from_json(v: &Value) -> Option<Prediction> {
+    match v["rule"].as_str()? {
+        "relative" => Some(Prediction::Relative { size: v["size"].as_f64()? }),
+        "fixed" => Some(Prediction::Fixed { threshold: v["threshold"].as_f64()? }),
+        _ => None,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ScoringConfig {
     pub alpha: f64,
@@ -41,20 +88,16 @@ pub struct ScoringConfig {
 
 impl ScoringConfig {
     pub fn to_json(&self) -> Value {
-        let prediction = match self.prediction {
-            Prediction::Relative { size } => json!({"rule": "relative", "size": size}),
-            Prediction::Fixed { threshold } => json!({"rule": "fixed", "threshold": threshold}),
-        };
-        let (protocol, upsampling) = match self.protocol {
-            Protocol::Slavc => ("slavc", "bicubic, align_corners=True (PyTorch)"),
-            Protocol::Ezvsl => ("ezvsl", "bilinear, align_corners=True (PyTorch)"),
+        let upsampling = match self.protocol {
+            Protocol::Slavc => "bicubic, align_corners=True (PyTorch)",
+            Protocol::Ezvsl => "bilinear, align_corners=True (PyTorch)",
         };
         json!({
-            "protocol": protocol,
+            "protocol": self.protocol.name(),
             "alpha": self.alpha,
             "tau": self.tau,
             "map_kind": match self.map_kind { MapKind::Logits => "logits", MapKind::Scores => "scores" },
-            "prediction": prediction,
+            "prediction": prediction_json(self.prediction),
             "upsampling": upsampling,
         })
     }
@@ -193,5 +236,22 @@ fn result(s: &Labelled, gt: &GtMap, area: f64, maps: &VariantMaps, rule: Predict
         ciou,
         conf,
         adaptive_ciou,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_rules_read_back_as_written() {
+        for p in [Protocol::Slavc, Protocol::Ezvsl] {
+            assert_eq!(Protocol::parse(p.name()), Some(p));
+            let rule = p.default_prediction();
+            assert_eq!(prediction_from_json(&prediction_json(rule)), Some(rule));
+        }
+        assert_eq!(Protocol::parse("SLAVC"), None);
+        assert_eq!(prediction_from_json(&json!({"rule": "median"})), None);
+        assert_eq!((Protocol::Slavc.default_alpha(), Protocol::Ezvsl.default_alpha()), (0.9, 0.4));
     }
 }

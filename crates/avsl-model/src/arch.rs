@@ -76,6 +76,18 @@ impl EncoderSet {
         }
     }
 
+    /// The name written in results and calibrations.
+    pub fn name(self) -> &'static str {
+        match self {
+            EncoderSet::Online => "online",
+            EncoderSet::Momentum => "momentum",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<EncoderSet> {
+        [EncoderSet::Online, EncoderSet::Momentum].into_iter().find(|s| s.name() == name)
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             EncoderSet::Online => "online encoders",

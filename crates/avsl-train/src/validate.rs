@@ -79,13 +79,9 @@ pub fn validate(
         None,
         &|| {},
     )?;
-    let encoders = match set {
-        EncoderSet::Momentum => "momentum",
-        EncoderSet::Online => "online",
-    };
     Ok(Validated {
         metrics: evaluate(&scored.variants["av"], &reported_subsets()),
-        calibration: Calibration::from_scored(&scored, "validation", &validation.name, encoders, scoring.to_json()),
+        calibration: Calibration::from_scored(&scored, "validation", &validation.name, set.name(), scoring.to_json()),
         pairs_left_out: pairs.len() - kept.len(),
         bad: embedded.bad,
     })

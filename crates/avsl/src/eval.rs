@@ -139,11 +139,11 @@ fn listed_without_files(paths: &avsl_data::testset::TestSetPaths, set: avsl_data
 fn calibration(
     scored: &Scored,
     args: &EvalArgs,
+    set: EncoderSet,
     testset: &str,
     scoring: &ScoringConfig,
 ) -> Result<Option<Calibration>> {
-    let encoders = if args.use_mom_eval { "momentum" } else { "online" };
-    let Some(mut c) = Calibration::from_scored(scored, "avsl eval", testset, encoders, scoring.to_json()) else {
+    let Some(mut c) = Calibration::from_scored(scored, "avsl eval", testset, set.name(), scoring.to_json()) else {
         return Ok(None);
     };
     c.checkpoint = Some(args.checkpoint.display().to_string());
@@ -309,7 +309,7 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
             "listed_ids_without_files": without_files,
             "checkpoint": args.checkpoint,
             "model": {"architecture": model_config.architecture.name(), "dim": model_config.dim, "tau": tau},
-            "encoders": match set { EncoderSet::Online => "online", EncoderSet::Momentum => "momentum" },
+            "encoders": set.name(),
             "object_weights": args.object_weights,
             "scoring": scoring.to_json(),
             "note": note,
@@ -317,7 +317,7 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
     });
     let all = write_results(&p.output, &scored, extra)?;
     write_figures(&p.output, &scored)?;
-    if let Some(c) = calibration(&scored, &args, testset.name(), &scoring)? {
+    if let Some(c) = calibration(&scored, &args, set, testset.name(), &scoring)? {
         write_atomic(&p.output.join("calibration.json"), serde_json::to_string_pretty(&c)?.as_bytes())?;
     }
     if args.save_maps {

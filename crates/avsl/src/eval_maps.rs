@@ -76,15 +76,12 @@ impl ProtocolArgs {
             Some(ProtocolArg::Ezvsl) => Protocol::Ezvsl,
             None => own,
         };
-        let prediction = match (self.relative_prediction, self.pred_thr, protocol) {
-            (true, _, _) | (false, None, Protocol::Ezvsl) => Prediction::Relative { size: 0.5 },
-            (false, Some(t), _) => Prediction::Fixed { threshold: t },
-            (false, None, Protocol::Slavc) => Prediction::Fixed { threshold: 0.5 },
+        let prediction = match (self.relative_prediction, self.pred_thr) {
+            (true, _) => Prediction::Relative { size: 0.5 },
+            (false, Some(t)) => Prediction::Fixed { threshold: t },
+            (false, None) => protocol.default_prediction(),
         };
-        let alpha = self.alpha.unwrap_or(match protocol {
-            Protocol::Slavc => 0.9,
-            Protocol::Ezvsl => 0.4,
-        });
+        let alpha = self.alpha.unwrap_or(protocol.default_alpha());
         ScoringConfig { alpha, tau: self.tau, map_kind, prediction, protocol }
     }
 }

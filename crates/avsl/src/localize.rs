@@ -16,7 +16,7 @@ use avsl_data::spectrogram::Spectrogram;
 use avsl_data::transform::{INPUT_SIZE, test_resize, to_normalized_chw};
 use avsl_data::wav::read_wav;
 use avsl_metrics::calibration::{Calibration, Threshold};
-use avsl_metrics::scoring::{Map, Protocol, ScoringConfig, localize};
+use avsl_metrics::scoring::{Map, ScoringConfig, localize};
 use avsl_metrics::{MapKind, Prediction};
 use avsl_model::checkpoint::{Checkpoint, read_checkpoint, read_torchvision_resnet18};
 use avsl_model::embedding::pair_map;
@@ -38,6 +38,15 @@ pub const RESULT: &str = "result.json";
 pub enum EncodersArg {
     Online,
     Momentum,
+}
+
+impl From<EncodersArg> for EncoderSet {
+    fn from(e: EncodersArg) -> EncoderSet {
+        match e {
+            EncodersArg::Online => EncoderSet::Online,
+            EncodersArg::Momentum => EncoderSet::Momentum,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -130,14 +139,6 @@ pub struct Located {
     pub region_box: Option<[usize; 4]>,
 }
 
-fn parse_prediction(v: &Value) -> Option<Prediction> {
-    match v["rule"].as_str()? {
-        "relative" => Some(Prediction::Relative { size: v["size"].as_f64()? }),
-        "fixed" => Some(Prediction::Fixed { threshold: v["threshold"].as_f64()? }),
-        _ => None,
-    }
-}
-
 fn read_calibration(path: &Path) -> Result<Calibration> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
     serde_json::from_str(&text)
@@ -181,24 +182,28 @@ impl Localizer {
         let checkpoint = read_checkpoint(&args.checkpoint)?;
         let config = checkpoint.config(args.tau, None)?;
         let calibration = find_calibration(args, &checkpoint)?;
-        let calibrated_set = calibration.as_ref().map(|(c, _)| c.encoders.as_str());
-        let set = match (args.encoders, calibrated_set) {
-            (Some(EncodersArg::Online), Some("momentum")) | (Some(EncodersArg::Momentum), Some("online")) => bail!(
+        let calibrated_set = match &calibration {
+            Some((c, from)) => Some(
+                EncoderSet::parse(&c.encoders)
+                    .ok_or_else(|| anyhow!("{from}: unknown encoder set {:?} in the calibration", c.encoders))?,
+            ),
+            None => None,
+        };
+        let set = match (args.encoders.map(EncoderSet::from), calibrated_set) {
+            (Some(asked), Some(calibrated)) if asked != calibrated => bail!(
                 "--encoders differs from the calibration's ({}): its threshold holds only for the encoders it \
                  was measured with",
-                calibrated_set.unwrap_or("?")
+                calibrated.name()
             ),
-            (Some(EncodersArg::Online), _) | (None, Some("online")) => EncoderSet::Online,
-            (Some(EncodersArg::Momentum), _) | (None, Some("momentum")) => EncoderSet::Momentum,
-            (None, _) => match config.architecture {
+            (Some(set), _) | (None, Some(set)) => set,
+            (None, None) => match config.architecture {
                 Architecture::Slavc => EncoderSet::Momentum,
                 Architecture::Ezvsl => EncoderSet::Online,
             },
         };
         let variant = if args.object_weights.is_some() { "av_obj" } else { "av" };
-        let protocol = match calibration.as_ref().and_then(|(c, _)| c.protocol()) {
-            Some("ezvsl") => Protocol::Ezvsl,
-            Some(_) => Protocol::Slavc,
+        let protocol = match &calibration {
+            Some((c, from)) => c.protocol().ok_or_else(|| anyhow!("{from}: unknown protocol in the calibration"))?,
             None => config.architecture.protocol(),
         };
         let calibrated_alpha = calibration.as_ref().and_then(|(c, _)| c.alpha());
@@ -210,21 +215,14 @@ impl Localizer {
             }
             (Some(a), _) => a,
             (None, Some(c)) => c,
-            (None, None) => match protocol {
-                Protocol::Slavc => 0.9,
-                Protocol::Ezvsl => 0.4,
-            },
+            (None, None) => protocol.default_alpha(),
         };
         let prediction = match (args.relative_prediction, args.pred_thr) {
             (true, _) => Prediction::Relative { size: 0.5 },
             (false, Some(t)) => Prediction::Fixed { threshold: t },
-            (false, None) => calibration
-                .as_ref()
-                .and_then(|(c, _)| parse_prediction(&c.scoring["prediction"]))
-                .unwrap_or(match protocol {
-                    Protocol::Slavc => Prediction::Fixed { threshold: 0.5 },
-                    Protocol::Ezvsl => Prediction::Relative { size: 0.5 },
-                }),
+            (false, None) => {
+                calibration.as_ref().and_then(|(c, _)| c.prediction()).unwrap_or(protocol.default_prediction())
+            }
         };
         let scoring = ScoringConfig { alpha, tau: config.tau, map_kind: MapKind::Logits, prediction, protocol };
         let (decision, undecided) = match calibration {
@@ -304,7 +302,7 @@ impl Localizer {
         json!({
             "checkpoint": args.checkpoint,
             "architecture": self.encoders.config.architecture.name(),
-            "encoders": match self.encoders.set { EncoderSet::Online => "online", EncoderSet::Momentum => "momentum" },
+            "encoders": self.encoders.set.name(),
             "object_weights": args.object_weights,
             "variant": self.variant,
             "scoring": self.scoring.to_json(),
