@@ -33,11 +33,14 @@ impl DatasetArgs {
         p
     }
 
-    /// Refuses `out` when it is the dataset folder or inside one of its input folders.
-    pub fn refuse_as_output(&self, out: &std::path::Path) -> Result<()> {
+    /// Refuses `out` when it is the dataset folder or inside one of its input folders
+    /// (frames/, audio/, metadata, annotations, and the command's own `more`).
+    pub fn refuse_as_output(&self, out: &std::path::Path, more: &[&std::path::Path]) -> Result<()> {
         let p = self.paths(None);
         let (frames, audio) = (self.data.join("frames"), self.data.join("audio"));
-        crate::output::refuse_input_folders(out, &self.data, &[&frames, &audio, &p.metadata, &p.gt])
+        let mut folders = vec![frames.as_path(), audio.as_path(), p.metadata.as_path(), p.gt.as_path()];
+        folders.extend_from_slice(more);
+        crate::output::refuse_input_folders(out, &self.data, &folders)
     }
 }
 

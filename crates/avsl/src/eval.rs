@@ -196,7 +196,7 @@ fn csv_row(fields: &[&str]) -> String {
 pub fn run(args: EvalArgs) -> Result<Scored> {
     let start = Instant::now();
     let p = &args.protocol;
-    p.dataset.refuse_as_output(&p.output)?;
+    p.dataset.refuse_as_output(&p.output, &[])?;
     let threads = model_threads(args.threads);
     let device = parse_device(&args.device)?;
     let testset = p.testset()?;

@@ -204,10 +204,9 @@ fn load_map(path: &Path, index_file: &Path, line: u64) -> Result<Map> {
 
 pub fn run(args: EvalMapsArgs) -> Result<Scored> {
     let p = &args.protocol;
-    p.dataset.refuse_as_output(&p.output)?;
     let mut map_folders = vec![args.maps.as_path()];
     map_folders.extend(args.object_maps.as_deref());
-    crate::output::refuse_input_folders(&p.output, &p.dataset.data, &map_folders)?;
+    p.dataset.refuse_as_output(&p.output, &map_folders)?;
     let testset = p.testset()?;
     let samples = build_test_list(&p.paths(), testset)?;
     let maps = read_index(&args.maps, &["video", "audio"], args.allow_outside_paths)?;

@@ -388,8 +388,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         );
         (trainer, progress)
     } else {
-        let (frames, audio) = (args.data.join("frames"), args.data.join("audio"));
-        crate::output::refuse_input_folders(&args.output, &args.data, &[&frames, &audio, &args.data.join("metadata")])?;
+        DatasetArgs { data: args.data.clone(), metadata: None, gt: None }.refuse_as_output(&args.output, &[])?;
         prepare_output_dir(&args.output, "config.json", args.force)?;
         start_over(&args.output)?;
         let config = resolve_config(&args)?;
