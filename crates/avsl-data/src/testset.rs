@@ -141,6 +141,12 @@ fn stems(dir: &Path, suffix: &str) -> Result<BTreeSet<String>> {
 /// Builds the sample list in the reference order (sorted positives, then negatives in
 /// file order; the authors shuffle afterwards, which changes no metric).
 pub fn build_test_list(paths: &TestSetPaths, set: TestSet) -> Result<Vec<TestSample>> {
+    Ok(build_test_list_counted(paths, set)?.0)
+}
+
+/// [`build_test_list`], and how many distinct ids of the list have no frame or no audio
+/// file: the reference's set is the list's ids that have both, so those are not in it.
+pub fn build_test_list_counted(paths: &TestSetPaths, set: TestSet) -> Result<(Vec<TestSample>, usize)> {
     let frames_dir = paths.data.join("frames");
     let audio_dir = paths.data.join("audio");
     let list_path = paths.metadata.join(set.list_file());
@@ -148,6 +154,7 @@ pub fn build_test_list(paths: &TestSetPaths, set: TestSet) -> Result<Vec<TestSam
     let present: BTreeSet<String> =
         stems(&audio_dir, ".wav")?.intersection(&stems(&frames_dir, ".jpg")?).cloned().collect();
     let positives: Vec<String> = wanted.intersection(&present).cloned().collect();
+    let without_files = wanted.len() - positives.len();
 
     let (boxes, boxes_source): (BoxTable, PathBuf) = match set.box_format() {
         BoxFormat::Vggss => {
@@ -204,5 +211,5 @@ pub fn build_test_list(paths: &TestSetPaths, set: TestSet) -> Result<Vec<TestSam
             });
         }
     }
-    Ok(samples)
+    Ok((samples, without_files))
 }

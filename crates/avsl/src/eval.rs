@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use avsl_data::fsutil::{create_dir_all, write_atomic};
 use avsl_data::npy::encode_npy_f32;
-use avsl_data::testset::{TestSample, build_test_list};
+use avsl_data::testset::{TestSample, build_test_list_counted};
 use avsl_metrics::MapKind;
 use avsl_metrics::calibration::Calibration;
 use avsl_metrics::scoring::ScoringConfig;
@@ -119,21 +119,6 @@ fn retrieval(samples: &[TestSample], kept: &[usize], embedded: &Embedded, device
     Value::Object(out)
 }
 
-/// How many ids of the test list lack their frame or audio file: the reference's set is
-/// the list's ids that have both, so they are left out; the console and metrics.json say
-/// how many.
-fn listed_without_files(paths: &avsl_data::testset::TestSetPaths, set: avsl_data::testset::TestSet) -> Result<usize> {
-    let ids = avsl_data::lists::read_test_ids(&paths.metadata.join(set.list_file()))?;
-    let distinct: std::collections::BTreeSet<String> = ids.into_iter().collect();
-    Ok(distinct
-        .iter()
-        .filter(|id| {
-            !paths.data.join("frames").join(format!("{id}.jpg")).is_file()
-                || !paths.data.join("audio").join(format!("{id}.wav")).is_file()
-        })
-        .count())
-}
-
 /// The decision threshold at max-F1 (IoU 0.5) of every variant, for `localize`, tied to
 /// the checkpoint's bytes.
 fn calibration(
@@ -200,7 +185,7 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
     let threads = model_threads(args.threads);
     let device = parse_device(&args.device)?;
     let testset = p.testset()?;
-    let samples = build_test_list(&p.paths(), testset)?;
+    let (samples, without_files) = build_test_list_counted(&p.paths(), testset)?;
     if samples.is_empty() {
         bail!(
             "the {} test list has no sample with both a frame and an audio file under {}",
@@ -209,7 +194,6 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
         );
     }
     prepare_output_dir(&p.output, "metrics.json", p.force)?;
-    let without_files = listed_without_files(&p.paths(), testset)?;
     if without_files > 0 {
         println!(
             "note: {without_files} ids of {} have no frame or no audio file under {} and are not in the set (the \
