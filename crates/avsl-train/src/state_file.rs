@@ -49,7 +49,7 @@ pub fn save(
         }
     }
     let config = serde_json::to_string(&trainer.config).map_err(|e| error(path, e.to_string()))?;
-    let metadata = BTreeMap::from([
+    let mut metadata = BTreeMap::from([
         ("train_config".to_string(), config),
         ("step".to_string(), trainer.step.to_string()),
         ("adam_step".to_string(), trainer.adam.step.to_string()),
@@ -57,7 +57,6 @@ pub fn save(
         ("batch".to_string(), progress.batch.to_string()),
         ("best".to_string(), progress.best.map_or_else(|| "none".to_string(), |b| b.to_string())),
     ]);
-    let mut metadata = metadata;
     if let Some(c) = calibration {
         metadata.insert(CALIBRATION_KEY.to_string(), serde_json::to_string(c).map_err(|e| error(path, e.to_string()))?);
     }

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use avsl_data::error::BadFile;
 use avsl_data::fsutil::{create_dir_all, write_atomic};
 use avsl_data::image_io::encode_jpeg;
 use avsl_data::video::{Ffmpeg, VIDEO_EXTENSIONS};
@@ -152,7 +153,7 @@ fn prepare_one(ff: &Ffmpeg, s: &Source, out: &Path, min_seconds: f64, overwrite:
     }
     let probe = match ff.probe(&s.path) {
         Ok(p) => p,
-        Err(e) => return Outcome::Skipped(format!("undecodable: {}", problem(&e))),
+        Err(e) => return Outcome::Skipped(format!("undecodable: {}", BadFile::from(e).problem)),
     };
     if probe.video.is_none() {
         return Outcome::Skipped("no video stream".into());
@@ -165,11 +166,11 @@ fn prepare_one(ff: &Ffmpeg, s: &Source, out: &Path, min_seconds: f64, overwrite:
     }
     let frame = match ff.frame_at(&s.path, probe.duration / 2.0, 1) {
         Ok(f) => f,
-        Err(e) => return Outcome::Skipped(format!("undecodable video: {}", problem(&e))),
+        Err(e) => return Outcome::Skipped(format!("undecodable video: {}", BadFile::from(e).problem)),
     };
     let samples = match ff.audio_mono(&s.path, PREPARED_SAMPLE_RATE, 1) {
         Ok(a) => a,
-        Err(e) => return Outcome::Skipped(format!("undecodable audio: {}", problem(&e))),
+        Err(e) => return Outcome::Skipped(format!("undecodable audio: {}", BadFile::from(e).problem)),
     };
     let audio_seconds = samples.len() as f64 / PREPARED_SAMPLE_RATE as f64;
     if audio_seconds < min_seconds {
@@ -184,14 +185,6 @@ fn prepare_one(ff: &Ffmpeg, s: &Source, out: &Path, min_seconds: f64, overwrite:
         return Outcome::Skipped(format!("cannot write: {e}"));
     }
     Outcome::Prepared { duration: probe.duration }
-}
-
-/// An error's message without the file name (the report names the video already).
-fn problem(e: &avsl_data::DataError) -> String {
-    match e {
-        avsl_data::DataError::Invalid { problem, .. } => problem.clone(),
-        other => other.to_string(),
-    }
 }
 
 pub fn run(args: PrepareArgs) -> Result<()> {
@@ -230,9 +223,9 @@ pub fn run(args: PrepareArgs) -> Result<()> {
     let mut ids = String::new();
     let (mut prepared, mut kept, mut skipped, mut renamed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (s, o) in sources.iter().zip(&outcomes) {
-        if s.id != base_id(&s.relative) {
-            renamed
-                .push(json!({"video": s.relative, "id": s.id, "why": format!("{} was taken", base_id(&s.relative))}));
+        let base = base_id(&s.relative);
+        if s.id != base {
+            renamed.push(json!({"video": s.relative, "id": s.id, "why": format!("{base} was taken")}));
         }
         match o {
             Outcome::Prepared { duration } => {
