@@ -428,20 +428,21 @@ fn run_image(args: &LocalizeArgs, localizer: &Localizer, image: &Path, audio: &P
     Ok(())
 }
 
-pub fn run(args: LocalizeArgs) -> Result<()> {
+/// What `localize` is asked to look at, checked before the model loads (so that a
+/// missing file or FFmpeg is said at once).
+enum Input<'a> {
+    Video(avsl_data::video::Ffmpeg, &'a Path),
+    Pair(&'a Path, &'a Path),
+}
+
+fn input(args: &LocalizeArgs) -> Result<Input<'_>> {
     if let Some(video) = &args.video {
-        // FFmpeg is checked before the model loads: the error should come at once.
         let ff = avsl_data::video::Ffmpeg::locate().map_err(|e| anyhow!("avsl localize --video needs FFmpeg: {e}"))?;
         if !video.is_file() {
             bail!("{}: no such video file", video.display());
         }
         anyhow::ensure!(args.window > 0.0 && args.step > 0.0, "--window and --step must be positive");
-        prepare_output_dir(&args.out, RESULT, args.force)?;
-        let localizer = Localizer::new(&args)?;
-        if let Some(why) = &localizer.undecided {
-            println!("{why}");
-        }
-        return crate::localize_video::run(&args, &localizer, &ff, video);
+        return Ok(Input::Video(ff, video));
     }
     let (Some(image), Some(audio)) = (&args.image, &args.audio) else {
         bail!("give --image and --audio, or --video");
@@ -451,14 +452,24 @@ pub fn run(args: LocalizeArgs) -> Result<()> {
             bail!("{}: no such {what} file", p.display());
         }
     }
+    Ok(Input::Pair(image, audio))
+}
+
+pub fn run(args: LocalizeArgs) -> Result<()> {
+    let input = input(&args)?;
     prepare_output_dir(&args.out, RESULT, args.force)?;
     let localizer = Localizer::new(&args)?;
     if let Some(why) = &localizer.undecided {
         println!("{why}");
     }
-    run_image(&args, &localizer, image, audio)?;
-    println!("results: {}", args.out.display());
-    Ok(())
+    match input {
+        Input::Video(ff, video) => crate::localize_video::run(&args, &localizer, &ff, video),
+        Input::Pair(image, audio) => {
+            run_image(&args, &localizer, image, audio)?;
+            println!("results: {}", args.out.display());
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]
