@@ -69,10 +69,34 @@ fn clip8(acc: i32) -> u8 {
 /// Rows resampled together by the horizontal pass.
 const ROW_BLOCK: usize = 8;
 
+/// Runs `$body` compiled for AVX2 where the CPU has it (the default x86-64 target lacks a
+/// 32-bit vector multiply, which the passes are made of). Integer sums are exact either way.
+macro_rules! with_avx2 {
+    ($portable:ident, $avx2:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        fn $avx2($($arg: $ty),*) -> $ret {
+            $portable($($arg),*)
+        }
+    };
+}
+
+fn resample_horizontal(src: &RgbImage, out_width: usize) -> RgbImage {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { resample_horizontal_avx2(src, out_width) };
+    }
+    resample_horizontal_portable(src, out_width)
+}
+
+with_avx2!(resample_horizontal_portable, resample_horizontal_avx2, (src: &RgbImage, out_width: usize) -> RgbImage);
+
 /// The horizontal pass. Rows are taken eight at a time and laid out column-major
 /// (`[x][row][channel]` as i32), so each tap is one multiply-add over 24 contiguous lanes
 /// that the compiler vectorises; every output pixel gets exactly Pillow's integer sum.
-fn resample_horizontal(src: &RgbImage, out_width: usize) -> RgbImage {
+#[inline(always)]
+fn resample_horizontal_portable(src: &RgbImage, out_width: usize) -> RgbImage {
     const LANES: usize = ROW_BLOCK * 3;
     let taps = coefficients(src.width, out_width);
     let mut out = RgbImage::new(out_width, src.height);
@@ -82,11 +106,10 @@ fn resample_horizontal(src: &RgbImage, out_width: usize) -> RgbImage {
         let rows = ROW_BLOCK.min(src.height - y0);
         for r in 0..rows {
             let row = &src.data[(y0 + r) * src.width * 3..(y0 + r + 1) * src.width * 3];
-            for (x, px) in row.chunks_exact(3).enumerate() {
-                let lane = &mut columns[x * LANES + r * 3..x * LANES + r * 3 + 3];
-                lane[0] = px[0] as i32;
-                lane[1] = px[1] as i32;
-                lane[2] = px[2] as i32;
+            for (column, px) in columns.chunks_exact_mut(LANES).zip(row.chunks_exact(3)) {
+                for (lane, &v) in column[r * 3..r * 3 + 3].iter_mut().zip(px) {
+                    *lane = v as i32;
+                }
             }
         }
         for (xx, t) in taps.iter().enumerate() {
@@ -97,11 +120,10 @@ fn resample_horizontal(src: &RgbImage, out_width: usize) -> RgbImage {
                     *a = a.wrapping_add(v * w);
                 }
             }
-            for r in 0..rows {
+            let clipped: [u8; LANES] = std::array::from_fn(|i| clip8(acc[i]));
+            for (r, px) in clipped.chunks_exact(3).take(rows).enumerate() {
                 let o = ((y0 + r) * out_width + xx) * 3;
-                for c in 0..3 {
-                    out.data[o + c] = clip8(acc[r * 3 + c]);
-                }
+                out.data[o..o + 3].copy_from_slice(px);
             }
         }
     }
@@ -109,6 +131,18 @@ fn resample_horizontal(src: &RgbImage, out_width: usize) -> RgbImage {
 }
 
 fn resample_vertical(src: &RgbImage, out_height: usize) -> RgbImage {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { resample_vertical_avx2(src, out_height) };
+    }
+    resample_vertical_portable(src, out_height)
+}
+
+with_avx2!(resample_vertical_portable, resample_vertical_avx2, (src: &RgbImage, out_height: usize) -> RgbImage);
+
+#[inline(always)]
+fn resample_vertical_portable(src: &RgbImage, out_height: usize) -> RgbImage {
     let taps = coefficients(src.height, out_height);
     let stride = src.width * 3;
     let mut out = RgbImage::new(src.width, out_height);

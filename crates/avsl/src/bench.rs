@@ -32,8 +32,40 @@ pub struct BenchArgs {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Writes `n` pairs shaped like VGG-Sound: 640×360 JPEG frames (q90) and 10 s 16 kHz
-/// mono 16-bit clips.
+/// A frame with the statistics of a video still rather than of noise: a sky-to-ground
+/// gradient, a few flat-coloured objects and mild sensor noise. At JPEG quality 90 it
+/// weighs about as much as a VGG-Sound frame (tens of KB; the decoder's entropy stage
+/// scales with the file size, so pure noise frames of 200 KB would overstate it).
+fn scene_frame(rng: &mut impl Rng, w: usize, h: usize) -> RgbImage {
+    let mut img = RgbImage::new(w, h);
+    let sky: [f32; 3] = std::array::from_fn(|_| rng.random_range(60.0..230.0));
+    let ground: [f32; 3] = std::array::from_fn(|_| rng.random_range(30.0..160.0));
+    let objects: Vec<([f32; 3], [f32; 4])> = (0..rng.random_range(2..6))
+        .map(|_| {
+            let colour = std::array::from_fn(|_| rng.random_range(0.0..255.0));
+            let (cx, cy) = (rng.random_range(0.0..w as f32), rng.random_range(0.0..h as f32));
+            (colour, [cx, cy, rng.random_range(20.0..150.0), rng.random_range(20.0..120.0)])
+        })
+        .collect();
+    for y in 0..h {
+        let t = y as f32 / h as f32;
+        for x in 0..w {
+            let mut px: [f32; 3] = std::array::from_fn(|c| sky[c] * (1.0 - t) + ground[c] * t);
+            for (colour, [cx, cy, rx, ry]) in &objects {
+                if ((x as f32 - cx) / rx).powi(2) + ((y as f32 - cy) / ry).powi(2) < 1.0 {
+                    px = *colour;
+                }
+            }
+            for (c, v) in px.iter().enumerate() {
+                img.data[(y * w + x) * 3 + c] = (v + rng.random_range(-6.0..6.0)).clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    img
+}
+
+/// Writes `n` pairs shaped like VGG-Sound: 640×360 JPEG frames (q90, [`scene_frame`]) and
+/// 10 s 16 kHz mono 16-bit clips.
 fn make_vggsound_like(dir: &Path, n: usize) -> Result<Vec<PairFiles>> {
     std::fs::create_dir_all(dir.join("frames"))?;
     std::fs::create_dir_all(dir.join("audio"))?;
@@ -41,17 +73,7 @@ fn make_vggsound_like(dir: &Path, n: usize) -> Result<Vec<PairFiles>> {
         .into_par_iter()
         .map(|i| {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(i as u64);
-            let (w, h) = (640, 360);
-            let mut img = RgbImage::new(w, h);
-            let tint: [f32; 3] = [rng.random_range(0.5..1.0), rng.random_range(0.5..1.0), rng.random_range(0.5..1.0)];
-            for y in 0..h {
-                for x in 0..w {
-                    for (c, &t) in tint.iter().enumerate() {
-                        let v = (x + y * (c + 1)) as f32 * 0.3 * t + rng.random_range(0.0..40.0);
-                        img.data[(y * w + x) * 3 + c] = (v as u32 % 256) as u8;
-                    }
-                }
-            }
+            let img = scene_frame(&mut rng, 640, 360);
             let frame = dir.join(format!("frames/{i:05}.jpg"));
             write_atomic(&frame, &encode_jpeg(&img, 90))?;
             let f0 = rng.random_range(100.0..900.0);
