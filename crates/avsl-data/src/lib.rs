@@ -7,6 +7,7 @@ pub mod annotations;
 pub mod audio;
 pub mod error;
 pub mod exercise;
+pub mod frame_cache;
 pub mod fsutil;
 pub mod image_io;
 pub mod lists;

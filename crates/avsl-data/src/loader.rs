@@ -11,7 +11,10 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::error::{BadFile, DataError, Result};
-use crate::preprocess::{load_spectrogram, load_test_image, load_train_image};
+use crate::frame_cache::{CachedResize, FrameCache};
+use crate::preprocess::{
+    load_cached_test_image, load_cached_train_image, load_spectrogram, load_test_image, load_train_image,
+};
 use crate::spectrogram::Spectrogram;
 use crate::transform::{Crop, INPUT_SIZE};
 
@@ -38,6 +41,9 @@ pub struct LoaderConfig {
     /// Leave a sample whose frame or audio cannot be read out of its batch (reported in
     /// [`Batch::skipped`]) instead of failing the epoch.
     pub skip_bad: bool,
+    /// Frames already decoded and resized for this pipeline (its kind must match
+    /// `augment`, and it must hold every frame of the list).
+    pub frame_cache: Option<Arc<FrameCache>>,
 }
 
 impl Default for LoaderConfig {
@@ -51,6 +57,7 @@ impl Default for LoaderConfig {
             augment: false,
             drop_last: false,
             skip_bad: false,
+            frame_cache: None,
         }
     }
 }
@@ -95,6 +102,27 @@ fn mix(a: u64, b: u64) -> u64 {
 
 impl Loader {
     pub fn new(samples: Vec<PairFiles>, config: LoaderConfig) -> Result<Loader> {
+        if let Some(cache) = &config.frame_cache {
+            let wanted = if config.augment { CachedResize::Train } else { CachedResize::Test };
+            if cache.resize() != wanted {
+                return Err(DataError::invalid(
+                    cache.dir(),
+                    format!("a {} frame cache cannot feed the {} pipeline", cache.resize().name(), wanted.name()),
+                ));
+            }
+            let missing = cache.missing(samples.iter().map(|s| &s.frame));
+            if let Some(first) = missing.first() {
+                return Err(DataError::invalid(
+                    cache.dir(),
+                    format!(
+                        "the frame cache lacks {} of the {} frames of this list (first: {}); rebuild it",
+                        missing.len(),
+                        samples.len(),
+                        first.display()
+                    ),
+                ));
+            }
+        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(config.threads.max(1))
             .thread_name(|i| format!("avsl-loader-{i}"))
@@ -155,12 +183,20 @@ fn load_batch(samples: &[PairFiles], all: Vec<usize>, config: &LoaderConfig, epo
         .par_iter()
         .map(|&i| {
             let pair = &samples[i];
+            let cache = config.frame_cache.as_deref();
             let (image, crop) = if config.augment {
                 let mut rng = ChaCha8Rng::seed_from_u64(mix(mix(config.seed, epoch), i as u64 + 1));
-                let (image, crop) = load_train_image(&pair.frame, &mut rng)?;
+                let (image, crop) = match cache {
+                    Some(cache) => load_cached_train_image(cache, &pair.frame, &mut rng)?,
+                    None => load_train_image(&pair.frame, &mut rng)?,
+                };
                 (image, Some(crop))
             } else {
-                (load_test_image(&pair.frame)?, None)
+                let image = match cache {
+                    Some(cache) => load_cached_test_image(cache, &pair.frame)?,
+                    None => load_test_image(&pair.frame)?,
+                };
+                (image, None)
             };
             Ok((image, crop, load_spectrogram(&pair.audio)?))
         })

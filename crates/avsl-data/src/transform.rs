@@ -58,7 +58,12 @@ pub fn train_augment(img: &RgbImage, rng: &mut impl Rng) -> RgbImage {
 
 /// [`train_augment`], and the crop it drew (to move annotations with the pixels).
 pub fn train_augment_with_crop(img: &RgbImage, rng: &mut impl Rng) -> (RgbImage, Crop) {
-    let resized = resize_shorter_side(img, TRAIN_RESIZE);
+    random_crop_flip(&resize_shorter_side(img, TRAIN_RESIZE), rng)
+}
+
+/// The random part of the training augmentation, on a frame already resized to a shorter
+/// side of 246 (e.g. from a frame cache): `RandomCrop(224)`, `RandomHorizontalFlip()`.
+pub fn random_crop_flip(resized: &RgbImage, rng: &mut impl Rng) -> (RgbImage, Crop) {
     let top = rng.random_range(0..=resized.height - INPUT_SIZE);
     let left = rng.random_range(0..=resized.width - INPUT_SIZE);
     let flip = rng.random_bool(0.5);

@@ -1,9 +1,11 @@
 //! `avsl bench`: throughput measurements on generated data (never timed tests).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
+use avsl_data::frame_cache::{CachedResize, FrameCache};
 use avsl_data::fsutil::write_atomic;
 use avsl_data::image_io::{RgbImage, encode_jpeg};
 use avsl_data::loader::{Loader, LoaderConfig, PairFiles};
@@ -95,12 +97,14 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Samples per second of full epochs (decode + spectrogram + resize + normalise), median
-/// of three after one warm-up epoch.
-fn loader_rate(pairs: &[PairFiles], threads: usize, augment: bool) -> Result<f64> {
+/// Samples per second of full epochs (decode + spectrogram + resize + normalise, or with
+/// a frame cache: cached pixels + spectrogram + crop + normalise), median of three after
+/// one warm-up epoch.
+fn loader_rate(pairs: &[PairFiles], threads: usize, augment: bool, cache: Option<&Arc<FrameCache>>) -> Result<f64> {
     let config = LoaderConfig {
         shuffle: augment,
         augment,
+        frame_cache: cache.cloned(),
         ..LoaderConfig { batch_size: 16, threads, seed: 1, ..Default::default() }
     };
     let loader = Loader::new(pairs.to_vec(), config)?;
@@ -334,15 +338,38 @@ pub fn run(args: BenchArgs) -> Result<()> {
                     eprintln!("generating {} VGG-Sound-like pairs (640x360 JPEG, 10 s 16 kHz WAV)...", args.samples);
                     make_vggsound_like(&data, args.samples)?
                 };
-                let one = loader_rate(&pairs, 1, false)?;
-                let many = loader_rate(&pairs, threads, false)?;
-                let train = loader_rate(&pairs, threads, true)?;
+                let frames: Vec<PathBuf> = pairs.iter().map(|p| p.frame.clone()).collect();
+                let jpeg_kb = frames.iter().map(|f| f.metadata().map_or(0, |m| m.len())).sum::<u64>() as f64
+                    / 1024.0
+                    / frames.len().max(1) as f64;
+                let one = loader_rate(&pairs, 1, false, None)?;
+                let many = loader_rate(&pairs, threads, false, None)?;
+                let train = loader_rate(&pairs, threads, true, None)?;
+                println!("loader, frames: 640x360 JPEG, {jpeg_kb:.0} KB on average");
                 println!("loader, test transform:  {one:8.1} samples/s on 1 thread ({:.2} ms/sample)", 1000.0 / one);
                 println!("loader, test transform:  {many:8.1} samples/s on {threads} threads");
                 println!("loader, train transform: {train:8.1} samples/s on {threads} threads");
+                let cache_dir = tempfile::tempdir()?;
+                let test_cache =
+                    Arc::new(FrameCache::build(&cache_dir.path().join("test"), &frames, CachedResize::Test, &|| {})?);
+                let train_cache =
+                    Arc::new(FrameCache::build(&cache_dir.path().join("train"), &frames, CachedResize::Train, &|| {})?);
+                let cached_one = loader_rate(&pairs, 1, false, Some(&test_cache))?;
+                let cached_many = loader_rate(&pairs, threads, false, Some(&test_cache))?;
+                let cached_train_one = loader_rate(&pairs, 1, true, Some(&train_cache))?;
+                let cached_train = loader_rate(&pairs, threads, true, Some(&train_cache))?;
+                println!("loader, frame cache, test transform:  {cached_one:8.1} samples/s on 1 thread");
+                println!("loader, frame cache, test transform:  {cached_many:8.1} samples/s on {threads} threads");
+                println!("loader, frame cache, train transform: {cached_train_one:8.1} samples/s on 1 thread");
+                println!("loader, frame cache, train transform: {cached_train:8.1} samples/s on {threads} threads");
                 report["loader_samples_per_s_1thread"] = one.into();
                 report["loader_samples_per_s"] = many.into();
                 report["loader_train_samples_per_s"] = train.into();
+                report["loader_cached_samples_per_s_1thread"] = cached_one.into();
+                report["loader_cached_samples_per_s"] = cached_many.into();
+                report["loader_cached_train_samples_per_s_1thread"] = cached_train_one.into();
+                report["loader_cached_train_samples_per_s"] = cached_train.into();
+                report["loader_jpeg_kb"] = jpeg_kb.into();
             }
             "eval-maps" => {
                 let rate = eval_maps_rate(args.samples.max(1000), threads)?;

@@ -133,6 +133,8 @@ fn train(data: &Path, out: &Path, config: &TrainConfig, threads: Option<usize>) 
         val_metadata: None,
         val_gt: None,
         skip_bad: false,
+        // Both models train on the same frames: decoded and resized once.
+        frame_cache: Some(out.join("frame_cache")),
     })?;
     Ok(run)
 }

@@ -52,9 +52,14 @@ fn resumed_training_matches_an_uninterrupted_run() {
     // appended one.
     run(&straight, &["--epochs", "1"]);
     run(&straight, &["--epochs", "2"]);
-    run(&split, &["--epochs", "1"]);
-    let console = run(&split, &["--resume", "--epochs", "2"]);
+    // The split run reads its frames from a frame cache: built by the first leg, reused by
+    // the second, and the same pixels as decoding every epoch.
+    let cache = p("frame_cache");
+    let console = run(&split, &["--epochs", "1", "--frame-cache", &cache]);
+    assert!(console.contains("building the frame cache") && console.contains("(new)"), "{console}");
+    let console = run(&split, &["--resume", "--epochs", "2", "--frame-cache", &cache]);
     assert!(console.contains("resuming") && console.contains("step 2"), "{console}");
+    assert!(console.contains(&format!("frame cache {cache}: 8 frames")), "{console}");
     let (a, b) = (losses(Path::new(&straight)), losses(Path::new(&split)));
     assert_eq!(a.len(), 4);
     assert_eq!(a, b, "step losses of the resumed run");
@@ -108,6 +113,18 @@ fn resumed_training_matches_an_uninterrupted_run() {
         (config["dim"].as_u64(), config["batch_size"].as_u64(), config["lr"].as_f64()),
         (Some(16), Some(4), Some(1e-4))
     );
+    // A frame changed after caching is an error naming it, not a stale image.
+    let train_list = std::fs::read_to_string(dir.path().join("data/metadata/train.txt")).unwrap();
+    let frame = dir.path().join(format!("data/frames/{}.jpg", train_list.lines().next().unwrap().trim()));
+    let bytes = std::fs::read(&frame).unwrap();
+    std::fs::write(&frame, [&bytes[..], b"\0"].concat()).unwrap();
+    let stale = p("stale");
+    let mut args: Vec<&str> = common.to_vec();
+    args.extend(["--output", &stale, "--epochs", "1", "--frame-cache", &cache]);
+    let out = Command::new(env!("CARGO_BIN_EXE_avsl")).args(&args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(frame.file_name().unwrap().to_str().unwrap()), "{err}");
+    assert!(err.contains("changed since the frame cache was built"), "{err}");
 }
 
 /// Runs `avsl` until its log shows `steps` steps, then kills it with SIGKILL.
