@@ -53,24 +53,39 @@ impl HostConv {
                 None => out.fill(b),
             }
         });
-        let pointwise = self.k == 1 && self.stride == 1 && self.pad == 0;
-        SCRATCH.with_borrow_mut(|col| {
-            if !pointwise {
-                col.resize(depth * hw, 0.0);
-            }
-            for img in 0..x.n {
-                let image = &x.data[img * x.c * x.h * x.w..][..x.c * x.h * x.w];
-                let rhs: &[f32] = if pointwise {
-                    image
+        // Images are multiplied in groups of at least MIN_COLUMNS patch columns: deep layers
+        // have few positions per image, and one product per group streams their large
+        // weight matrix once per group instead of once per image.
+        let group = MIN_COLUMNS.div_ceil(hw).clamp(1, x.n.max(1));
+        let image_len = x.c * x.h * x.w;
+        SCRATCH.with_borrow_mut(|scratch| {
+            for first in (0..x.n).step_by(group) {
+                let g_n = group.min(x.n - first);
+                let columns = g_n * hw;
+                let need = if g.pointwise() && g_n == 1 { 0 } else { depth * columns };
+                if scratch.len() < need + self.out_c * columns {
+                    scratch.resize(need + self.out_c * columns, 0.0);
+                }
+                let (col, product) = scratch[..need + self.out_c * columns].split_at_mut(need);
+                let rhs: &[f32] = if need == 0 {
+                    &x.data[first * image_len..][..image_len]
                 } else {
-                    col[..depth * hw]
-                        .par_chunks_mut(hw)
-                        .enumerate()
-                        .for_each(|(row, out)| g.im2col_row(image, row, out));
-                    &col[..depth * hw]
+                    col.par_chunks_mut(columns).enumerate().for_each(|(row, out)| {
+                        for (i, out) in out.chunks_mut(hw).enumerate() {
+                            g.im2col_row(&x.data[(first + i) * image_len..][..image_len], row, out);
+                        }
+                    });
+                    col
                 };
-                let dst = &mut data[img * self.out_c * hw..][..self.out_c * hw];
-                matmul(dst, &self.weight, false, rhs, false, [self.out_c, hw, depth], true, Threads::Rayon);
+                // The product alone, then added to bias and residual: the same operations
+                // whatever the group size, so a map does not depend on the batch.
+                matmul(product, &self.weight, false, rhs, false, [self.out_c, columns, depth], false, Threads::Rayon);
+                let dst = &mut data[first * self.out_c * hw..][..g_n * self.out_c * hw];
+                dst.par_chunks_mut(hw).enumerate().for_each(|(plane, out)| {
+                    let (i, oc) = (plane / self.out_c, plane % self.out_c);
+                    let src = &product[oc * columns + i * hw..][..hw];
+                    out.iter_mut().zip(src).for_each(|(d, &v)| *d += v);
+                });
             }
         });
         if relu {
@@ -245,6 +260,9 @@ pub fn matmul(
         );
     }
 }
+
+/// Patch columns per matrix product below which images are multiplied together.
+const MIN_COLUMNS: usize = 1024;
 
 thread_local! {
     /// The patch matrix of the convolution being computed, kept between calls so that its
