@@ -8,6 +8,7 @@
 use rayon::prelude::*;
 
 use crate::host_conv::{self, Activation, ConvGeometry, Threads};
+use crate::simd::{sum_and_dot_f64, sum_f64, vectorized};
 
 /// A product on one thread: the kernels below run images in parallel themselves.
 fn matmul(dst: &mut [f32], a: &[f32], a_t: bool, b: &[f32], b_t: bool, mnk: [usize; 3], accumulate: bool) {
@@ -128,23 +129,34 @@ pub fn channel_statistics(x: &Activation) -> (Vec<f64>, Vec<f64>) {
     (0..x.c)
         .into_par_iter()
         .map(|c| {
-            let planes = || (0..x.n).map(move |n| &x.data[(n * x.c + c) * plane..][..plane]);
-            let mean = planes().flat_map(|p| p.iter()).map(|&v| v as f64).sum::<f64>() / count;
-            let var = planes().flat_map(|p| p.iter()).map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / count;
-            (mean, var)
+            vectorized(|| {
+                let planes = || (0..x.n).map(move |n| &x.data[(n * x.c + c) * plane..][..plane]);
+                let mean = planes().map(|p| sum_f64(p, |v| v as f64)).sum::<f64>() / count;
+                let var = planes().map(|p| sum_f64(p, |v| (v as f64 - mean).powi(2))).sum::<f64>() / count;
+                (mean, var)
+            })
         })
         .unzip()
 }
 
-/// Training-mode BatchNorm: `γ·(x − mean)/√(var + ε) + β` with the batch's statistics.
-/// Returns the output, the batch mean and biased variance (for the running statistics)
-/// and, when asked, what the backward pass needs.
+/// What follows a BatchNorm in the same pass over its output: a residual added, then a
+/// ReLU (the order of a ResNet block's end).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Epilogue<'a> {
+    pub residual: Option<&'a Activation>,
+    pub relu: bool,
+}
+
+/// Training-mode BatchNorm: `γ·(x − mean)/√(var + ε) + β` with the batch's statistics,
+/// then the epilogue. Returns the output, the batch mean and biased variance (for the
+/// running statistics) and, when asked, what the backward pass needs.
 pub fn batch_norm_train(
     x: &Activation,
     gamma: &[f32],
     beta: &[f32],
     eps: f64,
     keep_tape: bool,
+    epilogue: Epilogue,
 ) -> (Activation, (Vec<f64>, Vec<f64>), Option<BatchNormTape>) {
     let (mean, var) = channel_statistics(x);
     let inv_std: Vec<f32> = var.iter().map(|v| (1.0 / (v + eps).sqrt()) as f32).collect();
@@ -158,10 +170,18 @@ pub fn batch_norm_train(
         let alpha = s * gamma[c];
         let shift = beta[c] - m * alpha;
         let src = &x.data[i * plane..][..plane];
-        dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v * alpha + shift);
-        if let Some(xhat) = xhat {
-            xhat.iter_mut().zip(src).for_each(|(h, &v)| *h = (v - m) * s);
-        }
+        vectorized(|| {
+            dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v * alpha + shift);
+            if let Some(r) = epilogue.residual {
+                dst.iter_mut().zip(&r.data[i * plane..][..plane]).for_each(|(d, &r)| *d += r);
+            }
+            if epilogue.relu {
+                dst.iter_mut().for_each(|d| *d = d.max(0.0));
+            }
+            if let Some(xhat) = xhat {
+                xhat.iter_mut().zip(src).for_each(|(h, &v)| *h = (v - m) * s);
+            }
+        })
     };
     if keep_tape {
         out.par_chunks_mut(plane)
@@ -183,15 +203,16 @@ pub fn batch_norm_backward(dy: &mut Activation, tape: &BatchNormTape, gamma: &[f
     let sums: Vec<(f64, f64)> = (0..c_all)
         .into_par_iter()
         .map(|c| {
-            let (mut sum, mut dot) = (0.0f64, 0.0f64);
-            for img in 0..n {
-                let at = (img * c_all + c) * plane;
-                for (&g, &h) in dy.data[at..at + plane].iter().zip(&tape.normalized[at..at + plane]) {
-                    sum += g as f64;
-                    dot += g as f64 * h as f64;
+            vectorized(|| {
+                let (mut sum, mut dot) = (0.0f64, 0.0f64);
+                for img in 0..n {
+                    let at = (img * c_all + c) * plane;
+                    let (s, d) = sum_and_dot_f64(&dy.data[at..at + plane], &tape.normalized[at..at + plane]);
+                    sum += s;
+                    dot += d;
                 }
-            }
-            (sum, dot)
+                (sum, dot)
+            })
         })
         .collect();
     dy.data.par_chunks_mut(plane).enumerate().for_each(|(i, grad)| {
@@ -199,15 +220,13 @@ pub fn batch_norm_backward(dy: &mut Activation, tape: &BatchNormTape, gamma: &[f
         let (sum, dot) = sums[c];
         let scale = gamma[c] as f64 * tape.inv_std[c] as f64 / count;
         let xhat = &tape.normalized[i * plane..][..plane];
-        for (g, &h) in grad.iter_mut().zip(xhat) {
-            *g = (scale * (count * *g as f64 - sum - h as f64 * dot)) as f32;
-        }
+        vectorized(|| {
+            for (g, &h) in grad.iter_mut().zip(xhat) {
+                *g = (scale * (count * *g as f64 - sum - h as f64 * dot)) as f32;
+            }
+        })
     });
     (sums.iter().map(|s| s.1 as f32).collect(), sums.iter().map(|s| s.0 as f32).collect())
-}
-
-pub fn relu_in_place(x: &mut Activation) {
-    x.data.par_chunks_mut(1 << 14).for_each(|c| c.iter_mut().for_each(|v| *v = v.max(0.0)));
 }
 
 /// Zeroes the gradient where the ReLU's output was 0.
@@ -215,7 +234,15 @@ pub fn relu_backward(dy: &mut Activation, output: &Activation) {
     dy.data
         .par_chunks_mut(1 << 14)
         .zip(output.data.par_chunks(1 << 14))
-        .for_each(|(g, y)| g.iter_mut().zip(y).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { 0.0 }));
+        .for_each(|(g, y)| vectorized(|| g.iter_mut().zip(y).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { 0.0 })));
+}
+
+/// `a += b`, element-wise (a residual branch's gradient joining the main one).
+pub fn add_in_place(a: &mut Activation, b: &Activation) {
+    a.data
+        .par_chunks_mut(1 << 14)
+        .zip(b.data.par_chunks(1 << 14))
+        .for_each(|(a, b)| vectorized(|| a.iter_mut().zip(b).for_each(|(a, &b)| *a += b)));
 }
 
 /// 3×3 max pooling, stride 2, padding 1, with the flat index (within its plane) of each
@@ -308,9 +335,10 @@ mod tests {
         let x = Activation { n: 3, c: 2, h: 3, w: 2, data: values(36, 5) };
         let (gamma, beta) = (vec![1.5f32, -0.7], vec![0.2f32, 0.1]);
         let dy = values(36, 9);
-        let objective =
-            |x: &Activation, gamma: &[f32]| dot(&dy, &batch_norm_train(x, gamma, &beta, 1e-5, false).0.data);
-        let (_, _, tape) = batch_norm_train(&x, &gamma, &beta, 1e-5, true);
+        let objective = |x: &Activation, gamma: &[f32]| {
+            dot(&dy, &batch_norm_train(x, gamma, &beta, 1e-5, false, Epilogue::default()).0.data)
+        };
+        let (_, _, tape) = batch_norm_train(&x, &gamma, &beta, 1e-5, true, Epilogue::default());
         let mut dx = Activation { data: dy.clone(), ..x.clone() };
         let (dgamma, dbeta) = batch_norm_backward(&mut dx, &tape.unwrap(), &gamma);
         let h = 1e-2f32;

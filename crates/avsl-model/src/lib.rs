@@ -16,6 +16,7 @@ pub mod ogl;
 pub mod pickle_scan;
 pub mod pth_writer;
 pub mod resnet;
+pub mod simd;
 pub mod test_pass;
 pub mod trainable;
 pub mod trunk_train;

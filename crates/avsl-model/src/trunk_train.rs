@@ -6,8 +6,8 @@
 use crate::arch::{BlockSpec, ConvBnSpec, TrunkSpec};
 use crate::host_conv::Activation;
 use crate::host_train::{
-    BatchNormTape, Conv, batch_norm_backward, batch_norm_train, max_pool_backward, max_pool_train, relu_backward,
-    relu_in_place,
+    BatchNormTape, Conv, Epilogue, add_in_place, batch_norm_backward, batch_norm_train, max_pool_backward,
+    max_pool_train, relu_backward,
 };
 use crate::weights::{NamedTensor, Weights};
 
@@ -29,18 +29,20 @@ fn conv<'a>(params: &'a Weights, spec: &ConvBnSpec) -> Conv<'a> {
     }
 }
 
-/// Convolution then training-mode BatchNorm; updates the running statistics in `buffers`.
+/// Convolution then training-mode BatchNorm (and its epilogue); updates the running
+/// statistics in `buffers`.
 fn conv_bn(
     params: &Weights,
     buffers: &mut Weights,
     spec: &ConvBnSpec,
     x: &Activation,
     keep_tape: bool,
+    epilogue: Epilogue,
 ) -> (Activation, Option<BatchNormTape>) {
     let y = conv(params, spec).forward(x);
     let gamma = values(params, &format!("{}.weight", spec.bn));
     let beta = values(params, &format!("{}.bias", spec.bn));
-    let (out, (mean, var), tape) = batch_norm_train(&y, gamma, beta, BN_EPS, keep_tape);
+    let (out, (mean, var), tape) = batch_norm_train(&y, gamma, beta, BN_EPS, keep_tape, epilogue);
     let count = (y.n * y.h * y.w) as f64;
     // The running variance takes the unbiased batch variance, as PyTorch's does.
     let unbiased = count / (count - 1.0).max(1.0);
@@ -86,17 +88,16 @@ fn block_forward(
 ) -> (Activation, Option<BlockTape>) {
     let (identity, ds_tape) = match &block.downsample {
         Some(d) => {
-            let (y, t) = conv_bn(params, buffers, d, &x, keep_tape);
+            let (y, t) = conv_bn(params, buffers, d, &x, keep_tape, Epilogue::default());
             (Some(y), t)
         }
         None => (None, None),
     };
-    let (mut hidden, bn1) = conv_bn(params, buffers, &block.conv1, &x, keep_tape);
-    relu_in_place(&mut hidden);
-    let (mut out, bn2) = conv_bn(params, buffers, &block.conv2, &hidden, keep_tape);
+    let relu = Epilogue { residual: None, relu: true };
+    let (hidden, bn1) = conv_bn(params, buffers, &block.conv1, &x, keep_tape, relu);
     let residual = identity.as_ref().unwrap_or(&x);
-    out.data.iter_mut().zip(&residual.data).for_each(|(o, r)| *o += r);
-    relu_in_place(&mut out);
+    let (out, bn2) =
+        conv_bn(params, buffers, &block.conv2, &hidden, keep_tape, Epilogue { residual: Some(residual), relu: true });
     let tape = keep_tape.then(|| BlockTape {
         input: x,
         hidden,
@@ -116,8 +117,8 @@ pub fn trunk_forward(
     input: Activation,
     keep_tape: bool,
 ) -> (Activation, Option<TrunkTape>) {
-    let (mut stem_out, stem_bn) = conv_bn(params, buffers, &spec.stem, &input, keep_tape);
-    relu_in_place(&mut stem_out);
+    let relu = Epilogue { residual: None, relu: true };
+    let (stem_out, stem_bn) = conv_bn(params, buffers, &spec.stem, &input, keep_tape, relu);
     let (mut x, pool_argmax) = max_pool_train(&stem_out);
     let mut blocks = Vec::new();
     for block in &spec.blocks {
@@ -177,7 +178,7 @@ pub fn trunk_backward(tape: TrunkTape, params: &Weights, mut d_features: Activat
         relu_backward(&mut d_hidden, &t.hidden);
         let mut dx =
             conv_bn_backward(params, grads, &block.conv1, &t.input, d_hidden, &t.bn1, true).expect("input gradient");
-        dx.data.iter_mut().zip(&d_identity.data).for_each(|(a, b)| *a += b);
+        add_in_place(&mut dx, &d_identity);
         d_features = dx;
         output = t.input;
     }
