@@ -6,6 +6,8 @@
 
 use rayon::prelude::*;
 
+use crate::simd::vectorized;
+
 /// An NCHW float32 activation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activation {
@@ -38,21 +40,14 @@ impl HostConv {
         ConvGeometry::new([x.c, x.h, x.w], self.k, self.stride, self.pad)
     }
 
-    /// conv(x) + bias (+ residual), then ReLU when asked. One image at a time: its patch
-    /// matrix stays small (a few MB, in a buffer reused across calls) and the product is
-    /// written straight into the NCHW output, which already holds bias and residual.
+    /// conv(x) + bias (+ residual), then ReLU when asked: the product of a group of images
+    /// (their patch matrix in a buffer reused across calls), then one pass that adds bias
+    /// and residual, applies the ReLU and writes the NCHW output.
     pub fn forward(&self, x: &Activation, residual: Option<&Activation>, relu: bool) -> Activation {
         debug_assert_eq!(x.c, self.in_c);
         let g = self.geometry(x);
         let (ho, wo, hw, depth) = (g.ho, g.wo, g.hw(), g.depth());
         let mut data = vec![0.0f32; x.n * self.out_c * hw];
-        data.par_chunks_mut(hw).enumerate().for_each(|(plane, out)| {
-            let b = self.bias[plane % self.out_c];
-            match residual {
-                Some(r) => out.iter_mut().zip(&r.data[plane * hw..][..hw]).for_each(|(d, &r)| *d = r + b),
-                None => out.fill(b),
-            }
-        });
         // Images are multiplied in groups of at least MIN_COLUMNS patch columns: deep layers
         // have few positions per image, and one product per group streams their large
         // weight matrix once per group instead of once per image.
@@ -84,13 +79,21 @@ impl HostConv {
                 dst.par_chunks_mut(hw).enumerate().for_each(|(plane, out)| {
                     let (i, oc) = (plane / self.out_c, plane % self.out_c);
                     let src = &product[oc * columns + i * hw..][..hw];
-                    out.iter_mut().zip(src).for_each(|(d, &v)| *d += v);
+                    let b = self.bias[oc];
+                    let global = (first + i) * self.out_c + oc;
+                    vectorized(|| match residual {
+                        Some(r) => {
+                            let r = &r.data[global * hw..][..hw];
+                            out.iter_mut().zip(src).zip(r).for_each(|((d, &v), &r)| *d = (r + b) + v);
+                        }
+                        None => out.iter_mut().zip(src).for_each(|(d, &v)| *d = b + v),
+                    });
+                    if relu {
+                        vectorized(|| out.iter_mut().for_each(|v| *v = v.max(0.0)));
+                    }
                 });
             }
         });
-        if relu {
-            data.par_chunks_mut(1 << 14).for_each(|c| c.iter_mut().for_each(|v| *v = v.max(0.0)));
-        }
         Activation { n: x.n, c: self.out_c, h: ho, w: wo, data }
     }
 }
