@@ -10,6 +10,7 @@ pub mod exercise;
 pub mod frame_cache;
 pub mod fsutil;
 pub mod image_io;
+pub mod is3;
 pub mod lists;
 pub mod loader;
 pub mod npy;

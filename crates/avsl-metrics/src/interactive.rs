@@ -2,6 +2,10 @@
 //! with several sound sources counts as localised only if every source is localised with
 //! its own audio.
 
+use crate::gt::GtMap;
+use crate::numeric::{pairwise_sum, sort_f32};
+use crate::score::{ciou, min_max_normalize};
+
 /// One (image, source) pair's cIoU (or adaptive cIoU), tagged with its image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceResult {
@@ -28,8 +32,121 @@ pub fn iiou(results: &[SourceResult], threshold: f64) -> f64 {
 
 /// IAUC: the area under IIoU over thresholds 0, 0.05, …, 1 (trapezoid rule, as cIoU's AUC).
 pub fn iauc(results: &[SourceResult]) -> f64 {
-    let y: Vec<f64> = (0..21).map(|i| iiou(results, 0.05 * i as f64)).collect();
-    (0..20).map(|i| 0.05 * (y[i] + y[i + 1]) / 2.0).sum()
+    trapezoid_auc(|t| iiou(results, t))
+}
+
+/// The thresholds 0.05·i, i = 0..20, of the success curves.
+fn thresholds() -> impl Iterator<Item = f64> {
+    (0..21).map(|i| 0.05 * i as f64)
+}
+
+/// `sklearn.metrics.auc` of `curve` sampled at [`thresholds`]: numpy's trapezoid terms,
+/// summed as numpy sums them.
+fn trapezoid_auc(curve: impl Fn(f64) -> f64) -> f64 {
+    let (x, y): (Vec<f64>, Vec<f64>) = thresholds().map(|t| (t, curve(t))).unzip();
+    let terms: Vec<f64> = (0..20).map(|i| (x[i + 1] - x[i]) * (y[i + 1] + y[i]) / 2.0).collect();
+    pairwise_sum(&terms)
+}
+
+/// The image a pair belongs to, from the pair's name: IS3 names each (image, source)
+/// pair `<image>_<source>` (`accordion_baby_10467_accordion` is image
+/// `accordion_baby_10467` with the accordion's sound), and the SSL-align test script
+/// groups by dropping the last `_` field.
+pub fn image_of_pair(name: &str) -> &str {
+    name.rsplit_once('_').map_or(name, |(image, _)| image)
+}
+
+/// One pair's cIoU and adaptive cIoU as the SSL-align test script computes them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairScores {
+    pub ciou: f64,
+    pub adaptive_ciou: f64,
+}
+
+/// Scores a 224×224 map against its source's ground truth: the map min-max normalised in
+/// float32; the prediction is every pixel strictly above the median
+/// (`np.sort(p)[int(n·0.5)]`), and for the adaptive cIoU every pixel strictly above
+/// `np.sort(p)[n − B]`, B = the ground truth's non-zero pixels (n/2 when it has none).
+/// Both thresholds are strict, as in the script: with ties, and for the adaptive one
+/// always, the prediction holds fewer pixels than the rank suggests (at most B − 1).
+pub fn score_pair(map: &[f32], gt: &GtMap) -> PairScores {
+    let normalized = min_max_normalize(map);
+    let mut sorted = normalized.clone();
+    sort_f32(&mut sorted);
+    let n = sorted.len();
+    let above = |threshold: f32| -> Vec<bool> { normalized.iter().map(|&p| p > threshold).collect() };
+    let gt_pixels = gt.values.iter().filter(|&&g| g != 0.0).count();
+    let budget = if gt_pixels == 0 { n / 2 } else { gt_pixels.min(n) };
+    PairScores { ciou: ciou(&above(sorted[n / 2]), gt), adaptive_ciou: ciou(&above(sorted[n - budget]), gt) }
+}
+
+/// A scored pair and the image it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredPair {
+    pub name: String,
+    pub image: String,
+    pub scores: PairScores,
+}
+
+/// The multi-source metrics of the SSL-align paper, each from the plain and the adaptive
+/// cIoU: the fraction of pairs with cIoU ≥ 0.5 and its AUC, and the interactive ones
+/// over images (IIoU@0.5, IAUC). Fractions in [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InteractiveMetrics {
+    pub pairs: usize,
+    pub images: usize,
+    pub ciou50: f64,
+    pub auc: f64,
+    pub iiou50: f64,
+    pub iauc: f64,
+    pub adaptive_ciou50: f64,
+    pub adaptive_auc: f64,
+    pub adaptive_iiou50: f64,
+    pub adaptive_iauc: f64,
+}
+
+impl InteractiveMetrics {
+    pub fn of(pairs: &[ScoredPair]) -> InteractiveMetrics {
+        let sources = |adaptive: bool| -> Vec<SourceResult> {
+            pairs
+                .iter()
+                .map(|p| SourceResult {
+                    image: p.image.clone(),
+                    ciou: if adaptive { p.scores.adaptive_ciou } else { p.scores.ciou },
+                })
+                .collect()
+        };
+        let (plain, adaptive) = (sources(false), sources(true));
+        let at_least = |r: &[SourceResult], t: f64| r.iter().filter(|s| s.ciou >= t).count() as f64 / r.len() as f64;
+        InteractiveMetrics {
+            pairs: pairs.len(),
+            images: pairs.iter().map(|p| p.image.as_str()).collect::<std::collections::BTreeSet<_>>().len(),
+            ciou50: at_least(&plain, 0.5),
+            auc: trapezoid_auc(|t| at_least(&plain, t)),
+            iiou50: iiou(&plain, 0.5),
+            iauc: iauc(&plain),
+            adaptive_ciou50: at_least(&adaptive, 0.5),
+            adaptive_auc: trapezoid_auc(|t| at_least(&adaptive, t)),
+            adaptive_iiou50: iiou(&adaptive, 0.5),
+            adaptive_iauc: iauc(&adaptive),
+        }
+    }
+
+    /// The metrics under the names `metrics.json` uses.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "pairs": self.pairs,
+            "images": self.images,
+            "cIoU@50": self.ciou50,
+            "AUC": self.auc,
+            "IIoU@50": self.iiou50,
+            "IAUC": self.iauc,
+            "adaptive_cIoU@50": self.adaptive_ciou50,
+            "adaptive_AUC": self.adaptive_auc,
+            "adaptive_IIoU@50": self.adaptive_iiou50,
+            "adaptive_IAUC": self.adaptive_iauc,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -38,6 +155,67 @@ mod tests {
 
     fn r(image: &str, ciou: f64) -> SourceResult {
         SourceResult { image: image.into(), ciou }
+    }
+
+    use crate::gt::{BoxFormat, MAP_SIZE, PixelBox};
+
+    fn gt(b: [i64; 4]) -> GtMap {
+        GtMap::from_boxes(&[PixelBox { xmin: b[0], ymin: b[1], xmax: b[2], ymax: b[3] }], BoxFormat::Vggss)
+    }
+
+    /// 1 inside the box, `outside` elsewhere.
+    fn box_map(b: [usize; 4], outside: f32) -> Vec<f32> {
+        (0..MAP_SIZE * MAP_SIZE)
+            .map(|i| {
+                let (y, x) = (i / MAP_SIZE, i % MAP_SIZE);
+                if (b[1]..b[3]).contains(&y) && (b[0]..b[2]).contains(&x) { 1.0 } else { outside }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn thresholds_are_strict_as_in_the_script() {
+        // A map that is exactly the box: the median is the background level, so the
+        // prediction is the box (cIoU 1); the adaptive threshold is the box's own level
+        // and nothing lies strictly above it (cIoU 0).
+        let s = score_pair(&box_map([10, 20, 60, 70], 0.0), &gt([10, 20, 60, 70]));
+        assert_eq!(s, PairScores { ciou: 1.0, adaptive_ciou: 0.0 });
+        // Distinct values rising row by row: the top B − 1 pixels are the last rows.
+        let ramp: Vec<f32> = (0..MAP_SIZE * MAP_SIZE).map(|i| i as f32).collect();
+        let s = score_pair(&ramp, &gt([0, 200, 224, 224]));
+        let b = 24.0 * 224.0;
+        assert!((s.adaptive_ciou - (b - 1.0) / b).abs() < 1e-15, "{s:?}");
+        // Median: 25088 − 1 pixels above it, 5376 of them inside the box.
+        let predicted = (MAP_SIZE * MAP_SIZE / 2 - 1) as f64;
+        assert!((s.ciou - b / (b + predicted - b)).abs() < 1e-15, "{s:?}");
+        // No ground truth: the adaptive budget is half the map.
+        let s = score_pair(&ramp, &GtMap::empty());
+        assert_eq!((s.ciou, s.adaptive_ciou), (0.0, 0.0));
+    }
+
+    #[test]
+    fn pairs_group_by_image_and_the_metrics_follow() {
+        assert_eq!(image_of_pair("accordion_baby_10467_accordion"), "accordion_baby_10467");
+        assert_eq!(image_of_pair("plain"), "plain");
+        let pair = |name: &str, ciou: f64, adaptive_ciou: f64| ScoredPair {
+            name: name.into(),
+            image: image_of_pair(name).into(),
+            scores: PairScores { ciou, adaptive_ciou },
+        };
+        // Image a: both sources found; b: the violin found, the dog not (the map showed the
+        // violin for the dog's sound too).
+        let pairs =
+            [pair("a_1_x", 0.9, 0.8), pair("a_1_y", 0.6, 0.3), pair("b_2_violin", 0.7, 0.7), pair("b_2_dog", 0.1, 0.6)];
+        let m = InteractiveMetrics::of(&pairs);
+        assert_eq!((m.pairs, m.images), (4, 2));
+        assert_eq!(m.ciou50, 0.75);
+        assert_eq!(m.iiou50, 0.5);
+        assert_eq!(m.adaptive_ciou50, 0.75);
+        assert_eq!(m.adaptive_iiou50, 0.5);
+        // IAUC by hand: image a passes t ≤ 0.6, b passes t ≤ 0.1.
+        let by_hand = trapezoid_auc(|t| (f64::from(u8::from(0.6 >= t)) + f64::from(u8::from(0.1 >= t))) / 2.0);
+        assert!((m.iauc - by_hand).abs() < 1e-15);
+        assert!(m.iauc < m.auc, "interactivity is the harder measure");
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub enum MapKindArg {
 pub struct ProtocolArgs {
     #[command(flatten)]
     pub dataset: DatasetArgs,
-    /// vggss, vggss_plus_silent, flickr, flickr_plus_silent, vggss_heard, vggss_unheard.
+    /// vggss, vggss_plus_silent, flickr, flickr_plus_silent, vggss_heard, vggss_unheard;
+    /// `eval-maps` also takes is3 (multi-source pairs, scored as the SSL-align authors do).
     #[arg(long)]
     pub testset: String,
     /// Another list of non-sounding rows in place of <set>_test_plus_silent.csv.
@@ -123,12 +124,12 @@ pub struct EvalMapsArgs {
 }
 
 /// A map index: key columns → map file, with the csv line for error messages.
-struct MapIndex {
-    index_file: PathBuf,
+pub(crate) struct MapIndex {
+    pub(crate) index_file: PathBuf,
     entries: HashMap<Vec<String>, (PathBuf, u64)>,
 }
 
-fn read_index(dir: &Path, keys: &[&str], allow_outside: bool) -> Result<MapIndex> {
+pub(crate) fn read_index(dir: &Path, keys: &[&str], allow_outside: bool) -> Result<MapIndex> {
     let index_file = dir.join("index.csv");
     let bytes = std::fs::read(&index_file).with_context(|| format!("{}: cannot read", index_file.display()))?;
     // Spreadsheet tools like to start csv files with a UTF-8 byte-order mark.
@@ -167,7 +168,7 @@ fn read_index(dir: &Path, keys: &[&str], allow_outside: bool) -> Result<MapIndex
 }
 
 impl MapIndex {
-    fn path(&self, key: &[&str]) -> Result<&(PathBuf, u64)> {
+    pub(crate) fn path(&self, key: &[&str]) -> Result<&(PathBuf, u64)> {
         let key: Vec<String> = key.iter().map(|s| s.to_string()).collect();
         self.entries.get(&key).ok_or_else(|| {
             anyhow!("{}: no map for {} (needed by the test list)", self.index_file.display(), key.join(","))
@@ -177,7 +178,7 @@ impl MapIndex {
 
 /// Loads one map and checks it: float32, two dimensions (leading dimensions of size 1,
 /// as a saved `[1, 1, h, w]` tensor has, are accepted), finite values.
-fn load_map(path: &Path, index_file: &Path, line: u64) -> Result<Map> {
+pub(crate) fn load_map(path: &Path, index_file: &Path, line: u64) -> Result<Map> {
     let (shape, values) = read_npy_f32(path).with_context(|| format!("map of {}:{line}", index_file.display()))?;
     let squeezed: &[usize] = match shape.len().checked_sub(2) {
         Some(lead) if shape[..lead].iter().all(|&d| d == 1) => &shape[lead..],

@@ -14,6 +14,7 @@ mod eval_maps;
 mod evaluation;
 mod fingerprint;
 mod inspect;
+mod interactive_eval;
 mod localize;
 mod localize_video;
 mod memory;
@@ -88,6 +89,9 @@ fn main() -> ExitCode {
         Command::Synth(args) => synth::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::EvalMaps(args) if args.protocol.testset == interactive_eval::TESTSET => {
+            interactive_eval::run_maps(args).map(drop)
+        }
         Command::EvalMaps(args) => eval_maps::run(args).map(drop),
         Command::Eval(args) => eval::run(args).map(drop),
         Command::Train(args) => train::run(args),
