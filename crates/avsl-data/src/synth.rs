@@ -48,11 +48,14 @@ pub struct SynthConfig {
     pub negatives: usize,
     /// Probability that a source is small or medium (below a quarter of the frame).
     pub small_fraction: f64,
+    /// Multi-source test scenes in the IS3 layout (`images/`, `audio_wav/`,
+    /// `metadata/is3.json`): both objects of a scene sound, each in its own clip.
+    pub interactive: usize,
 }
 
 impl Default for SynthConfig {
     fn default() -> Self {
-        SynthConfig { seed: 0, train: 2000, test: 300, negatives: 150, small_fraction: 0.15 }
+        SynthConfig { seed: 0, train: 2000, test: 300, negatives: 150, small_fraction: 0.15, interactive: 0 }
     }
 }
 
@@ -80,6 +83,7 @@ enum Split {
     Train,
     Test,
     Hidden,
+    Interactive,
 }
 
 impl Split {
@@ -88,6 +92,7 @@ impl Split {
             Split::Train => 1,
             Split::Test => 2,
             Split::Hidden => 3,
+            Split::Interactive => 4,
         }
     }
 }
@@ -254,14 +259,20 @@ impl Phasor {
 }
 
 /// A scene whose sound source is visible (`visible_source`) or absent from the frame.
+fn scene_id(split: Split, index: usize) -> String {
+    let prefix = match split {
+        Split::Train => "synth_train",
+        Split::Test => "synth_test",
+        Split::Hidden => "synth_silent",
+        Split::Interactive => "synth_is3",
+    };
+    format!("{prefix}_{index:06}")
+}
+
 fn make_scene(seed: u64, split: Split, index: usize, small_fraction: f64) -> Scene {
     let mut rng = rng_for(seed, split, index);
     let n_objects = 2;
-    let id = match split {
-        Split::Train => format!("synth_train_{index:06}"),
-        Split::Test => format!("synth_test_{index:06}"),
-        Split::Hidden => format!("synth_silent_{index:06}"),
-    };
+    let id = scene_id(split, index);
     let (objects, source, sound_class) = if split == Split::Hidden {
         let sound_class = rng.random_range(0..NUM_CLASSES);
         let classes = distinct_classes(&mut rng, n_objects, Some(sound_class));
@@ -288,7 +299,51 @@ fn make_scene(seed: u64, split: Split, index: usize, small_fraction: f64) -> Sce
 
 /// Number of scenes `generate` writes for a configuration (for progress bars).
 pub fn scene_count(config: &SynthConfig) -> usize {
-    config.train + config.test + config.negatives / 2
+    config.train + config.test + config.negatives / 2 + config.interactive
+}
+
+/// The name of an object of a class inside a pair name: no `_`, which separates the
+/// image from the source (`synth_is3_000003_blue-disc`).
+fn source_slug(class: usize) -> String {
+    class_name(class).replace(' ', "-")
+}
+
+#[derive(serde::Serialize)]
+struct SourceRecord {
+    image: String,
+    audio: String,
+    gt_box: [f64; 4],
+}
+
+/// One multi-source scene: two objects of distinct classes, one per half, both sounding.
+/// The frame is written once per source (`images/<scene>_<class>.jpg`, as IS3 stores it),
+/// with that source's clip (`audio_wav/<scene>_<class>.wav`); boxes are in pixels of the
+/// 224×224 network input.
+fn write_interactive_scene(root: &Path, seed: u64, index: usize, small_fraction: f64) -> Result<Vec<SourceRecord>> {
+    let mut rng = rng_for(seed, Split::Interactive, index);
+    let classes = distinct_classes(&mut rng, 2, None);
+    let large: Vec<bool> = (0..2).map(|_| !rng.random_bool(small_fraction)).collect();
+    let boxes = layout(&mut rng, 2, &large);
+    let objects: Vec<SceneObject> =
+        classes.into_iter().zip(boxes).map(|(class, bbox)| SceneObject { class, bbox }).collect();
+    let jpeg = encode_jpeg(&draw_scene(&mut rng, &objects), 90);
+    let id = scene_id(Split::Interactive, index);
+    objects
+        .iter()
+        .map(|o| {
+            let name = format!("{id}_{}", source_slug(o.class));
+            write_atomic(&root.join("images").join(format!("{name}.jpg")), &jpeg)?;
+            write_wav_i16(
+                &root.join("audio_wav").join(format!("{name}.wav")),
+                &synth_audio(&mut rng, o.class, Split::Test),
+            )?;
+            Ok(SourceRecord {
+                image: format!("images/{name}.jpg"),
+                audio: format!("audio_wav/{name}.wav"),
+                gt_box: o.bbox.map(|v| v * 224.0),
+            })
+        })
+        .collect()
 }
 
 /// What `generate` wrote.
@@ -299,6 +354,7 @@ pub struct SynthSummary {
     pub test: usize,
     pub mismatched_negatives: usize,
     pub hidden_source_negatives: usize,
+    pub interactive_scenes: usize,
 }
 
 #[derive(serde::Serialize)]
@@ -315,7 +371,8 @@ fn write_scene(root: &Path, scene: &Scene) -> Result<()> {
 
 /// Writes the benchmark under `root`: `frames/`, `audio/`, `metadata/vggss.json` (boxes of
 /// the sounding object of every train and test scene), `metadata/vggss_test.csv`,
-/// `metadata/vggss_test_plus_silent.csv`, `metadata/train.txt` and `synth.json`.
+/// `metadata/vggss_test_plus_silent.csv`, `metadata/train.txt` and `synth.json`; with
+/// `interactive` scenes also `images/`, `audio_wav/` and `metadata/is3.json`.
 ///
 /// `on_scene` is called once per scene written (from worker threads), for progress display.
 pub fn generate(root: &Path, config: &SynthConfig, on_scene: &(dyn Fn() + Sync)) -> Result<SynthSummary> {
@@ -377,12 +434,31 @@ pub fn generate(root: &Path, config: &SynthConfig, on_scene: &(dyn Fn() + Sync))
     }
     write_atomic(&root.join("metadata/vggss_test_plus_silent.csv"), silent.as_bytes())?;
 
+    if config.interactive > 0 {
+        create_dir_all(&root.join("images"))?;
+        create_dir_all(&root.join("audio_wav"))?;
+        let scenes: Vec<Vec<SourceRecord>> = (0..config.interactive)
+            .into_par_iter()
+            .map(|i| {
+                let records = write_interactive_scene(root, config.seed, i, config.small_fraction);
+                on_scene();
+                records
+            })
+            .collect::<Result<_>>()?;
+        let list: Vec<SourceRecord> = scenes.into_iter().flatten().collect();
+        write_atomic(
+            &root.join("metadata/is3.json"),
+            &serde_json::to_vec_pretty(&list).expect("plain records serialise"),
+        )?;
+    }
+
     let summary = SynthSummary {
         root: root.to_path_buf(),
         train: train.len(),
         test: test.len(),
         mismatched_negatives: mismatched,
         hidden_source_negatives: hidden.len(),
+        interactive_scenes: config.interactive,
     };
     let meta = serde_json::json!({
         "generator": "avsl synth",

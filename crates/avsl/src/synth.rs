@@ -28,6 +28,11 @@ pub struct SynthArgs {
     /// Fraction of sources that are small or medium (below a quarter of the frame).
     #[arg(long, default_value_t = 0.15)]
     pub small_fraction: f64,
+    /// Also write this many multi-source test scenes in the IS3 layout (images/,
+    /// audio_wav/, metadata/is3.json): two sounding objects each, one clip per object;
+    /// scored by `avsl eval-maps --testset is3`.
+    #[arg(long, default_value_t = 0)]
+    pub interactive: usize,
     /// Write into a non-empty folder that avsl did not create.
     #[arg(long)]
     pub force: bool,
@@ -41,6 +46,7 @@ impl SynthArgs {
             test: self.test,
             negatives: self.negatives,
             small_fraction: self.small_fraction,
+            interactive: self.interactive,
         }
     }
 }
@@ -59,13 +65,15 @@ pub fn run(args: SynthArgs) -> Result<()> {
     let start = std::time::Instant::now();
     let s = generate_with_progress(&args.out, &args.config())?;
     println!(
-        "wrote {}: {} train, {} test, {} non-sounding pairs ({} mismatched, {} with the source not visible) in {:.1} s",
+        "wrote {}: {} train, {} test, {} non-sounding pairs ({} mismatched, {} with the source not visible), \
+         {} multi-source scenes in {:.1} s",
         args.out.display(),
         s.train,
         s.test,
         s.mismatched_negatives + s.hidden_source_negatives,
         s.mismatched_negatives,
         s.hidden_source_negatives,
+        s.interactive_scenes,
         start.elapsed().as_secs_f64()
     );
     Ok(())

@@ -90,3 +90,78 @@ fn iiou_separates_following_the_sound_from_showing_one_object() {
         fails(&["eval-maps", "--data", &p("is3"), "--testset", "is3", "--maps", &p("follows"), "--output", &p("o3")]);
     assert!(err.contains("index.csv") && err.contains("drum_flute_1_flute"), "{err}");
 }
+
+#[test]
+fn synth_writes_a_multi_source_set_that_eval_maps_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let console = ok(&[
+        "synth",
+        "--out",
+        data.to_str().unwrap(),
+        "--train",
+        "0",
+        "--test",
+        "0",
+        "--negatives",
+        "0",
+        "--interactive",
+        "3",
+    ]);
+    assert!(console.contains("3 multi-source scenes"), "{console}");
+    let list = avsl_data::is3::find_list(&data.join("metadata")).unwrap();
+    assert!(list.ends_with("is3.json"));
+    let pairs = avsl_data::is3::read_source_pairs(&list, &data).unwrap();
+    assert_eq!(pairs.len(), 6);
+    let maps = tmp.path().join("oracle");
+    std::fs::create_dir_all(&maps).unwrap();
+    let mut index = String::from("video,audio,map\n");
+    for (k, pair) in pairs.iter().enumerate() {
+        let image = avsl_metrics::interactive::image_of_pair(&pair.name);
+        assert_eq!(image, pairs[k - k % 2].name.rsplit_once('_').unwrap().0, "two sources per scene");
+        // One frame, two clips: the JPEG is the same file content, the sounds differ.
+        if k % 2 == 1 {
+            let other = &pairs[k - 1];
+            assert_eq!(std::fs::read(&pair.frame).unwrap(), std::fs::read(&other.frame).unwrap());
+            assert_ne!(std::fs::read(&pair.audio).unwrap(), std::fs::read(&other.audio).unwrap());
+            assert_ne!(pair.gt_box, other.gt_box);
+        }
+        // The source's object is drawn inside its box: the box centre has its colour.
+        let frame = avsl_data::image_io::read_rgb(&pair.frame).unwrap();
+        let b = pair.gt_box;
+        let (cx, cy) = ((b.xmin + b.xmax) as f64 / 448.0, (b.ymin + b.ymax) as f64 / 448.0);
+        let at = ((cy * frame.height as f64) as usize * frame.width + (cx * frame.width as f64) as usize) * 3;
+        let px = &frame.data[at..at + 3];
+        let (red, blue) = (px[0] as i32 - px[2] as i32 > 60, px[2] as i32 - px[0] as i32 > 60);
+        assert!(red == pair.name.contains("red") && blue == pair.name.contains("blue"), "{}: {px:?}", pair.name);
+        // An oracle map: 1 on the box, 0 elsewhere, at 224×224.
+        let values: Vec<f32> = (0..224 * 224)
+            .map(|i| {
+                let (y, x) = ((i / 224) as i64, (i % 224) as i64);
+                if (b.ymin..b.ymax).contains(&y) && (b.xmin..b.xmax).contains(&x) { 1.0 } else { 0.0 }
+            })
+            .collect();
+        write_npy_f32(&maps.join(format!("{}.npy", pair.name)), &[224, 224], &values).unwrap();
+        index.push_str(&format!("{0},{0},{0}.npy\n", pair.name));
+    }
+    std::fs::write(maps.join("index.csv"), index).unwrap();
+    let out = tmp.path().join("scored");
+    ok(&[
+        "eval-maps",
+        "--data",
+        data.to_str().unwrap(),
+        "--testset",
+        "is3",
+        "--maps",
+        maps.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let m = json(&out.join("metrics.json"))["av"]["all"].clone();
+    assert_eq!((m["pairs"].as_u64(), m["images"].as_u64()), (Some(6), Some(3)));
+    // A box covers less than half the frame (at most 0.48 × 0.92 of it), so the median
+    // threshold of an oracle map keeps exactly the box: every source found.
+    assert_eq!((m["cIoU@50"].as_f64(), m["IIoU@50"].as_f64()), (Some(1.0), Some(1.0)), "{m}");
+    // The adaptive threshold is strict at the box's own level: nothing lies above it.
+    assert_eq!(m["adaptive_cIoU@50"].as_f64(), Some(0.0), "{m}");
+}
