@@ -93,6 +93,9 @@ fn main() -> ExitCode {
             interactive_eval::run_maps(args).map(drop)
         }
         Command::EvalMaps(args) => eval_maps::run(args).map(drop),
+        Command::Eval(args) if args.protocol.testset == interactive_eval::TESTSET => {
+            interactive_eval::run_checkpoint(args).map(drop)
+        }
         Command::Eval(args) => eval::run(args).map(drop),
         Command::Train(args) => train::run(args),
         Command::Convert(args) => convert::run(args),

@@ -165,3 +165,50 @@ fn synth_writes_a_multi_source_set_that_eval_maps_reads() {
     // The adaptive threshold is strict at the box's own level: nothing lies above it.
     assert_eq!(m["adaptive_cIoU@50"].as_f64(), Some(0.0), "{m}");
 }
+
+#[test]
+fn eval_scores_a_checkpoint_on_a_multi_source_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    ok(&["synth", "--out", d, "--train", "0", "--test", "0", "--negatives", "0", "--interactive", "2"]);
+    let model = tmp.path().join("model.safetensors");
+    support::known_model(&model);
+    let out = tmp.path().join("out");
+    let console = ok(&[
+        "eval",
+        "--checkpoint",
+        model.to_str().unwrap(),
+        "--data",
+        d,
+        "--testset",
+        "is3",
+        "--output",
+        out.to_str().unwrap(),
+        "--threads",
+        "2",
+    ]);
+    assert!(console.contains("4 pairs of 2 images scored"), "{console}");
+    let m = json(&out.join("metrics.json"));
+    assert_eq!(m["config"]["encoders"], "online");
+    let rows = std::fs::read_to_string(out.join("pairs.csv")).unwrap();
+    assert_eq!(rows.lines().count(), 5, "{rows}");
+    for key in ["cIoU@50", "IIoU@50", "IAUC", "adaptive_IAUC"] {
+        let v = m["av"]["all"][key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{key} = {v}");
+    }
+    // What the script does not cover yet is refused, not ignored.
+    let err = fails(&[
+        "eval",
+        "--checkpoint",
+        model.to_str().unwrap(),
+        "--data",
+        d,
+        "--testset",
+        "is3",
+        "--output",
+        tmp.path().join("o2").to_str().unwrap(),
+        "--skip-bad",
+    ]);
+    assert!(err.contains("av maps only"), "{err}");
+}
