@@ -4,6 +4,8 @@
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Int, Tensor, TensorData};
 
+use crate::encoders::l2_normalize;
+
 /// All-pairs similarities ⟨v_n(p), a_m⟩/τ: `einsum('nchw,mc->nmhw') / τ`, flattened to
 /// `[N, M, P]`.
 pub fn cross_similarities(images: &Tensor<4>, audios: &Tensor<2>, tau: f64) -> Tensor<3> {
@@ -51,6 +53,42 @@ pub fn ezvsl_loss(images: &Tensor<4>, audios: &Tensor<2>, tau: f64) -> Tensor<1>
     let [n, m, _] = s.dims();
     let logits = s.max_dim(2).reshape([n, m]);
     diagonal_cross_entropy(logits.clone()).add(diagonal_cross_entropy(logits.transpose()))
+}
+
+/// The views of one batch that SSL-align pairs up ("Aligning Sight and Sound", eq. 5):
+/// index 0 the sample itself, 1 its augmentation, 2 its mined neighbour. `images` are
+/// backbone feature maps `[B, C, h, w]`, `audios` backbone vectors `[B, C]`, `*_proj`
+/// their projections `p_v(avg(v))` and `p_a(a)` `[B, D]`; none needs to be normalised.
+pub struct AlignViews<'a> {
+    pub images: [&'a Tensor<4>; 3],
+    pub audios: [&'a Tensor<2>; 3],
+    pub image_proj: [&'a Tensor<2>; 3],
+    pub audio_proj: [&'a Tensor<2>; 3],
+}
+
+/// SSL-align's loss (eq. 5): over the 9 pairs (image view, audio view), the cross-entropy
+/// over the batch (rows: images; the same audio view of the batch's other clips are the
+/// negatives) of s_L/τ plus that of s_A/τ, summed over the pairs. s_L(v, a) is the mean over
+/// positions of cos(v_xy, a) (eq. 3, mask M = 1), s_A the cosine of the projections (eq. 4).
+pub fn ssl_align_loss(views: &AlignViews, tau: f64) -> Tensor<1> {
+    let localisation: Vec<Tensor<4>> = views.images.iter().map(|v| l2_normalize((*v).clone(), 1)).collect();
+    let audio: Vec<Tensor<2>> = views.audios.iter().map(|a| l2_normalize((*a).clone(), 1)).collect();
+    let image_proj: Vec<Tensor<2>> = views.image_proj.iter().map(|p| l2_normalize((*p).clone(), 1)).collect();
+    let audio_proj: Vec<Tensor<2>> = views.audio_proj.iter().map(|p| l2_normalize((*p).clone(), 1)).collect();
+    let mut total: Option<Tensor<1>> = None;
+    for (v, pv) in localisation.iter().zip(&image_proj) {
+        for (a, pa) in audio.iter().zip(&audio_proj) {
+            let s_l = cross_similarities(v, a, tau).mean_dim(2);
+            let [n, m, _] = s_l.dims();
+            let s_a = pv.clone().matmul(pa.clone().transpose()).div_scalar(tau);
+            let pair = diagonal_cross_entropy(s_l.reshape([n, m])).add(diagonal_cross_entropy(s_a));
+            total = Some(match total {
+                Some(t) => t.add(pair),
+                None => pair,
+            });
+        }
+    }
+    total.expect("nine pairs")
 }
 
 /// The semi-supervised loss (supplement eq. 9): over the samples with `supervised[b]`, the

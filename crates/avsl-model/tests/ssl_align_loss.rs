@@ -1,0 +1,56 @@
+//! SSL-align's loss (eq. 5) against PyTorch (tools/make_ssl_align_fixtures.py): the same
+//! random views in, the same loss and the same gradient of every input out.
+
+use avsl_model::loss::{AlignViews, ssl_align_loss};
+use burn::tensor::{Device, Tensor, TensorData};
+
+fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+fn assert_close(what: &str, ours: &[f32], theirs: &[f32], tol: f32) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: length");
+    let scale = theirs.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        assert!((a - b).abs() <= tol * scale.max(1e-6), "{what}[{i}]: {a} vs {b} (scale {scale})");
+    }
+}
+
+#[test]
+fn ssl_align_loss_and_gradients_match_pytorch() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/model/ssl_align_loss.json");
+    let f: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let dim = |k: &str| f["shapes"][k].as_u64().unwrap() as usize;
+    let (b, c, h, w, d) = (dim("B"), dim("C"), dim("H"), dim("W"), dim("D"));
+    let device = Device::autodiff(Device::flex());
+    let leaf4 = |k: &str, i: usize| {
+        Tensor::<4>::from_data(TensorData::new(floats(&f["inputs"][k][i]), [b, c, h, w]), &device).require_grad()
+    };
+    let leaf2 = |k: &str, i: usize, width: usize| {
+        Tensor::<2>::from_data(TensorData::new(floats(&f["inputs"][k][i]), [b, width]), &device).require_grad()
+    };
+    let images: Vec<Tensor<4>> = (0..3).map(|i| leaf4("images", i)).collect();
+    let audios: Vec<Tensor<2>> = (0..3).map(|i| leaf2("audios", i, c)).collect();
+    let image_proj: Vec<Tensor<2>> = (0..3).map(|i| leaf2("image_proj", i, d)).collect();
+    let audio_proj: Vec<Tensor<2>> = (0..3).map(|i| leaf2("audio_proj", i, d)).collect();
+    let views = AlignViews {
+        images: [&images[0], &images[1], &images[2]],
+        audios: [&audios[0], &audios[1], &audios[2]],
+        image_proj: [&image_proj[0], &image_proj[1], &image_proj[2]],
+        audio_proj: [&audio_proj[0], &audio_proj[1], &audio_proj[2]],
+    };
+    let loss = ssl_align_loss(&views, f["tau"].as_f64().unwrap());
+    let value = loss.clone().into_data().try_to_vec::<f32>().unwrap()[0];
+    let expected = f["loss"].as_f64().unwrap() as f32;
+    assert!((value - expected).abs() <= 1e-5 * expected.abs(), "loss {value} vs {expected}");
+    let graph = loss.backward();
+    let host = |g: Option<Vec<f32>>| g.expect("the loss depends on every input");
+    for i in 0..3 {
+        let g = host(images[i].grad(&graph).map(|t| t.into_data().try_to_vec::<f32>().unwrap()));
+        assert_close(&format!("d images[{i}]"), &g, &floats(&f["grads"]["images"][i]), 1e-4);
+        for (name, t) in [("audios", &audios[i]), ("image_proj", &image_proj[i]), ("audio_proj", &audio_proj[i])] {
+            let g = host(t.grad(&graph).map(|t| t.into_data().try_to_vec::<f32>().unwrap()));
+            assert_close(&format!("d {name}[{i}]"), &g, &floats(&f["grads"][name][i]), 1e-4);
+        }
+    }
+}
