@@ -69,28 +69,30 @@ fn clip8(acc: i32) -> u8 {
 /// Rows resampled together by the horizontal pass.
 const ROW_BLOCK: usize = 8;
 
-/// Runs `$body` compiled for AVX2 where the CPU has it (the default x86-64 target lacks a
-/// 32-bit vector multiply, which the passes are made of). Integer sums are exact either way.
-macro_rules! with_avx2 {
-    ($portable:ident, $avx2:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
-        fn $avx2($($arg: $ty),*) -> $ret {
+/// `fn $name` runs `$portable` compiled for AVX2 where the CPU has it (the default x86-64
+/// target lacks a 32-bit vector multiply, which the passes are made of). Integer sums are
+/// exact either way.
+macro_rules! dispatch_avx2 {
+    (fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $portable:ident) => {
+        fn $name($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) -> $ret {
+                    $portable($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2 (checked just above).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
             $portable($($arg),*)
         }
     };
 }
 
-fn resample_horizontal(src: &RgbImage, out_width: usize) -> RgbImage {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        return unsafe { resample_horizontal_avx2(src, out_width) };
-    }
-    resample_horizontal_portable(src, out_width)
-}
-
-with_avx2!(resample_horizontal_portable, resample_horizontal_avx2, (src: &RgbImage, out_width: usize) -> RgbImage);
+dispatch_avx2!(fn resample_horizontal(src: &RgbImage, out_width: usize) -> RgbImage = resample_horizontal_portable);
+dispatch_avx2!(fn resample_vertical(src: &RgbImage, out_height: usize) -> RgbImage = resample_vertical_portable);
 
 /// The horizontal pass. Rows are taken eight at a time and laid out column-major
 /// (`[x][row][channel]` as i32), so each tap is one multiply-add over 24 contiguous lanes
@@ -129,17 +131,6 @@ fn resample_horizontal_portable(src: &RgbImage, out_width: usize) -> RgbImage {
     }
     out
 }
-
-fn resample_vertical(src: &RgbImage, out_height: usize) -> RgbImage {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        return unsafe { resample_vertical_avx2(src, out_height) };
-    }
-    resample_vertical_portable(src, out_height)
-}
-
-with_avx2!(resample_vertical_portable, resample_vertical_avx2, (src: &RgbImage, out_height: usize) -> RgbImage);
 
 #[inline(always)]
 fn resample_vertical_portable(src: &RgbImage, out_height: usize) -> RgbImage {

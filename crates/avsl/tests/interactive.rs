@@ -174,20 +174,17 @@ fn eval_scores_a_checkpoint_on_a_multi_source_set() {
     ok(&["synth", "--out", d, "--train", "0", "--test", "0", "--negatives", "0", "--interactive", "2"]);
     let model = tmp.path().join("model.safetensors");
     support::known_model(&model);
+    let eval = |out: &Path, extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["eval", "--checkpoint", model.to_str().unwrap(), "--data", d, "--testset", "is3"];
+        args.extend(["--output", out.to_str().unwrap(), "--threads", "2"]);
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect()
+    };
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
     let out = tmp.path().join("out");
-    let console = ok(&[
-        "eval",
-        "--checkpoint",
-        model.to_str().unwrap(),
-        "--data",
-        d,
-        "--testset",
-        "is3",
-        "--output",
-        out.to_str().unwrap(),
-        "--threads",
-        "2",
-    ]);
+    let console = ok(&strs(&eval(&out, &[])));
     assert!(console.contains("4 pairs of 2 images scored"), "{console}");
     let m = json(&out.join("metrics.json"));
     assert_eq!(m["config"]["encoders"], "online");
@@ -198,17 +195,6 @@ fn eval_scores_a_checkpoint_on_a_multi_source_set() {
         assert!((0.0..=1.0).contains(&v), "{key} = {v}");
     }
     // What the script does not cover yet is refused, not ignored.
-    let err = fails(&[
-        "eval",
-        "--checkpoint",
-        model.to_str().unwrap(),
-        "--data",
-        d,
-        "--testset",
-        "is3",
-        "--output",
-        tmp.path().join("o2").to_str().unwrap(),
-        "--skip-bad",
-    ]);
+    let err = fails(&strs(&eval(&tmp.path().join("o2"), &["--skip-bad"])));
     assert!(err.contains("av maps only"), "{err}");
 }
