@@ -47,7 +47,8 @@ impl CachedResize {
         }
     }
 
-    fn apply(self, img: &RgbImage) -> RgbImage {
+    /// The resize itself, on a decoded frame.
+    pub fn apply(self, img: &RgbImage) -> RgbImage {
         match self {
             CachedResize::Train => resize_shorter_side(img, TRAIN_RESIZE),
             CachedResize::Test => test_resize(img),

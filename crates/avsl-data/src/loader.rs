@@ -12,11 +12,9 @@ use rayon::prelude::*;
 
 use crate::error::{BadFile, DataError, Result};
 use crate::frame_cache::{CachedResize, FrameCache};
-use crate::preprocess::{
-    load_cached_test_image, load_cached_train_image, load_spectrogram, load_test_image, load_train_image,
-};
+use crate::preprocess::{load_spectrogram, resized_frame};
 use crate::spectrogram::Spectrogram;
-use crate::transform::{Crop, INPUT_SIZE};
+use crate::transform::{Crop, INPUT_SIZE, random_crop_flip, to_normalized_chw};
 
 /// A frame/audio pair to load.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +42,13 @@ pub struct LoaderConfig {
     /// Frames already decoded and resized for this pipeline (its kind must match
     /// `augment`, and it must hold every frame of the list).
     pub frame_cache: Option<Arc<FrameCache>>,
+}
+
+impl LoaderConfig {
+    /// The resize of this pipeline (the random crop of training is taken after it).
+    fn resize(&self) -> CachedResize {
+        if self.augment { CachedResize::Train } else { CachedResize::Test }
+    }
 }
 
 impl Default for LoaderConfig {
@@ -103,7 +108,7 @@ fn mix(a: u64, b: u64) -> u64 {
 impl Loader {
     pub fn new(samples: Vec<PairFiles>, config: LoaderConfig) -> Result<Loader> {
         if let Some(cache) = &config.frame_cache {
-            let wanted = if config.augment { CachedResize::Train } else { CachedResize::Test };
+            let wanted = config.resize();
             if cache.resize() != wanted {
                 return Err(DataError::invalid(
                     cache.dir(),
@@ -183,22 +188,15 @@ fn load_batch(samples: &[PairFiles], all: Vec<usize>, config: &LoaderConfig, epo
         .par_iter()
         .map(|&i| {
             let pair = &samples[i];
-            let cache = config.frame_cache.as_deref();
+            let resized = resized_frame(&pair.frame, config.resize(), config.frame_cache.as_deref())?;
             let (image, crop) = if config.augment {
                 let mut rng = ChaCha8Rng::seed_from_u64(mix(mix(config.seed, epoch), i as u64 + 1));
-                let (image, crop) = match cache {
-                    Some(cache) => load_cached_train_image(cache, &pair.frame, &mut rng)?,
-                    None => load_train_image(&pair.frame, &mut rng)?,
-                };
+                let (image, crop) = random_crop_flip(&resized, &mut rng);
                 (image, Some(crop))
             } else {
-                let image = match cache {
-                    Some(cache) => load_cached_test_image(cache, &pair.frame)?,
-                    None => load_test_image(&pair.frame)?,
-                };
-                (image, None)
+                (resized, None)
             };
-            Ok((image, crop, load_spectrogram(&pair.audio)?))
+            Ok((to_normalized_chw(&image), crop, load_spectrogram(&pair.audio)?))
         })
         .collect();
     let mut indices = Vec::with_capacity(all.len());

@@ -2,14 +2,12 @@
 
 use std::path::Path;
 
-use rand::Rng;
-
 use crate::audio::{WINDOW_SECONDS, model_signal, to_mono};
 use crate::error::{DataError, Result};
 use crate::frame_cache::{CachedResize, FrameCache};
 use crate::image_io::{RgbImage, read_rgb};
 use crate::spectrogram::{Spectrogram, log_spectrogram};
-use crate::transform::{Crop, random_crop_flip, test_resize, to_normalized_chw, train_augment_with_crop};
+use crate::transform::{test_resize, to_normalized_chw};
 use crate::wav::read_wav;
 
 /// The log-spectrogram the audio network sees for a WAV file (3 s centred window).
@@ -37,23 +35,12 @@ pub fn load_test_image(path: &Path) -> Result<Vec<f32>> {
     Ok(to_normalized_chw(&load_test_frame(path)?))
 }
 
-/// The normalised CHW float32 training input of a frame (random resize-crop and flip),
-/// with the crop it drew.
-pub fn load_train_image(path: &Path, rng: &mut impl Rng) -> Result<(Vec<f32>, Crop)> {
-    let (image, crop) = train_augment_with_crop(&read_rgb(path)?, rng);
-    Ok((to_normalized_chw(&image), crop))
-}
-
-/// [`load_test_image`] from a cache of test-resized frames.
-pub fn load_cached_test_image(cache: &FrameCache, path: &Path) -> Result<Vec<f32>> {
-    debug_assert_eq!(cache.resize(), CachedResize::Test);
-    Ok(to_normalized_chw(&cache.read(path)?))
-}
-
-/// [`load_train_image`] from a cache of training-resized frames: the same pixels and the
-/// same random draws.
-pub fn load_cached_train_image(cache: &FrameCache, path: &Path, rng: &mut impl Rng) -> Result<(Vec<f32>, Crop)> {
-    debug_assert_eq!(cache.resize(), CachedResize::Train);
-    let (image, crop) = random_crop_flip(&cache.read(path)?, rng);
-    Ok((to_normalized_chw(&image), crop))
+/// A frame resized as `resize`'s pipeline resizes it (`Resize(246)` for training, 224×224
+/// for test): from `cache` when one is given (it holds exactly these pixels), else
+/// decoded and resized.
+pub fn resized_frame(path: &Path, resize: CachedResize, cache: Option<&FrameCache>) -> Result<RgbImage> {
+    match cache {
+        Some(cache) => cache.read(path),
+        None => Ok(resize.apply(&read_rgb(path)?)),
+    }
 }

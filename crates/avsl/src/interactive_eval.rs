@@ -36,8 +36,7 @@ const SCORING: &str = "SSL-align test script: bilinear (align_corners) to 224x22
 
 /// The set's list and pairs.
 fn source_pairs(dataset: &DatasetArgs) -> Result<(PathBuf, Vec<SourcePair>)> {
-    let metadata = dataset.metadata.clone().unwrap_or_else(|| dataset.data.join("metadata"));
-    let list = find_list(&metadata)?;
+    let list = find_list(&dataset.paths(None).metadata)?;
     let pairs = read_source_pairs(&list, &dataset.data)?;
     Ok((list, pairs))
 }

@@ -67,8 +67,8 @@ enum Command {
 /// zeroes) fresh pages for the next ones, so the loader's per-sample buffers (hundreds of
 /// KB each: frames, normalised images, audio, spectrograms) page-fault on every sample.
 /// Kept in the heap instead: `avsl bench loader` with a frame cache, one thread, went
-/// from 573 to 1286 samples/s (decoding from JPEG: 190 → 210); peak memory unchanged in
-/// `bench forward train` (1086 vs 1090 MB).
+/// from 573 to 1031–1286 samples/s (decoding from JPEG: 190 → 246); peak memory unchanged
+/// in `bench forward train` (1086 vs 1090 MB).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn keep_freed_memory_in_the_heap() {
     // SAFETY: mallopt only sets allocator thresholds; it runs before any other thread.

@@ -419,7 +419,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         println!("semi-supervised: {} of the training ids have boxes that supervise their maps", s.len());
     }
     let threads = model_threads(args.threads);
-    let frame_cache = args.frame_cache.as_deref().map(|dir| training_frame_cache(&args, dir, &pairs)).transpose()?;
+    let frame_cache =
+        args.frame_cache.as_deref().map(|dir| training_frame_cache(&args, dir, &pairs, threads)).transpose()?;
     let loader = Loader::new(
         pairs,
         LoaderConfig {
@@ -573,7 +574,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
 
 /// The cache of `--frame-cache DIR` for this training list: opened when it holds every
 /// frame for the training pipeline, built (with a progress bar) otherwise.
-fn training_frame_cache(args: &TrainArgs, dir: &Path, pairs: &[PairFiles]) -> Result<Arc<FrameCache>> {
+fn training_frame_cache(args: &TrainArgs, dir: &Path, pairs: &[PairFiles], threads: usize) -> Result<Arc<FrameCache>> {
     DatasetArgs { data: args.data.clone(), metadata: None, gt: None }.refuse_as_output(dir, &[&args.output])?;
     let frames: Vec<PathBuf> = pairs.iter().map(|p| p.frame.clone()).collect();
     let reason = match FrameCache::open(dir) {
@@ -590,7 +591,7 @@ fn training_frame_cache(args: &TrainArgs, dir: &Path, pairs: &[PairFiles]) -> Re
     };
     println!("building the frame cache {} ({reason})", dir.display());
     let bar = progress::bar(frames.len(), "caching");
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(model_threads(args.threads)).build()?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let cache = pool.install(|| FrameCache::build(dir, &frames, CachedResize::Train, &|| bar.inc(1)))?;
     bar.finish_and_clear();
     Ok(Arc::new(cache))
