@@ -16,6 +16,10 @@ pub enum Architecture {
     Slavc,
     /// One projection head per modality, no momentum encoders (METHOD §4).
     Ezvsl,
+    /// "Aligning Sight and Sound" (METHOD §4b): maps from the trunks' own features, and an
+    /// alignment projection (`img_align`, `aud_align`) per modality for s_A.
+    #[serde(rename = "ssl-align")]
+    SslAlign,
 }
 
 impl Architecture {
@@ -23,30 +27,32 @@ impl Architecture {
         match self {
             Architecture::Slavc => "slavc",
             Architecture::Ezvsl => "ezvsl",
+            Architecture::SslAlign => "ssl-align",
         }
     }
 
     pub fn parse(name: &str) -> Option<Architecture> {
-        match name {
-            "slavc" => Some(Architecture::Slavc),
-            "ezvsl" => Some(Architecture::Ezvsl),
-            _ => None,
-        }
+        [Architecture::Slavc, Architecture::Ezvsl, Architecture::SslAlign].into_iter().find(|a| a.name() == name)
     }
 
     /// The authors' test protocol of this architecture (METHOD §5).
+    /// SSL-align's maps are cosines of post-ReLU (non-negative) features, so SLAVC's
+    /// absolute threshold (cosine ≥ 0) would select every pixel; the authors score their
+    /// model with min-max maps and the median threshold, EZ-VSL's protocol.
     pub fn protocol(self) -> avsl_metrics::scoring::Protocol {
         match self {
             Architecture::Slavc => avsl_metrics::scoring::Protocol::Slavc,
-            Architecture::Ezvsl => avsl_metrics::scoring::Protocol::Ezvsl,
+            Architecture::Ezvsl | Architecture::SslAlign => avsl_metrics::scoring::Protocol::Ezvsl,
         }
     }
 
-    /// Suffixes of the projection heads: `img_proj1`, `img_proj2` or a single `img_proj`.
+    /// Suffixes of the projection heads that make the maps: `img_proj1`, `img_proj2` or a
+    /// single `img_proj`; none for SSL-align, whose maps use the trunks' features.
     pub fn heads(self) -> &'static [&'static str] {
         match self {
             Architecture::Slavc => &["1", "2"],
             Architecture::Ezvsl => &[""],
+            Architecture::SslAlign => &[],
         }
     }
 
@@ -54,10 +60,33 @@ impl Architecture {
     pub fn encoder_sets(self) -> &'static [EncoderSet] {
         match self {
             Architecture::Slavc => &[EncoderSet::Online, EncoderSet::Momentum],
-            Architecture::Ezvsl => &[EncoderSet::Online],
+            Architecture::Ezvsl | Architecture::SslAlign => &[EncoderSet::Online],
+        }
+    }
+
+    /// τ of the published recipe.
+    pub fn published_tau(self) -> f64 {
+        match self {
+            Architecture::Slavc | Architecture::Ezvsl => 0.03,
+            Architecture::SslAlign => 0.07,
+        }
+    }
+
+    /// The encoders the published configuration evaluates: SLAVC's momentum copies, the
+    /// only set otherwise.
+    pub fn evaluated_set(self) -> EncoderSet {
+        match self {
+            Architecture::Slavc => EncoderSet::Momentum,
+            Architecture::Ezvsl | Architecture::SslAlign => EncoderSet::Online,
         }
     }
 }
+
+/// SSL-align's alignment projections p_v (on the average-pooled image features) and p_a
+/// (on the max-pooled audio features): SimCLR's head, Linear(C, C) → ReLU → Linear(C, d),
+/// named as a torch `nn.Sequential` (`img_align.0.weight`, `img_align.2.bias`, …). The
+/// paper says only "a projection layer, inspired by SimCLR".
+pub const ALIGN_HEADS: [&str; 2] = ["img_align", "aud_align"];
 
 /// Which copy of the encoders computes the maps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,9 +258,10 @@ pub fn resnet18_shapes(prefix: &str, in_channels: usize) -> Vec<(String, Vec<usi
 }
 
 impl ModelConfig {
-    /// The published configuration of `architecture` (d = 512, τ = 0.03, ResNet-18).
+    /// The published configuration of `architecture` (d = 512, ResNet-18; τ = 0.03, 0.07
+    /// for SSL-align).
     pub fn published(architecture: Architecture) -> ModelConfig {
-        ModelConfig { architecture, dim: 512, tau: 0.03, width: RESNET18_WIDTH }
+        ModelConfig { architecture, dim: 512, tau: architecture.published_tau(), width: RESNET18_WIDTH }
     }
 
     /// One trunk of this model; `prefix` ends with a dot.
@@ -252,6 +282,14 @@ impl ModelConfig {
             out.extend(self.trunk(&format!("{p}imgnet."), 3).shapes());
             out.extend(self.trunk(&format!("{p}audnet."), 1).shapes());
             let features = self.features();
+            if self.architecture == Architecture::SslAlign {
+                for head in ALIGN_HEADS {
+                    out.insert(format!("{p}{head}.0.weight"), vec![features, features]);
+                    out.insert(format!("{p}{head}.0.bias"), vec![features]);
+                    out.insert(format!("{p}{head}.2.weight"), vec![self.dim, features]);
+                    out.insert(format!("{p}{head}.2.bias"), vec![self.dim]);
+                }
+            }
             for head in self.architecture.heads() {
                 out.insert(format!("{p}img_proj{head}.weight"), vec![self.dim, features, 1, 1]);
                 out.insert(format!("{p}img_proj{head}.bias"), vec![self.dim]);
@@ -269,6 +307,8 @@ impl ModelConfig {
             (Architecture::Slavc, "img_proj1.weight")
         } else if weights.get("img_proj.weight").is_some() {
             (Architecture::Ezvsl, "img_proj.weight")
+        } else if weights.get("img_align.2.weight").is_some() {
+            (Architecture::SslAlign, "img_align.2.weight")
         } else {
             return None;
         };
@@ -345,6 +385,13 @@ mod tests {
         assert_eq!(slavc.expected_shapes().len() + 2 * 2 * 20, 496);
         let ezvsl = ModelConfig::published(Architecture::Ezvsl);
         assert_eq!(ezvsl.expected_shapes().len(), 204);
+        // Two trunks and two two-layer alignment heads.
+        let align = ModelConfig::published(Architecture::SslAlign).expected_shapes();
+        assert_eq!(align.len(), 200 + 8);
+        assert_eq!(align["img_align.0.weight"], [512, 512]);
+        assert_eq!(align["aud_align.2.bias"], [512]);
+        assert_eq!(Architecture::parse("ssl-align"), Some(Architecture::SslAlign));
+        assert_eq!(serde_json::to_string(&Architecture::SslAlign).unwrap(), "\"ssl-align\"");
     }
 
     #[test]

@@ -240,8 +240,8 @@ impl Checkpoint {
             None => ModelConfig::infer(&self.weights, tau).ok_or_else(|| {
                 error(
                     &self.path,
-                    "neither SLAVC heads (img_proj1.weight) nor EZ-VSL heads (img_proj.weight): not a checkpoint of \
-                     a model avsl knows",
+                    "no SLAVC heads (img_proj1.weight), EZ-VSL heads (img_proj.weight) or SSL-align heads \
+                     (img_align.2.weight): not a checkpoint of a model avsl knows",
                 )
             })?,
         };

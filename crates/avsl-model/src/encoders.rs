@@ -2,6 +2,8 @@
 //! ResNet-18 trunks and their L2-normalised projection heads: two per modality for SLAVC
 //! (`img_proj1/2`, `aud_proj1/2`), one for EZ-VSL (`img_proj`, `aud_proj`). The map is the
 //! mean over heads of ⟨v(p), a⟩/τ: S = ((v¹·a¹)/τ + (v²·a²)/τ)/2 for SLAVC, v·a/τ for EZ-VSL.
+//! SSL-align has no map heads: its one "head" is the trunks' features themselves,
+//! normalised, so its map is cos(v(p), a)/τ (METHOD §4b).
 
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
@@ -79,6 +81,9 @@ impl Encoders {
     /// The normalised image embedding of every head, `[B, d, 7, 7]` each.
     pub fn image_embeddings(&self, image: Tensor<4>) -> Vec<Tensor<4>> {
         let features = self.image_trunk(image);
+        if self.img_proj.is_empty() {
+            return vec![l2_normalize(features, 1)];
+        }
         self.img_proj
             .iter()
             .map(|conv| {
@@ -91,6 +96,9 @@ impl Encoders {
     /// The normalised audio embedding of every head, `[B, d]` each.
     pub fn audio_embeddings(&self, spectrogram: Tensor<4>) -> Vec<Tensor<2>> {
         let pooled = self.audio_trunk(spectrogram);
+        if self.aud_proj.is_empty() {
+            return vec![l2_normalize(pooled, 1)];
+        }
         self.aud_proj
             .iter()
             .map(|l| l2_normalize(pooled.clone().matmul(l.weight.clone().transpose()).add(l.bias.clone()), 1))

@@ -11,10 +11,12 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::arch::{Architecture, EncoderSet, ModelConfig};
+use burn::tensor::activation::relu;
+
+use crate::arch::{ALIGN_HEADS, Architecture, EncoderSet, ModelConfig};
 use crate::encoders::l2_normalize;
 use crate::host_conv::Activation;
-use crate::loss::{ezvsl_loss, semi_supervised_loss, slavc_loss};
+use crate::loss::{AlignViews, ezvsl_loss, semi_supervised_loss, slavc_loss, ssl_align_loss};
 use crate::trunk_train::{TrunkTape, trunk_backward, trunk_forward};
 use crate::weights::{NamedTensor, Weights};
 
@@ -33,6 +35,8 @@ fn is_buffer(name: &str) -> bool {
 }
 
 /// One training batch: normalised images `[B, 3, H, W]` and spectrograms `[B, 1, F, T]`.
+/// For SSL-align, the three views of B samples one after the other (`[3B, …]`: the
+/// samples, their augmentations, their neighbours).
 pub struct Batch {
     pub images: Activation,
     pub spectrograms: Activation,
@@ -113,22 +117,37 @@ impl TrainState {
         }
     }
 
+    /// Names (without the set's prefix) of the heads' parameters: the map heads, or
+    /// SSL-align's alignment projections.
+    fn head_names(&self) -> Vec<String> {
+        let leaves = ["weight", "bias"];
+        if self.config.architecture == Architecture::SslAlign {
+            return ALIGN_HEADS
+                .iter()
+                .flat_map(|h| ["0", "2"].into_iter().flat_map(move |layer| leaves.map(|l| format!("{h}.{layer}.{l}"))))
+                .collect();
+        }
+        self.config
+            .architecture
+            .heads()
+            .iter()
+            .flat_map(|head| {
+                ["img_proj", "aud_proj"].into_iter().flat_map(move |part| leaves.map(|l| format!("{part}{head}.{l}")))
+            })
+            .collect()
+    }
+
     /// The projection heads' parameters of `set` as flat tensors for this step; the
     /// online ones are leaves that collect gradients.
     fn heads(&self, set: EncoderSet) -> Heads {
         let p = set.prefix();
         let mut tensors = BTreeMap::new();
-        for head in self.config.architecture.heads() {
-            for part in ["img_proj", "aud_proj"] {
-                for leaf in ["weight", "bias"] {
-                    let name = format!("{p}{part}{head}.{leaf}");
-                    let t = self.params.get(&name).unwrap_or_else(|| panic!("no tensor {name}"));
-                    let n = t.values.len();
-                    let tensor = Tensor::<1>::from_data(TensorData::new(t.values.clone(), [n]), &self.device);
-                    let tensor = if set == EncoderSet::Online { tensor.require_grad() } else { tensor };
-                    tensors.insert(format!("{part}{head}.{leaf}"), tensor);
-                }
-            }
+        for name in self.head_names() {
+            let t = self.params.get(&format!("{p}{name}")).unwrap_or_else(|| panic!("no tensor {p}{name}"));
+            let n = t.values.len();
+            let tensor = Tensor::<1>::from_data(TensorData::new(t.values.clone(), [n]), &self.device);
+            let tensor = if set == EncoderSet::Online { tensor.require_grad() } else { tensor };
+            tensors.insert(name, tensor);
         }
         Heads { tensors }
     }
@@ -205,6 +224,9 @@ impl TrainState {
         momentum: (f64, f64),
         supervision: Option<&Supervision>,
     ) -> (StepLoss, Weights) {
+        if self.config.architecture == Architecture::SslAlign {
+            return self.align_loss_and_gradients(batch);
+        }
         let tau = self.config.tau;
         // SLAVC's momentum encoders see the same batch after the online ones.
         let target_inputs = (self.config.architecture == Architecture::Slavc)
@@ -233,6 +255,43 @@ impl TrainState {
             None => loss,
         };
         let value = StepLoss { total: host(loss.clone())[0] as f64, semi: semi_value };
+        (value, self.gradients(loss, &heads, [leaf_v, leaf_a].into_iter().flatten()))
+    }
+
+    /// SSL-align's step (eq. 5): both trunks run once on the three views of the batch
+    /// (so BatchNorm's statistics are over all 3B samples), the views are split apart
+    /// and paired in the 9 ways of the loss.
+    fn align_loss_and_gradients(&mut self, batch: Batch) -> (StepLoss, Weights) {
+        let views = 3;
+        assert_eq!(batch.images.n % views, 0, "SSL-align batches hold three views");
+        let b = batch.images.n / views;
+        let (fv, leaf_v) = self.trunk(EncoderSet::Online, "imgnet", batch.images);
+        let (fa, leaf_a) = self.trunk(EncoderSet::Online, "audnet", batch.spectrograms);
+        let heads = self.heads(EncoderSet::Online);
+        let [n, c, _, _] = fa.dims();
+        let audio = fa.max_dim(3).max_dim(2).reshape([n, c]);
+        let image_pooled = fv.clone().mean_dim(3).mean_dim(2).reshape([n, c]);
+        let image_proj = mlp(&heads, "img_align", image_pooled);
+        let audio_proj = mlp(&heads, "aud_align", audio.clone());
+        let view = |k: usize| k * b..(k + 1) * b;
+        let images: Vec<Tensor<4>> = (0..views).map(|k| fv.clone().slice(view(k))).collect();
+        let audios: Vec<Tensor<2>> = (0..views).map(|k| audio.clone().slice(view(k))).collect();
+        let pv: Vec<Tensor<2>> = (0..views).map(|k| image_proj.clone().slice(view(k))).collect();
+        let pa: Vec<Tensor<2>> = (0..views).map(|k| audio_proj.clone().slice(view(k))).collect();
+        let align = AlignViews {
+            images: [&images[0], &images[1], &images[2]],
+            audios: [&audios[0], &audios[1], &audios[2]],
+            image_proj: [&pv[0], &pv[1], &pv[2]],
+            audio_proj: [&pa[0], &pa[1], &pa[2]],
+        };
+        let loss = ssl_align_loss(&align, self.config.tau);
+        let value = StepLoss { total: host(loss.clone())[0] as f64, semi: None };
+        (value, self.gradients(loss, &heads, [leaf_v, leaf_a].into_iter().flatten()))
+    }
+
+    /// The gradient of every head parameter and, through the trunks' tapes, of every
+    /// trunk parameter.
+    fn gradients(&self, loss: Tensor<1>, heads: &Heads, leaves: impl Iterator<Item = Leaf>) -> Weights {
         let graph = loss.backward();
         let mut grads = Weights::default();
         for (name, tensor) in &heads.tensors {
@@ -240,13 +299,25 @@ impl TrainState {
             let shape = self.params.get(name).expect("head parameter").shape.clone();
             grads.insert(name.clone(), NamedTensor { shape, values: host(g) });
         }
-        for leaf in [leaf_v, leaf_a].into_iter().flatten() {
+        for leaf in leaves {
             let d = leaf.tensor.grad(&graph).expect("the loss depends on every trunk");
             let [n, c, h, w] = d.dims();
             trunk_backward(leaf.tape, &self.params, Activation { n, c, h, w, data: host(d) }, &mut grads);
         }
-        (value, grads)
+        grads
     }
+}
+
+/// SSL-align's projection `name` (Linear → ReLU → Linear) on `[N, C]`.
+fn mlp(heads: &Heads, name: &str, x: Tensor<2>) -> Tensor<2> {
+    let linear = |x: Tensor<2>, layer: &str| {
+        let bias = heads.get(&format!("{name}.{layer}.bias"));
+        let [out] = bias.dims();
+        let [_, inputs] = x.dims();
+        let weight = heads.get(&format!("{name}.{layer}.weight")).reshape([out, inputs]);
+        x.matmul(weight.transpose()).add(bias.reshape([1, out]))
+    };
+    linear(relu(linear(x, "0")), "2")
 }
 
 /// The projection heads' parameters of one encoder set for one step, by name without

@@ -23,23 +23,18 @@ pub struct TrainConfig {
     /// Dropout on the image trunk's features before the heads (SLAVC's "extreme" 0.9).
     pub dropout_image: f64,
     pub seed: u64,
+    /// SSL-align: largest shift, in seconds, of the augmented view's audio window.
+    pub audio_shift: f64,
+    /// SSL-align: how many nearest neighbours per sample its neighbour view is drawn from.
+    pub neighbours_k: usize,
+    /// SSL-align without a neighbour file: mine neighbours with the model being trained
+    /// before the first epoch and then every this many epochs.
+    pub mine_every: u64,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig {
-            model: Architecture::Slavc,
-            dim: 512,
-            width: 64,
-            tau: 0.03,
-            lr: 1e-4,
-            epochs: 20,
-            batch_size: 128,
-            momentum_image: 0.999,
-            momentum_audio: 0.999,
-            dropout_image: 0.9,
-            seed: 0,
-        }
+        TrainConfig::published(Architecture::Slavc)
     }
 }
 
@@ -51,14 +46,48 @@ const MAX_BATCH: usize = 1 << 16;
 const MAX_EPOCHS: u64 = 1_000_000;
 
 impl TrainConfig {
+    /// The published recipe of `model` (METHOD §3, §4, §4b): EZ-VSL and SSL-align have no
+    /// visual dropout; SSL-align has τ = 0.07 and 50 epochs; the paper gives no batch size
+    /// for it, so it keeps 128.
+    pub fn published(model: Architecture) -> TrainConfig {
+        let slavc = TrainConfig {
+            model,
+            dim: 512,
+            width: 64,
+            tau: 0.03,
+            lr: 1e-4,
+            epochs: 20,
+            batch_size: 128,
+            momentum_image: 0.999,
+            momentum_audio: 0.999,
+            dropout_image: 0.9,
+            seed: 0,
+            audio_shift: 1.0,
+            neighbours_k: 1000,
+            mine_every: 5,
+        };
+        match model {
+            Architecture::Slavc => slavc,
+            Architecture::Ezvsl => TrainConfig { dropout_image: 0.0, ..slavc },
+            Architecture::SslAlign => TrainConfig { dropout_image: 0.0, tau: 0.07, epochs: 50, ..slavc },
+        }
+    }
+
     pub fn model_config(&self) -> ModelConfig {
         ModelConfig { architecture: self.model, dim: self.dim, tau: self.tau, width: self.width }
     }
 
     /// A configuration from a TOML file's text (every field optional, unknown fields
-    /// refused), checked with [`TrainConfig::check`].
-    pub fn from_toml(text: &str) -> Result<TrainConfig, String> {
-        let config: TrainConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+    /// refused), checked with [`TrainConfig::check`]. Keys the file leaves out take the
+    /// published recipe of its model, or of `model` when given (a `--model` flag wins).
+    pub fn from_toml(text: &str, model: Option<Architecture>) -> Result<TrainConfig, String> {
+        let file: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let named: TrainConfig = file.clone().try_into().map_err(|e: toml::de::Error| e.to_string())?;
+        let model = model.unwrap_or(if file.contains_key("model") { named.model } else { Architecture::Slavc });
+        let mut merged = toml::Table::try_from(TrainConfig::published(model)).map_err(|e| e.to_string())?;
+        merged.extend(file);
+        let mut config: TrainConfig = merged.try_into().map_err(|e: toml::de::Error| e.to_string())?;
+        config.model = model;
         config.check()?;
         Ok(config)
     }
@@ -92,7 +121,22 @@ impl TrainConfig {
         within("lr", self.lr, 1e-12, 10.0, false)?;
         within("momentum_image", self.momentum_image, 0.0, 1.0, false)?;
         within("momentum_audio", self.momentum_audio, 0.0, 1.0, false)?;
-        within("dropout_image", self.dropout_image, 0.0, 1.0, true)
+        within("dropout_image", self.dropout_image, 0.0, 1.0, true)?;
+        within("audio_shift", self.audio_shift, 0.0, 60.0, false)?;
+        if self.neighbours_k == 0 || self.neighbours_k > MAX_BATCH * 64 {
+            return Err(format!("neighbours_k = {} is outside [1, {}]", self.neighbours_k, MAX_BATCH * 64));
+        }
+        if self.mine_every == 0 || self.mine_every > MAX_EPOCHS {
+            return Err(format!("mine_every = {} is outside [1, {MAX_EPOCHS}]", self.mine_every));
+        }
+        if self.model != Architecture::Slavc && self.dropout_image > 0.0 {
+            return Err(format!(
+                "dropout_image = {}: only SLAVC has visual dropout ({} has none)",
+                self.dropout_image,
+                self.model.name()
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -101,7 +145,7 @@ impl TrainConfig {
 /// Only a panic, a hang or a runaway allocation is a failure.
 pub fn exercise(bytes: &[u8]) {
     let Ok(text) = std::str::from_utf8(bytes) else { return };
-    if let Ok(config) = TrainConfig::from_toml(text) {
+    if let Ok(config) = TrainConfig::from_toml(text, None) {
         let shapes = config.model_config().expected_shapes();
         assert!(!shapes.is_empty());
     }
@@ -113,10 +157,18 @@ mod tests {
 
     #[test]
     fn files_are_checked_field_by_field() {
-        let c = TrainConfig::from_toml("model = \"ezvsl\"\nwidth = 16\ndim = 64\nlr = 1e-3\n").unwrap();
+        let c = TrainConfig::from_toml("model = \"ezvsl\"\nwidth = 16\ndim = 64\nlr = 1e-3\n", None).unwrap();
         assert_eq!((c.model, c.width, c.dim, c.lr, c.epochs), (Architecture::Ezvsl, 16, 64, 1e-3, 20));
-        assert_eq!(TrainConfig::from_toml(&toml::to_string(&c).unwrap()).unwrap(), c);
-        let e = |text: &str| TrainConfig::from_toml(text).unwrap_err();
+        // Keys the file leaves out come from its model's recipe: EZ-VSL has no dropout.
+        assert_eq!(c.dropout_image, 0.0);
+        assert_eq!(TrainConfig::from_toml(&toml::to_string(&c).unwrap(), None).unwrap(), c);
+        // A --model flag re-bases the omitted keys on its recipe.
+        let s = TrainConfig::from_toml("width = 16\n", Some(Architecture::SslAlign)).unwrap();
+        assert_eq!((s.model, s.tau, s.epochs, s.dropout_image, s.width), (Architecture::SslAlign, 0.07, 50, 0.0, 16));
+        assert_eq!(TrainConfig::from_toml("", None).unwrap(), TrainConfig::published(Architecture::Slavc));
+        let e = |text: &str| TrainConfig::from_toml(text, None).unwrap_err();
+        assert!(e("model = \"ezvsl\"\ndropout_image = 0.5").contains("only SLAVC has visual dropout"));
+        assert!(e("neighbours_k = 0").contains("neighbours_k = 0"));
         assert!(e("width = 100000000").contains("width = 100000000 is outside [1, 512]"));
         assert!(e("dim = 0").contains("dim = 0"));
         assert!(e("batch_size = 1").contains("at least 2"));

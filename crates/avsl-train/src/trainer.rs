@@ -43,7 +43,7 @@ impl Trainer {
             online: self.image_mask(Stream::OnlineImage, features),
             target: match self.config.model {
                 Architecture::Slavc => self.image_mask(Stream::TargetImage, features),
-                Architecture::Ezvsl => None,
+                Architecture::Ezvsl | Architecture::SslAlign => None,
             },
         };
         let momentum = (self.config.momentum_image, self.config.momentum_audio);

@@ -9,8 +9,8 @@ use avsl_metrics::calibration::Calibration;
 use avsl_metrics::evaluate::{Subset, SubsetMetrics, evaluate, reported_subsets};
 use avsl_metrics::scoring::{Labelled, ScoringConfig, score_all};
 use avsl_metrics::{BoxFormat, MapKind, Prediction};
+use avsl_model::Encoders;
 use avsl_model::test_pass::{OnBadFile, distinct_pairs, embed_pairs};
-use avsl_model::{Architecture, EncoderSet, Encoders};
 use burn::tensor::Device;
 
 use crate::trainer::Trainer;
@@ -52,10 +52,7 @@ pub fn validate(
 ) -> Result<Validated, DataError> {
     let config = trainer.config.model_config();
     let mut weights = trainer.state.to_weights();
-    let set = match config.architecture {
-        Architecture::Slavc => EncoderSet::Momentum,
-        Architecture::Ezvsl => EncoderSet::Online,
-    };
+    let set = config.architecture.evaluated_set();
     let device = Device::flex();
     let encoders = Encoders::load(&mut weights, config, set, &device).expect("the trainer holds every tensor");
     let pairs: Vec<_> = validation.samples.iter().map(|s| (s.frame.clone(), s.audio.clone())).collect();

@@ -27,7 +27,15 @@ fn batch(step: u64) -> Batch {
 }
 
 fn config(model: Architecture) -> TrainConfig {
-    TrainConfig { model, dim: 16, lr: 1e-3, batch_size: 2, seed: 5, momentum_image: 0.99, ..TrainConfig::default() }
+    TrainConfig {
+        model,
+        dim: 16,
+        lr: 1e-3,
+        batch_size: 2,
+        seed: 5,
+        momentum_image: 0.99,
+        ..TrainConfig::published(model)
+    }
 }
 
 fn steps(trainer: &mut Trainer, range: std::ops::Range<u64>) -> Vec<f64> {

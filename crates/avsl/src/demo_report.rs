@@ -57,7 +57,7 @@ fn config_row(name: &str, c: &TrainConfig, steps: u64, seconds: f64) -> String {
     // EZ-VSL has no momentum encoders.
     let momentum = match c.model {
         Architecture::Slavc => c.momentum_image.to_string(),
-        Architecture::Ezvsl => "–".to_string(),
+        Architecture::Ezvsl | Architecture::SslAlign => "–".to_string(),
     };
     format!(
         "| {name} | {} | {} | {} | {} | {} | {momentum} | {} | {} | {steps} | {seconds:.0} s |\n",

@@ -31,6 +31,7 @@ use crate::progress;
 pub enum ModelArg {
     Slavc,
     Ezvsl,
+    SslAlign,
 }
 
 impl From<ModelArg> for Architecture {
@@ -38,6 +39,7 @@ impl From<ModelArg> for Architecture {
         match m {
             ModelArg::Slavc => Architecture::Slavc,
             ModelArg::Ezvsl => Architecture::Ezvsl,
+            ModelArg::SslAlign => Architecture::SslAlign,
         }
     }
 }

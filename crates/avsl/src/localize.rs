@@ -21,7 +21,7 @@ use avsl_metrics::{MapKind, Prediction};
 use avsl_model::checkpoint::{Checkpoint, read_checkpoint, read_torchvision_resnet18};
 use avsl_model::embedding::pair_map;
 use avsl_model::ogl::ObjectSaliency;
-use avsl_model::{Architecture, EncoderSet, Encoders};
+use avsl_model::{EncoderSet, Encoders};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
@@ -196,10 +196,7 @@ impl Localizer {
                 calibrated.name()
             ),
             (Some(set), _) | (None, Some(set)) => set,
-            (None, None) => match config.architecture {
-                Architecture::Slavc => EncoderSet::Momentum,
-                Architecture::Ezvsl => EncoderSet::Online,
-            },
+            (None, None) => config.architecture.evaluated_set(),
         };
         let variant = if args.object_weights.is_some() { "av_obj" } else { "av" };
         let protocol = match &calibration {

@@ -18,6 +18,7 @@ use avsl_data::testset::build_test_list;
 use avsl_data::transform::INPUT_SIZE;
 use avsl_metrics::BoxFormat;
 use avsl_metrics::report::variant_json;
+use avsl_model::Architecture;
 use avsl_model::checkpoint::read_torchvision_resnet18;
 use avsl_model::host_conv::Activation;
 use avsl_model::test_pass::OnBadFile;
@@ -170,17 +171,15 @@ const BEST: &str = "best.safetensors";
 const LOG: &str = "train_log.jsonl";
 
 fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
+    let model = args.model.map(Architecture::from);
     let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-            TrainConfig::from_toml(&text)
+            TrainConfig::from_toml(&text, model)
                 .map_err(|e| anyhow::anyhow!("{}: not a valid training configuration: {e}", path.display()))?
         }
-        None => TrainConfig::default(),
+        None => TrainConfig::published(model.unwrap_or(Architecture::Slavc)),
     };
-    if let Some(m) = args.model {
-        config.model = m.into();
-    }
     config.epochs = args.epochs.unwrap_or(config.epochs);
     config.batch_size = args.batch_size.unwrap_or(config.batch_size);
     config.lr = args.lr.unwrap_or(config.lr);
