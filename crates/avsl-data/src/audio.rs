@@ -39,10 +39,18 @@ pub fn centred_window(n: usize, sample_rate: u32, seconds: f64) -> (usize, usize
 /// The float signal the spectrogram is taken of: the centred window, scaled by 1/32767,
 /// clipped to [−1, 1], tiled when shorter than the window and cut to `int(sr · seconds)`.
 pub fn model_signal(mono: &[i16], sample_rate: u32, seconds: f64) -> Result<Vec<f64>, String> {
+    shifted_model_signal(mono, sample_rate, seconds, 0)
+}
+
+/// [`model_signal`] with the window moved by `shift` samples (SSL-align's audio
+/// augmentation), kept inside the clip; a clip shorter than the window is tiled and the
+/// tiled signal rotated by `shift` instead.
+pub fn shifted_model_signal(mono: &[i16], sample_rate: u32, seconds: f64, shift: i64) -> Result<Vec<f64>, String> {
     if mono.is_empty() {
         return Err("audio has no samples".into());
     }
-    let (start, len) = centred_window(mono.len(), sample_rate, seconds);
+    let (centred, len) = centred_window(mono.len(), sample_rate, seconds);
+    let start = (centred as i64 + shift).clamp(0, (mono.len() - len) as i64) as usize;
     if len == 0 {
         return Err(format!("audio too short: {} samples at {sample_rate} Hz give an empty window", mono.len()));
     }
@@ -56,6 +64,10 @@ pub fn model_signal(mono: &[i16], sample_rate: u32, seconds: f64) -> Result<Vec<
             tiled.extend_from_slice(&window);
         }
         tiled.truncate(target);
+        if shift != 0 && !tiled.is_empty() {
+            let by = shift.rem_euclid(tiled.len() as i64) as usize;
+            tiled.rotate_left(by);
+        }
         Ok(tiled)
     } else {
         let mut w = window;
@@ -67,6 +79,24 @@ pub fn model_signal(mono: &[i16], sample_rate: u32, seconds: f64) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shifts_move_the_window_within_the_clip() {
+        let clip: Vec<i16> = (0..10_000).map(|i| (i % 30_000) as i16).collect();
+        let at = |shift| shifted_model_signal(&clip, 1000, 3.0, shift).unwrap();
+        let first = |s: &[f64]| (s[0] * 32767.0).round() as i64;
+        // Centred: samples 3500..6500; moved 700 either way, then stopped at the ends.
+        assert_eq!(first(&at(0)), 3500);
+        assert_eq!(at(0), model_signal(&clip, 1000, 3.0).unwrap());
+        assert_eq!(first(&at(700)), 4200);
+        assert_eq!(first(&at(-700)), 2800);
+        assert_eq!(first(&at(5000)), 7000);
+        assert_eq!(first(&at(-5000)), 0);
+        // A 1 s clip is tiled to 3 s; the shift rotates the tiled signal.
+        let short: Vec<i16> = (0..1000).collect();
+        let tiled = shifted_model_signal(&short, 1000, 3.0, 250).unwrap();
+        assert_eq!((tiled.len(), first(&tiled), first(&tiled[750..])), (3000, 250, 0));
+    }
 
     #[test]
     fn start_differs_from_floor_by_decoder_rounding() {

@@ -17,6 +17,7 @@ pub mod npy;
 pub mod prefetch;
 pub mod preprocess;
 pub mod resize;
+pub mod simclr;
 pub mod spectrogram;
 pub mod synth;
 pub mod testset;

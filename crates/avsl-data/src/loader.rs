@@ -5,14 +5,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::error::{BadFile, DataError, Result};
 use crate::frame_cache::{CachedResize, FrameCache};
-use crate::preprocess::{load_spectrogram, resized_frame};
+use crate::preprocess::{load_shifted_spectrogram, load_spectrogram, resized_frame};
+use crate::simclr::simclr_augment;
 use crate::spectrogram::Spectrogram;
 use crate::transform::{Crop, INPUT_SIZE, random_crop_flip, to_normalized_chw};
 
@@ -42,7 +43,43 @@ pub struct LoaderConfig {
     /// Frames already decoded and resized for this pipeline (its kind must match
     /// `augment`, and it must hold every frame of the list).
     pub frame_cache: Option<Arc<FrameCache>>,
+    /// SSL-align's three views per sample instead of one (training only).
+    pub align_views: Option<AlignViews>,
 }
+
+/// For every sample of the list, the positions of its `k` nearest neighbours in the same
+/// list, by image and by audio features, row-major `[n, k]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NeighbourTable {
+    pub k: usize,
+    pub image: Vec<u32>,
+    pub audio: Vec<u32>,
+}
+
+impl NeighbourTable {
+    pub fn len(&self) -> usize {
+        self.image.len() / self.k.max(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.image.is_empty()
+    }
+}
+
+/// How SSL-align's views are made ("Aligning Sight and Sound", §3): view 0 is the sample
+/// (the training crop and flip, the centred audio window), view 1 its augmentation
+/// (SimCLR's image augmentation of the same frame, the audio window moved by up to
+/// ±`audio_shift` seconds), view 2 its neighbours (the frame of one of its k image
+/// neighbours and the audio of one of its k audio neighbours, drawn at random, processed
+/// as view 0).
+#[derive(Debug, Clone)]
+pub struct AlignViews {
+    pub neighbours: Arc<NeighbourTable>,
+    pub audio_shift: f64,
+}
+
+/// Keeps the random streams of the views apart from the training crop's.
+const VIEW_STREAM: u64 = 0x5EED_A11C;
 
 impl LoaderConfig {
     /// The resize of this pipeline (the random crop of training is taken after it).
@@ -63,16 +100,20 @@ impl Default for LoaderConfig {
             drop_last: false,
             skip_bad: false,
             frame_cache: None,
+            align_views: None,
         }
     }
 }
 
 /// A batch: normalised images `[B, 3, 224, 224]` and one spectrogram per sample (their
-/// widths differ when sample rates do, so they are stacked by the model, not here).
+/// widths differ when sample rates do, so they are stacked by the model, not here). With
+/// [`AlignViews`], `[3B, …]` of each: all samples' view 0, then view 1, then view 2.
 #[derive(Debug, Clone)]
 pub struct Batch {
     /// Positions of the samples in the loader's list.
     pub indices: Vec<usize>,
+    /// Views per sample: 1, or 3 with [`AlignViews`].
+    pub views: usize,
     pub images: Vec<f32>,
     /// The training crop of each image (`None` without augmentation).
     pub crops: Vec<Option<Crop>>,
@@ -107,6 +148,9 @@ fn mix(a: u64, b: u64) -> u64 {
 
 impl Loader {
     pub fn new(samples: Vec<PairFiles>, config: LoaderConfig) -> Result<Loader> {
+        if let Some(views) = &config.align_views {
+            check_neighbours(&views.neighbours, samples.len())?;
+        }
         if let Some(cache) = &config.frame_cache {
             let wanted = config.resize();
             if cache.resize() != wanted {
@@ -140,6 +184,16 @@ impl Loader {
 
     pub fn len(&self) -> usize {
         self.samples.len()
+    }
+
+    /// Draws SSL-align's neighbour views from `neighbours` from now on (mined again).
+    pub fn set_neighbours(&mut self, neighbours: Arc<NeighbourTable>) -> Result<()> {
+        check_neighbours(&neighbours, self.samples.len())?;
+        match &mut self.config.align_views {
+            Some(views) => views.neighbours = neighbours,
+            None => panic!("set_neighbours on a loader without SSL-align views"),
+        }
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -181,24 +235,67 @@ impl Loader {
     }
 }
 
-type Loaded = (Vec<f32>, Option<Crop>, Spectrogram);
+fn check_neighbours(table: &NeighbourTable, samples: usize) -> Result<()> {
+    let fits = table.k > 0
+        && table.image.len() == samples * table.k
+        && table.audio.len() == samples * table.k
+        && table.image.iter().chain(&table.audio).all(|&j| (j as usize) < samples);
+    if fits {
+        Ok(())
+    } else {
+        Err(DataError::invalid(
+            std::path::Path::new("<neighbours>"),
+            format!("the neighbour table does not fit a list of {samples} samples (k = {})", table.k),
+        ))
+    }
+}
+
+/// One sample's views: images (normalised CHW) and spectrograms, and view 0's crop.
+struct Loaded {
+    images: Vec<Vec<f32>>,
+    crop: Option<Crop>,
+    spectrograms: Vec<Spectrogram>,
+}
+
+fn sample_rng(config: &LoaderConfig, epoch: u64, i: usize, stream: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(mix(mix(config.seed ^ stream, epoch), i as u64 + 1))
+}
+
+/// Sample `i` through the pipeline: the test resize, or the training crop and flip.
+fn load_view(samples: &[PairFiles], i: usize, config: &LoaderConfig, epoch: u64) -> Result<(Vec<f32>, Option<Crop>)> {
+    let resized = resized_frame(&samples[i].frame, config.resize(), config.frame_cache.as_deref())?;
+    if !config.augment {
+        return Ok((to_normalized_chw(&resized), None));
+    }
+    let (image, crop) = random_crop_flip(&resized, &mut sample_rng(config, epoch, i, 0));
+    Ok((to_normalized_chw(&image), Some(crop)))
+}
+
+fn load_sample(samples: &[PairFiles], i: usize, config: &LoaderConfig, epoch: u64) -> Result<Loaded> {
+    let (image, crop) = load_view(samples, i, config, epoch)?;
+    let spectrogram = load_spectrogram(&samples[i].audio)?;
+    let Some(views) = &config.align_views else {
+        return Ok(Loaded { images: vec![image], crop, spectrograms: vec![spectrogram] });
+    };
+    let mut rng = sample_rng(config, epoch, i, VIEW_STREAM);
+    let resized = resized_frame(&samples[i].frame, config.resize(), config.frame_cache.as_deref())?;
+    let augmented = to_normalized_chw(&simclr_augment(&resized, &mut rng));
+    let shift = if views.audio_shift > 0.0 { rng.random_range(-views.audio_shift..=views.audio_shift) } else { 0.0 };
+    let shifted = load_shifted_spectrogram(&samples[i].audio, shift)?;
+    let table = &views.neighbours;
+    let image_neighbour = table.image[i * table.k + rng.random_range(0..table.k)] as usize;
+    let audio_neighbour = table.audio[i * table.k + rng.random_range(0..table.k)] as usize;
+    let (neighbour_image, _) = load_view(samples, image_neighbour, config, epoch)?;
+    let neighbour_audio = load_spectrogram(&samples[audio_neighbour].audio)?;
+    Ok(Loaded {
+        images: vec![image, augmented, neighbour_image],
+        crop,
+        spectrograms: vec![spectrogram, shifted, neighbour_audio],
+    })
+}
 
 fn load_batch(samples: &[PairFiles], all: Vec<usize>, config: &LoaderConfig, epoch: u64) -> Result<Batch> {
-    let attempts: Vec<Result<Loaded>> = all
-        .par_iter()
-        .map(|&i| {
-            let pair = &samples[i];
-            let resized = resized_frame(&pair.frame, config.resize(), config.frame_cache.as_deref())?;
-            let (image, crop) = if config.augment {
-                let mut rng = ChaCha8Rng::seed_from_u64(mix(mix(config.seed, epoch), i as u64 + 1));
-                let (image, crop) = random_crop_flip(&resized, &mut rng);
-                (image, Some(crop))
-            } else {
-                (resized, None)
-            };
-            Ok((to_normalized_chw(&image), crop, load_spectrogram(&pair.audio)?))
-        })
-        .collect();
+    let attempts: Vec<Result<Loaded>> = all.par_iter().map(|&i| load_sample(samples, i, config, epoch)).collect();
     let mut indices = Vec::with_capacity(all.len());
     let mut loaded = Vec::with_capacity(all.len());
     let mut skipped = Vec::new();
@@ -213,15 +310,17 @@ fn load_batch(samples: &[PairFiles], all: Vec<usize>, config: &LoaderConfig, epo
             Err(e) => return Err(e),
         }
     }
-    let mut images = Vec::with_capacity(indices.len() * 3 * INPUT_SIZE * INPUT_SIZE);
-    let mut spectrograms = Vec::with_capacity(indices.len());
-    let mut crops = Vec::with_capacity(indices.len());
-    for (img, crop, spec) in loaded {
-        images.extend_from_slice(&img);
-        crops.push(crop);
-        spectrograms.push(spec);
+    let views = if config.align_views.is_some() { 3 } else { 1 };
+    let mut images = Vec::with_capacity(views * indices.len() * 3 * INPUT_SIZE * INPUT_SIZE);
+    let mut spectrograms = Vec::with_capacity(views * indices.len());
+    for view in 0..views {
+        for l in &loaded {
+            images.extend_from_slice(&l.images[view]);
+            spectrograms.push(l.spectrograms[view].clone());
+        }
     }
-    Ok(Batch { indices, images, crops, spectrograms, skipped })
+    let crops = loaded.iter().map(|l| l.crop).collect();
+    Ok(Batch { indices, views, images, crops, spectrograms, skipped })
 }
 
 pub struct BatchIter {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::audio::{WINDOW_SECONDS, model_signal, to_mono};
+use crate::audio::{WINDOW_SECONDS, shifted_model_signal, to_mono};
 use crate::error::{DataError, Result};
 use crate::frame_cache::{CachedResize, FrameCache};
 use crate::image_io::{RgbImage, read_rgb};
@@ -12,9 +12,17 @@ use crate::wav::read_wav;
 
 /// The log-spectrogram the audio network sees for a WAV file (3 s centred window).
 pub fn load_spectrogram(path: &Path) -> Result<Spectrogram> {
+    load_shifted_spectrogram(path, 0.0)
+}
+
+/// [`load_spectrogram`] of the window moved by `shift_seconds` (SSL-align's augmented
+/// audio view; see [`shifted_model_signal`]).
+pub fn load_shifted_spectrogram(path: &Path, shift_seconds: f64) -> Result<Spectrogram> {
     let (pcm, _) = read_wav(path)?;
     let mono = to_mono(&pcm).map_err(|p| DataError::invalid(path, p))?;
-    let signal = model_signal(&mono, pcm.sample_rate, WINDOW_SECONDS).map_err(|p| DataError::invalid(path, p))?;
+    let shift = (shift_seconds * pcm.sample_rate as f64).round() as i64;
+    let signal =
+        shifted_model_signal(&mono, pcm.sample_rate, WINDOW_SECONDS, shift).map_err(|p| DataError::invalid(path, p))?;
     let spec = log_spectrogram(&signal, pcm.sample_rate);
     if spec.frames == 0 {
         return Err(DataError::invalid(

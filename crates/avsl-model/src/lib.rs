@@ -12,6 +12,7 @@ pub mod formula;
 pub mod host_conv;
 pub mod host_train;
 pub mod loss;
+pub mod neighbour_file;
 pub mod neighbours;
 pub mod ogl;
 pub mod pickle_scan;

@@ -3,8 +3,8 @@
 //! trunk and the heads as the authors initialise them, momentum copies equal to the
 //! online weights. Seeded, so a run is reproducible.
 
-use avsl_model::arch::{TrunkSpec, resnet18_shapes};
-use avsl_model::{ModelConfig, NamedTensor, Weights};
+use avsl_model::arch::{ALIGN_HEADS, TrunkSpec, resnet18_shapes};
+use avsl_model::{Architecture, ModelConfig, NamedTensor, Weights};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -79,6 +79,17 @@ pub fn initial_weights(config: &ModelConfig, imagenet: Option<&Weights>, seed: u
         w.insert(format!("aud_proj{head}.weight"), tensor(&[d, f], || (0.01 * normal(&mut rng)).clamp(-2.0, 2.0)));
         w.insert(format!("aud_proj{head}.bias"), default_bias(&mut rng, d, f));
     }
+    if config.architecture == Architecture::SslAlign {
+        // PyTorch's nn.Linear default (the paper does not say how its heads start):
+        // weight and bias uniform in ±1/√fan_in.
+        for head in ALIGN_HEADS {
+            for (layer, out) in [("0", f), ("2", d)] {
+                let bound = 1.0 / (f as f64).sqrt();
+                w.insert(format!("{head}.{layer}.weight"), tensor(&[out, f], || rng.random_range(-bound..bound)));
+                w.insert(format!("{head}.{layer}.bias"), default_bias(&mut rng, out, f));
+            }
+        }
+    }
     if config.architecture.encoder_sets().len() > 1 {
         let online: Vec<(String, NamedTensor)> = w.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
         for (name, t) in online {
@@ -110,5 +121,12 @@ mod tests {
         assert!((std - 0.01).abs() < 0.0005, "{std}");
         let ez = ModelConfig { dim: 64, width: 16, ..ModelConfig::published(Architecture::Ezvsl) };
         assert!(compare(&initial_weights(&ez, None, 1), &ez.expected_shapes()).is_empty());
+        let align = ModelConfig { dim: 64, width: 16, ..ModelConfig::published(Architecture::SslAlign) };
+        let w = initial_weights(&align, None, 1);
+        assert!(compare(&w, &align.expected_shapes()).is_empty());
+        // nn.Linear's default: uniform in ±1/√128 for the 128 trunk features.
+        let head = &w.get("aud_align.2.weight").unwrap().values;
+        let bound = head.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(bound <= 1.0 / 128f32.sqrt() && bound > 0.95 / 128f32.sqrt(), "{bound}");
     }
 }

@@ -135,6 +135,7 @@ fn train(data: &Path, out: &Path, config: &TrainConfig, threads: Option<usize>) 
         skip_bad: false,
         // Both models train on the same frames: decoded and resized once.
         frame_cache: Some(out.join("frame_cache")),
+        neighbours: None,
     })?;
     Ok(run)
 }

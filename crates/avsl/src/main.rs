@@ -18,6 +18,7 @@ mod interactive_eval;
 mod localize;
 mod localize_video;
 mod memory;
+mod mine;
 mod output;
 mod overlay;
 mod plots;
@@ -49,8 +50,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Write what the model sees for an audio file (and an image): spectrogram, resized frame.
     Inspect(inspect::InspectArgs),
-    /// Train SLAVC or EZ-VSL with the published recipe.
+    /// Train SLAVC, EZ-VSL or SSL-align with the published recipe.
     Train(train::TrainArgs),
+    /// SSL-align's mined positives: the k nearest training samples of each, per modality.
+    MineNeighbours(mine::MineArgs),
     /// Evaluate a checkpoint (the authors' .pth or ours) on a test set, end to end.
     Eval(eval::EvalArgs),
     /// Score any model's maps with the authors' exact evaluation protocol.
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         }
         Command::Eval(args) => eval::run(args).map(drop),
         Command::Train(args) => train::run(args),
+        Command::MineNeighbours(args) => mine::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Check(args) => check::run(args),
         Command::Prepare(args) => prepare::run(args),

@@ -13,7 +13,7 @@ use avsl_data::annotations::{read_flickr_folder, read_vggss_json};
 use avsl_data::frame_cache::{CachedResize, FrameCache};
 use avsl_data::fsutil::write_atomic;
 use avsl_data::lists::read_id_list;
-use avsl_data::loader::{Loader, LoaderConfig, PairFiles};
+use avsl_data::loader::{AlignViews, Loader, LoaderConfig, NeighbourTable, PairFiles};
 use avsl_data::testset::build_test_list;
 use avsl_data::transform::INPUT_SIZE;
 use avsl_metrics::BoxFormat;
@@ -21,6 +21,7 @@ use avsl_metrics::report::variant_json;
 use avsl_model::Architecture;
 use avsl_model::checkpoint::read_torchvision_resnet18;
 use avsl_model::host_conv::Activation;
+use avsl_model::neighbour_file::{NeighbourFile, read_neighbours, write_neighbours};
 use avsl_model::test_pass::OnBadFile;
 use avsl_model::trainable::Batch;
 use avsl_train::config::TrainConfig;
@@ -36,6 +37,7 @@ use serde_json::json;
 use crate::dataset_args::{DatasetArgs, parse_testset};
 use crate::device::{model_threads, parse_device};
 use crate::eval::ModelArg;
+use crate::mine::{FeatureSource, mine};
 use crate::output::prepare_output_dir;
 use crate::plots::{Series, line_plot_in, padded_range};
 use crate::progress;
@@ -118,6 +120,11 @@ pub struct TrainArgs {
     /// per epoch. Needs width·246·3 bytes per frame (~320 KB for 16:9).
     #[arg(long)]
     pub frame_cache: Option<PathBuf>,
+    /// SSL-align's mined positives, from `avsl mine-neighbours` over this training list.
+    /// Without it the model mines its own: before the first epoch and every `mine_every`
+    /// epochs (configuration key), with the trunks being trained.
+    #[arg(long)]
+    pub neighbours: Option<PathBuf>,
 }
 
 const SKIPPED: &str = "skipped.csv";
@@ -167,6 +174,8 @@ impl SkippedSamples {
 }
 
 const LATEST: &str = "latest.safetensors";
+/// The neighbours SSL-align mined with its own trunks most recently (read on --resume).
+const MINED: &str = "neighbours.safetensors";
 const BEST: &str = "best.safetensors";
 const LOG: &str = "train_log.jsonl";
 
@@ -215,7 +224,7 @@ fn supervised_boxes(args: &TrainArgs, train_ids: &[String]) -> Result<Option<Sup
 }
 
 /// The training pairs: every listed id must have its frame and its audio.
-fn training_pairs(data: &Path, ids: &[String], list: &Path) -> Result<Vec<PairFiles>> {
+pub(crate) fn training_pairs(data: &Path, ids: &[String], list: &Path) -> Result<Vec<PairFiles>> {
     if ids.is_empty() {
         bail!("{}: the training list is empty", list.display());
     }
@@ -325,7 +334,7 @@ fn draw_curves(run: &Path) -> Result<()> {
 /// checkpoints (an old best.safetensors would outlive a run without validation) and curves.
 fn start_over(run: &Path) -> Result<()> {
     let mut removed = Vec::new();
-    for name in [LOG, LATEST, BEST, "loss.png", "validation.png"] {
+    for name in [LOG, LATEST, BEST, MINED, "loss.png", "validation.png"] {
         let path = run.join(name);
         if path.exists() {
             std::fs::remove_file(&path).with_context(|| format!("{}: cannot remove", path.display()))?;
@@ -420,8 +429,39 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let threads = model_threads(args.threads);
     let frame_cache =
         args.frame_cache.as_deref().map(|dir| training_frame_cache(&args, dir, &pairs, threads)).transpose()?;
-    let loader = Loader::new(
-        pairs,
+    let align = config.model == Architecture::SslAlign;
+    if align && args.sup_list.is_some() {
+        bail!("--sup-list: the semi-supervised loss supervises SLAVC's and EZ-VSL's map heads; SSL-align has none");
+    }
+    if !align && args.neighbours.is_some() {
+        bail!("--neighbours: mined positives are SSL-align's (--model ssl-align)");
+    }
+    let given_neighbours = match &args.neighbours {
+        Some(path) => Some(Arc::new(read_neighbours(path)?.for_list(&ids, path)?)),
+        None => None,
+    };
+    // Self-mining happens at the start of every mine_every-th epoch; a run resumed
+    // anywhere else reads what the uninterrupted run mined last.
+    let mines_at = |epoch: u64, batch: u64| {
+        align && given_neighbours.is_none() && epoch.is_multiple_of(config.mine_every) && batch == 0
+    };
+    let align_views = if !align {
+        None
+    } else {
+        let neighbours = match &given_neighbours {
+            Some(table) => Arc::clone(table),
+            None if mines_at(progress.epoch, progress.batch) => {
+                self_mine(&trainer, &pairs, &ids, &args.output, progress.epoch, threads, &log_path(&args.output))?
+            }
+            None => {
+                let path = args.output.join(MINED);
+                Arc::new(read_neighbours(&path)?.for_list(&ids, &path)?)
+            }
+        };
+        Some(AlignViews { neighbours, audio_shift: config.audio_shift })
+    };
+    let mut loader = Loader::new(
+        pairs.clone(),
         LoaderConfig {
             batch_size: config.batch_size,
             threads,
@@ -432,6 +472,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             drop_last: true,
             skip_bad: args.skip_bad,
             frame_cache,
+            align_views,
         },
     )?;
     let per_epoch = loader.len() / config.batch_size;
@@ -455,6 +496,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let mut skipped = SkippedSamples::load(&args.output)?;
     for epoch in progress.epoch..config.epochs {
         let skip = if epoch == progress.epoch { progress.batch as usize } else { 0 };
+        if epoch != progress.epoch && mines_at(epoch, 0) {
+            loader.set_neighbours(self_mine(&trainer, &pairs, &ids, &args.output, epoch, threads, &log)?)?;
+        }
         let bar = progress::bar(per_epoch, &format!("epoch {}", epoch + 1));
         bar.set_position(skip as u64);
         let mut left_out = 0;
@@ -475,15 +519,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 continue;
             }
             let start = Instant::now();
-            let b = batch.len();
+            // Every view of every sample: 3·B for SSL-align.
+            let n = batch.views * batch.len();
             let width = batch.spectrograms[0].frames;
             if batch.spectrograms.iter().any(|s| s.frames != width) {
                 bail!("a batch mixes audio sample rates (spectrograms of different widths); resample the dataset");
             }
-            let images = Activation { n: b, c: 3, h: INPUT_SIZE, w: INPUT_SIZE, data: batch.images };
+            let images = Activation { n, c: 3, h: INPUT_SIZE, w: INPUT_SIZE, data: batch.images };
             let spec: Vec<f32> = batch.spectrograms.iter().flat_map(|s| s.values.iter().copied()).collect();
-            let bins = spec.len() / (b * width);
-            let spectrograms = Activation { n: b, c: 1, h: bins, w: width, data: spec };
+            let bins = spec.len() / (n * width);
+            let spectrograms = Activation { n, c: 1, h: bins, w: width, data: spec };
             let batch_ids: Vec<&str> = batch.indices.iter().map(|&i| ids[i].as_str()).collect();
             let supervision = sup.as_ref().and_then(|s| s.supervision(&batch_ids, &batch.crops, grid));
             let step_loss = trainer.train_step(Batch { images, spectrograms }, supervision.as_ref());
@@ -569,6 +614,37 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     println!("run folder: {}", args.output.display());
     Ok(())
+}
+
+fn log_path(run: &Path) -> PathBuf {
+    run.join(LOG)
+}
+
+/// SSL-align's neighbours mined with the trunks being trained (inference mode, test-time
+/// inputs), saved in the run folder and logged.
+fn self_mine(
+    trainer: &Trainer,
+    pairs: &[PairFiles],
+    ids: &[String],
+    run: &Path,
+    epoch: u64,
+    threads: usize,
+    log: &Path,
+) -> Result<Arc<NeighbourTable>> {
+    let start = Instant::now();
+    let device = Device::flex();
+    let source = FeatureSource::of_weights(trainer.state.to_weights(), trainer.config.model_config(), &device);
+    let table = mine(pairs, &source, &source, trainer.config.neighbours_k, threads, &device)?;
+    let file = NeighbourFile {
+        ids: ids.to_vec(),
+        table,
+        source: format!("the model being trained, before epoch {}", epoch + 1),
+    };
+    write_neighbours(&run.join(MINED), &file)?;
+    let seconds = start.elapsed().as_secs_f64();
+    append(log, json!({"step": trainer.step, "mined_neighbours_before_epoch": epoch + 1, "seconds": seconds}))?;
+    println!("mined {} neighbours per sample with the model being trained ({seconds:.1} s)", file.table.k);
+    Ok(Arc::new(file.table))
 }
 
 /// The cache of `--frame-cache DIR` for this training list: opened when it holds every
