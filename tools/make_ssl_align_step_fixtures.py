@@ -9,7 +9,8 @@ formula weights. The batch holds the three views of B samples one after the othe
 samples, their augmentations, their neighbours), and both trunks run once on all 3B in
 train mode, as avsl does. The loss is make_ssl_align_fixtures.loss_of on the backbone
 features (s_L) and the projections of the average-pooled image map and of the audio
-vector (s_A); then its gradients and one Adam step.
+vector (s_A); then its gradients and one Adam step. Also, from the same weights in eval
+mode, the maps and alignment projections `avsl eval` computes.
 
 The gradients of the layers near the inputs are ill-conditioned in float32 with these
 weights: PyTorch's own float32 gradients differ from its float64 ones by up to 2.5% of
@@ -24,6 +25,7 @@ import os
 import sys
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -69,9 +71,30 @@ def step(dtype):
     return model, names, loss
 
 
+@torch.no_grad()
+def inference():
+    """The same weights in eval mode (running statistics): what `avsl eval` computes, the
+    map cos(v(p), a) / tau and the normalised alignment projections."""
+    model = build_model()
+    fill_with_formula(model, 0)
+    model.eval()
+    image = torch.from_numpy(formula_values(9001, "input.image", IMAGE) * 8.0)
+    audio = torch.from_numpy(formula_values(9002, "input.audio", AUDIO) * 8.0)
+    h, w = (IMAGE[2] + 31) // 32, (IMAGE[3] + 31) // 32
+    v = model.imgnet(image).unflatten(1, (512, h, w))
+    a = model.audnet(audio)
+    maps = torch.einsum("nchw,nc->nhw", F.normalize(v, dim=1), F.normalize(a, dim=1)) / TAU
+    return {
+        "maps": summary(maps),
+        "image_projected": summary(F.normalize(model.img_align(v.mean(dim=(2, 3))), dim=1)),
+        "audio_projected": summary(F.normalize(model.aud_align(a), dim=1)),
+    }
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(2)
+    evaluated = inference()
     exact = dict(step(torch.float64)[0].named_parameters())
     model, names, loss = step(torch.float32)
     params = dict(model.named_parameters())
@@ -86,6 +109,7 @@ def main():
         "tensors": names, "loss": loss.item(), "grads": grads,
         "after_step": {n: summary(state[n]) for n in WATCHED},
         "buffers": {n: summary(state[n]) for n in BUFFERS},
+        "inference": evaluated,
         "torch": torch.__version__,
     }
     with open(os.path.join(OUT, "ssl_align_step.json"), "w") as f:

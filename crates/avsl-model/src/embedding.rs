@@ -6,18 +6,28 @@ use burn::tensor::Tensor;
 
 use crate::encoders::Encoders;
 
-/// One image: per head, the normalised embedding `[d, h·w]` (channel-major).
+/// One image: per head, the normalised embedding `[d, h·w]` (channel-major), and
+/// SSL-align's normalised alignment projection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageEmbedding {
     pub h: usize,
     pub w: usize,
     pub heads: Vec<Vec<f32>>,
+    pub projected: Option<Vec<f32>>,
 }
 
-/// One clip: per head, the normalised embedding `[d]`.
+/// One clip: per head, the normalised embedding `[d]`, and SSL-align's normalised
+/// alignment projection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudioEmbedding {
     pub heads: Vec<Vec<f32>>,
+    pub projected: Option<Vec<f32>>,
+}
+
+/// Rows of a `[B, d]` tensor.
+fn rows(t: Tensor<2>) -> Vec<Vec<f32>> {
+    let [_, d] = t.dims();
+    t.into_data().try_to_vec::<f32>().expect("float32 embeddings").chunks_exact(d).map(<[f32]>::to_vec).collect()
 }
 
 fn host(t: Tensor<4>) -> Vec<f32> {
@@ -28,14 +38,16 @@ impl Encoders {
     /// `[B, 3, 224, 224]` → one [`ImageEmbedding`] per image.
     pub fn embed_images(&self, images: Tensor<4>) -> Vec<ImageEmbedding> {
         let [b, _, _, _] = images.dims();
-        let heads = self.image_embeddings(images);
-        let [_, d, h, w] = heads[0].dims();
-        let values: Vec<Vec<f32>> = heads.into_iter().map(host).collect();
+        let outputs = self.image_outputs(images);
+        let [_, d, h, w] = outputs.heads[0].dims();
+        let values: Vec<Vec<f32>> = outputs.heads.into_iter().map(host).collect();
+        let mut projected = outputs.projected.map(rows).map(Vec::into_iter);
         (0..b)
             .map(|i| ImageEmbedding {
                 h,
                 w,
                 heads: values.iter().map(|v| v[i * d * h * w..(i + 1) * d * h * w].to_vec()).collect(),
+                projected: projected.as_mut().and_then(Iterator::next),
             })
             .collect()
     }
@@ -43,12 +55,16 @@ impl Encoders {
     /// `[B, 1, 257, T]` → one [`AudioEmbedding`] per clip.
     pub fn embed_audio(&self, spectrograms: Tensor<4>) -> Vec<AudioEmbedding> {
         let [b, _, _, _] = spectrograms.dims();
-        let heads = self.audio_embeddings(spectrograms);
-        let [_, d] = heads[0].dims();
+        let outputs = self.audio_outputs(spectrograms);
+        let [_, d] = outputs.heads[0].dims();
         let values: Vec<Vec<f32>> =
-            heads.into_iter().map(|t| t.into_data().try_to_vec::<f32>().expect("float32 embeddings")).collect();
+            outputs.heads.into_iter().map(|t| t.into_data().try_to_vec::<f32>().expect("float32 embeddings")).collect();
+        let mut projected = outputs.projected.map(rows).map(Vec::into_iter);
         (0..b)
-            .map(|i| AudioEmbedding { heads: values.iter().map(|v| v[i * d..(i + 1) * d].to_vec()).collect() })
+            .map(|i| AudioEmbedding {
+                heads: values.iter().map(|v| v[i * d..(i + 1) * d].to_vec()).collect(),
+                projected: projected.as_mut().and_then(Iterator::next),
+            })
             .collect()
     }
 }

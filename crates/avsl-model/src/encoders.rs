@@ -9,7 +9,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
-use crate::arch::{EncoderSet, ModelConfig};
+use crate::arch::{ALIGN_HEADS, Architecture, EncoderSet, ModelConfig};
 use crate::resnet::ResNet18;
 use crate::weights::{ModelError, Weights};
 
@@ -29,13 +29,48 @@ struct Linear {
     bias: Tensor<2>,
 }
 
+impl Linear {
+    fn take(w: &mut Weights, name: &str, out: usize, inputs: usize, device: &Device) -> Result<Linear, ModelError> {
+        Ok(Linear {
+            weight: w.take(&format!("{name}.weight"), [out, inputs], device)?,
+            bias: w.take::<1>(&format!("{name}.bias"), [out], device)?.reshape([1, out]),
+        })
+    }
+
+    fn apply(&self, x: Tensor<2>) -> Tensor<2> {
+        x.matmul(self.weight.clone().transpose()).add(self.bias.clone())
+    }
+}
+
+/// SSL-align's alignment projection p_v or p_a: Linear → ReLU → Linear (see
+/// [`crate::arch::ALIGN_HEADS`]).
+struct Projection {
+    first: Linear,
+    second: Linear,
+}
+
+impl Projection {
+    fn apply(&self, x: Tensor<2>) -> Tensor<2> {
+        self.second.apply(burn::tensor::activation::relu(self.first.apply(x)))
+    }
+}
+
 pub struct Encoders {
     imgnet: ResNet18,
     audnet: ResNet18,
     img_proj: Vec<Conv1x1>,
     aud_proj: Vec<Linear>,
+    /// SSL-align's (p_v, p_a); `None` for the other architectures.
+    align: Option<(Projection, Projection)>,
     pub config: ModelConfig,
     pub set: EncoderSet,
+}
+
+/// What one pass of the image (or audio) encoder gives: the normalised embedding of every
+/// map head, and SSL-align's normalised alignment projection.
+pub struct Outputs<T> {
+    pub heads: Vec<T>,
+    pub projected: Option<Tensor<2>>,
 }
 
 impl Encoders {
@@ -58,12 +93,21 @@ impl Encoders {
                 weight: w.take(&format!("{p}img_proj{head}.weight"), [dim, features, 1, 1], device)?,
                 bias: w.take(&format!("{p}img_proj{head}.bias"), [dim], device)?,
             });
-            aud_proj.push(Linear {
-                weight: w.take(&format!("{p}aud_proj{head}.weight"), [dim, features], device)?,
-                bias: w.take::<1>(&format!("{p}aud_proj{head}.bias"), [dim], device)?.reshape([1, dim]),
-            });
+            aud_proj.push(Linear::take(w, &format!("{p}aud_proj{head}"), dim, features, device)?);
         }
-        Ok(Encoders { imgnet, audnet, img_proj, aud_proj, config, set })
+        let align = match config.architecture {
+            Architecture::SslAlign => {
+                let mut projection = |name: &str| -> Result<Projection, ModelError> {
+                    Ok(Projection {
+                        first: Linear::take(w, &format!("{p}{name}.0"), features, features, device)?,
+                        second: Linear::take(w, &format!("{p}{name}.2"), dim, features, device)?,
+                    })
+                };
+                Some((projection(ALIGN_HEADS[0])?, projection(ALIGN_HEADS[1])?))
+            }
+            _ => None,
+        };
+        Ok(Encoders { imgnet, audnet, img_proj, aud_proj, align, config, set })
     }
 
     /// Image trunk: `[B, 3, 224, 224]` → `[B, 8·width, 7, 7]`.
@@ -80,29 +124,46 @@ impl Encoders {
 
     /// The normalised image embedding of every head, `[B, d, 7, 7]` each.
     pub fn image_embeddings(&self, image: Tensor<4>) -> Vec<Tensor<4>> {
+        self.image_outputs(image).heads
+    }
+
+    /// The image embeddings and (SSL-align) the projection p_v of the trunk's features
+    /// averaged over positions, from one trunk pass.
+    pub fn image_outputs(&self, image: Tensor<4>) -> Outputs<Tensor<4>> {
         let features = self.image_trunk(image);
-        if self.img_proj.is_empty() {
-            return vec![l2_normalize(features, 1)];
-        }
-        self.img_proj
-            .iter()
-            .map(|conv| {
-                let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
-                l2_normalize(conv2d(features.clone(), conv.weight.clone(), Some(conv.bias.clone()), options), 1)
-            })
-            .collect()
+        let projected = self.align.as_ref().map(|(p_v, _)| {
+            let [b, c, _, _] = features.dims();
+            l2_normalize(p_v.apply(features.clone().mean_dim(3).mean_dim(2).reshape([b, c])), 1)
+        });
+        let heads = if self.img_proj.is_empty() {
+            vec![l2_normalize(features, 1)]
+        } else {
+            self.img_proj
+                .iter()
+                .map(|conv| {
+                    let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+                    l2_normalize(conv2d(features.clone(), conv.weight.clone(), Some(conv.bias.clone()), options), 1)
+                })
+                .collect()
+        };
+        Outputs { heads, projected }
     }
 
     /// The normalised audio embedding of every head, `[B, d]` each.
     pub fn audio_embeddings(&self, spectrogram: Tensor<4>) -> Vec<Tensor<2>> {
+        self.audio_outputs(spectrogram).heads
+    }
+
+    /// The audio embeddings and (SSL-align) the projection p_a of the pooled features.
+    pub fn audio_outputs(&self, spectrogram: Tensor<4>) -> Outputs<Tensor<2>> {
         let pooled = self.audio_trunk(spectrogram);
-        if self.aud_proj.is_empty() {
-            return vec![l2_normalize(pooled, 1)];
-        }
-        self.aud_proj
-            .iter()
-            .map(|l| l2_normalize(pooled.clone().matmul(l.weight.clone().transpose()).add(l.bias.clone()), 1))
-            .collect()
+        let projected = self.align.as_ref().map(|(_, p_a)| l2_normalize(p_a.apply(pooled.clone()), 1));
+        let heads = if self.aud_proj.is_empty() {
+            vec![l2_normalize(pooled, 1)]
+        } else {
+            self.aud_proj.iter().map(|l| l2_normalize(l.apply(pooled.clone()), 1)).collect()
+        };
+        Outputs { heads, projected }
     }
 
     /// The localisation map S `[B, h, w]` of each image with its own audio.

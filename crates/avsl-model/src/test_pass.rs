@@ -12,7 +12,7 @@ use avsl_data::prefetch::for_each_batch;
 use avsl_data::preprocess::{load_spectrogram, load_test_image};
 use avsl_data::spectrogram::Spectrogram;
 use avsl_data::transform::INPUT_SIZE;
-use avsl_metrics::retrieval::{recall_at_k, transpose};
+use avsl_metrics::retrieval::{Alignment, alignment_and_magnitude, recall_at_k, transpose};
 use avsl_metrics::scoring::Map;
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -66,6 +66,8 @@ pub struct Embedded {
     pub clips: Distinct,
     pub maps: Vec<Option<Map>>,
     pub image_vectors: Vec<Option<Vec<f32>>>,
+    /// Each frame's alignment projection (SSL-align only).
+    pub image_projected: Vec<Option<Vec<f32>>>,
     pub objects: Option<Vec<Option<Map>>>,
     pub audio: Vec<Option<AudioEmbedding>>,
     pub bad: Vec<BadFile>,
@@ -166,6 +168,7 @@ pub fn embed_pairs(
     }
     let mut maps: Vec<Option<Map>> = vec![None; frames.of_sample.len()];
     let mut image_vectors = Vec::with_capacity(frames.files.len());
+    let mut image_projected = Vec::with_capacity(frames.files.len());
     let mut object_maps = objects.map(|_| Vec::with_capacity(frames.files.len()));
     for_each_batch(
         frames.files.len(),
@@ -177,6 +180,7 @@ pub fn embed_pairs(
             let b = good.len() / (3 * INPUT_SIZE * INPUT_SIZE);
             if b == 0 {
                 image_vectors.extend(loaded.iter().map(|_| None));
+                image_projected.extend(loaded.iter().map(|_| None));
                 if let Some(out) = object_maps.as_mut() {
                     out.extend(loaded.iter().map(|_| None));
                 }
@@ -194,6 +198,7 @@ pub fn embed_pairs(
                 }
             }
             image_vectors.extend(embedded.iter().map(|e| e.as_ref().map(image_vector)));
+            image_projected.extend(embedded.iter().map(|e| e.as_ref().and_then(|e| e.projected.clone())));
             if let (Some(ogl), Some(out)) = (objects, object_maps.as_mut()) {
                 let om = ogl.maps(x);
                 let [_, h, w] = om.dims();
@@ -207,23 +212,62 @@ pub fn embed_pairs(
     )?;
     let mut bad = bad.into_inner().expect("no panic while holding the list");
     bad.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Embedded { frames, clips, maps, image_vectors, objects: object_maps, audio, bad })
+    Ok(Embedded { frames, clips, maps, image_vectors, image_projected, objects: object_maps, audio, bad })
 }
 
-/// Cross-modal retrieval recall@k among the samples `positives` (each with its own frame
-/// and clip), scored by the mean of the map S over positions: (audio→image, image→audio).
-pub fn retrieval_recall(e: &Embedded, positives: &[usize], ks: &[usize], device: &Device) -> (Vec<f64>, Vec<f64>) {
+/// Which features rank the retrieval candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetrievalFeatures {
+    /// The mean of the map S over positions (the localisation embeddings; for SSL-align
+    /// the trunks' own features, its s_L).
+    Maps,
+    /// SSL-align's alignment projections (its s_A).
+    Projected,
+}
+
+impl Embedded {
+    /// True when the model gave alignment projections.
+    pub fn has_projections(&self) -> bool {
+        self.image_projected.iter().flatten().next().is_some()
+    }
+}
+
+/// Cross-modal measures among the samples `positives` (each with its own frame and clip).
+#[derive(Debug, Clone)]
+pub struct CrossModal {
+    /// Retrieval recall@k, audio→image and image→audio.
+    pub a2v: Vec<f64>,
+    pub v2a: Vec<f64>,
+    pub alignment: Alignment,
+}
+
+/// Retrieval recall@k for each of `ks`, and alignment and magnitude, with `features`.
+pub fn cross_modal(
+    e: &Embedded,
+    positives: &[usize],
+    ks: &[usize],
+    features: RetrievalFeatures,
+    device: &Device,
+) -> CrossModal {
     let n = positives.len();
-    let rows = |vectors: Vec<Vec<f32>>| {
-        let d = vectors[0].len();
-        Tensor::<2>::from_data(TensorData::new(vectors.concat(), [n, d]), device)
-    };
     let readable = "a readable sample (see Embedded::readable)";
-    let images =
-        rows(positives.iter().map(|&i| e.image_vectors[e.frames.of_sample[i]].clone().expect(readable)).collect());
-    let audio = rows(
-        positives.iter().map(|&i| audio_vector(e.audio[e.clips.of_sample[i]].as_ref().expect(readable))).collect(),
-    );
-    let a2v = audio.matmul(images.transpose()).into_data().try_to_vec::<f32>().expect("float32 similarities");
-    (recall_at_k(&a2v, n, ks), recall_at_k(&transpose(&a2v, n), n, ks))
+    let frame = |i: usize| match features {
+        RetrievalFeatures::Maps => e.image_vectors[e.frames.of_sample[i]].clone().expect(readable),
+        RetrievalFeatures::Projected => e.image_projected[e.frames.of_sample[i]].clone().expect("projections"),
+    };
+    let clip = |i: usize| {
+        let a = e.audio[e.clips.of_sample[i]].as_ref().expect(readable);
+        match features {
+            RetrievalFeatures::Maps => audio_vector(a),
+            RetrievalFeatures::Projected => a.projected.clone().expect("projections"),
+        }
+    };
+    let images: Vec<f32> = positives.iter().flat_map(|&i| frame(i)).collect();
+    let audio: Vec<f32> = positives.iter().flat_map(|&i| clip(i)).collect();
+    let d = images.len() / n;
+    let alignment = alignment_and_magnitude(&images, &audio, n, d);
+    let matrix = |values: Vec<f32>| Tensor::<2>::from_data(TensorData::new(values, [n, d]), device);
+    let a2v = matrix(audio).matmul(matrix(images).transpose());
+    let a2v = a2v.into_data().try_to_vec::<f32>().expect("float32 similarities");
+    CrossModal { a2v: recall_at_k(&a2v, n, ks), v2a: recall_at_k(&transpose(&a2v, n), n, ks), alignment }
 }

@@ -6,11 +6,12 @@
 use std::path::Path;
 
 use avsl_model::adam::Adam;
+use avsl_model::encoders::paired_maps;
 use avsl_model::formula::{formula_values, formula_weights_for};
 use avsl_model::host_conv::Activation;
 use avsl_model::trainable::{Batch, Masks, TrainState};
-use avsl_model::{Architecture, ModelConfig};
-use burn::tensor::Device;
+use avsl_model::{Architecture, EncoderSet, Encoders, ModelConfig};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
@@ -118,4 +119,28 @@ fn one_ssl_align_training_step_matches_pytorch() {
     for (name, summary) in f["after_step"].as_object().unwrap() {
         assert_summary(&format!("{name} after Adam"), &state.params.get(name).unwrap().values, summary, 0.0, 2e-5);
     }
+}
+
+/// The inference path of SSL-align (`avsl eval`): running statistics, maps cos(v(p), a)/τ
+/// from the trunks' features, the normalised alignment projections.
+#[test]
+fn ssl_align_inference_matches_pytorch() {
+    let f = fixture("ssl_align_step.json");
+    let mut weights = formula_weights_for(&f["tensors"]);
+    let config = ModelConfig {
+        dim: f["dim"].as_u64().unwrap() as usize,
+        tau: f["tau"].as_f64().unwrap(),
+        ..ModelConfig::published(Architecture::SslAlign)
+    };
+    let device = Device::flex();
+    let encoders = Encoders::load(&mut weights, config, EncoderSet::Online, &device).unwrap();
+    let tensor = |a: Activation| Tensor::<4>::from_data(TensorData::new(a.data, [a.n, a.c, a.h, a.w]), &device);
+    let image = encoders.image_outputs(tensor(input(9001, &f["image"])));
+    let audio = encoders.audio_outputs(tensor(input(9002, &f["audio"])));
+    let host = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+    let maps = paired_maps(&image.heads, &audio.heads, config.tau).into_data().try_to_vec::<f32>().unwrap();
+    let expected = &f["inference"];
+    assert_summary("maps", &maps, &expected["maps"], 1e-5, 1e-6);
+    assert_summary("image projections", &host(image.projected.unwrap()), &expected["image_projected"], 1e-5, 1e-6);
+    assert_summary("audio projections", &host(audio.projected.unwrap()), &expected["audio_projected"], 1e-5, 1e-6);
 }

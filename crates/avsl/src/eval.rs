@@ -15,7 +15,7 @@ use avsl_metrics::calibration::Calibration;
 use avsl_metrics::scoring::ScoringConfig;
 use avsl_model::checkpoint::{read_checkpoint, read_torchvision_resnet18};
 use avsl_model::ogl::ObjectSaliency;
-use avsl_model::test_pass::{Embedded, OnBadFile, distinct_pairs, embed_pairs, retrieval_recall};
+use avsl_model::test_pass::{Embedded, OnBadFile, RetrievalFeatures, cross_modal, distinct_pairs, embed_pairs};
 use avsl_model::{Architecture, EncoderSet};
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
@@ -103,20 +103,30 @@ fn report_skipped(dir: &Path, samples: &[TestSample], embedded: &Embedded, kept:
     )
 }
 
-/// Cross-modal retrieval over the samples with boxes.
+/// Cross-modal retrieval, alignment and magnitude over the samples with boxes.
 fn retrieval(samples: &[TestSample], kept: &[usize], embedded: &Embedded, device: &Device) -> Value {
     let positives: Vec<usize> = kept.iter().copied().filter(|&i| samples[i].has_boxes()).collect();
     if positives.is_empty() {
         return Value::Null;
     }
     let ks = [1, 5, 10];
-    let (a2v, v2a) = retrieval_recall(embedded, &positives, &ks, device);
     let mut out = serde_json::Map::new();
     out.insert("n".into(), json!(positives.len()));
     out.insert("score".into(), json!("mean over positions of the map S (audio and image embeddings of the model)"));
-    for (k, (a, v)) in ks.iter().zip(a2v.iter().zip(&v2a)) {
-        out.insert(format!("a2v_R@{k}"), json!(a));
-        out.insert(format!("v2a_R@{k}"), json!(v));
+    let mut add = |prefix: &str, features: RetrievalFeatures| {
+        let c = cross_modal(embedded, &positives, &ks, features, device);
+        for (k, (a, v)) in ks.iter().zip(c.a2v.iter().zip(&c.v2a)) {
+            out.insert(format!("{prefix}a2v_R@{k}"), json!(a));
+            out.insert(format!("{prefix}v2a_R@{k}"), json!(v));
+        }
+        // "Aligning Sight and Sound" Table VI (measured there on training samples).
+        out.insert(format!("{prefix}alignment"), json!(c.alignment.alignment));
+        out.insert(format!("{prefix}magnitude"), json!(c.alignment.magnitude));
+    };
+    add("", RetrievalFeatures::Maps);
+    if embedded.has_projections() {
+        add("projected_", RetrievalFeatures::Projected);
+        out.insert("projected_score".into(), json!("cosine of the alignment projections p_v(avg v), p_a(a) (s_A)"));
     }
     Value::Object(out)
 }

@@ -129,6 +129,19 @@ fn mined_neighbours_feed_training_and_the_checkpoint_evaluates() {
         let metrics: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(Path::new(&out).join("metrics.json")).unwrap()).unwrap();
         assert!(metrics["av"]["all"].is_object(), "{testset}: {metrics}");
+        if testset == "vggss_plus_silent" {
+            // Retrieval and the alignment analysis, with the maps' features and with the
+            // alignment projections.
+            let r = &metrics["retrieval"];
+            for prefix in ["", "projected_"] {
+                let alignment = r[format!("{prefix}alignment")].as_f64().unwrap();
+                let magnitude = r[format!("{prefix}magnitude")].as_f64().unwrap();
+                assert!((-1.0..=1.0).contains(&alignment) && (0.0..=2.0).contains(&magnitude), "{r}");
+                assert!(
+                    r[format!("{prefix}a2v_R@10")].as_f64().unwrap() >= r[format!("{prefix}a2v_R@1")].as_f64().unwrap()
+                );
+            }
+        }
     }
     // A neighbour file of another list is refused, naming the file.
     avsl(&["synth", "--out", &p("other"), "--train", "6", "--test", "2", "--negatives", "0", "--seed", "8"]);
