@@ -16,9 +16,14 @@ use rayon::prelude::*;
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// What to measure: `loader`, `eval-maps`, `forward`, `train`, `localize` (default:
-    /// everything; `localize` needs FFmpeg).
+    /// What to measure: `loader`, `eval-maps`, `forward`, `train`, `localize`,
+    /// `neighbours` (default: all but `neighbours`, which takes minutes; `localize` needs
+    /// FFmpeg).
     pub what: Vec<String>,
+    /// Samples of the `neighbours` benchmark (VGG-Sound 144k by default), 512 features
+    /// each, k = 1000.
+    #[arg(long, default_value_t = 144_000)]
+    pub neighbour_rows: usize,
     /// Threads for the multi-threaded figures (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -324,6 +329,20 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let mut report = serde_json::json!({ "threads": threads, "device": "cpu" });
     for item in &what {
         match item.as_str() {
+            "neighbours" => {
+                let (n, d, k) = (args.neighbour_rows, 512, 1000.min(args.neighbour_rows.saturating_sub(1)));
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+                let features: Vec<f32> = (0..n * d).map(|_| rng.random_range(0.0..1.0f32)).collect();
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+                let bar = crate::progress::bar(n, "top-k");
+                let start = Instant::now();
+                pool.install(|| avsl_model::neighbours::top_k_cosine(&features, n, d, k, &|rows| bar.inc(rows as u64)));
+                let seconds = start.elapsed().as_secs_f64();
+                bar.finish_and_clear();
+                println!("neighbours: top-{k} cosine over {n} x {d} features in {seconds:.1} s on {threads} threads");
+                report["neighbours_rows"] = n.into();
+                report["neighbours_seconds"] = seconds.into();
+            }
             "loader" => {
                 let temp = tempfile::tempdir()?;
                 let data: PathBuf = args.data_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());

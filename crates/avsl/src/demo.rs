@@ -1,7 +1,8 @@
-//! `avsl demo`: the whole method on generated data, through the same commands a user
-//! runs. Generate the synthetic benchmark, train SLAVC and EZ-VSL on it (`avsl train`),
-//! evaluate them and three baselines on its extended test set (`avsl eval`, `avsl
-//! eval-maps`), and write `report.md`, `report.json` and the figures.
+//! `avsl demo`: the three methods on generated data, through the same commands a user
+//! runs. Generate the synthetic benchmark, train SLAVC, EZ-VSL and SSL-align on it (`avsl
+//! train`), evaluate them and three baselines on its extended and its multi-source
+//! (interactive) test sets (`avsl eval`, `avsl eval-maps`), and write `report.md`,
+//! `report.json` and the figures.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use avsl_data::fsutil::{create_dir_all, write_atomic};
+use avsl_data::is3::{SourcePair, find_list, read_source_pairs};
 use avsl_data::npy::encode_npy_f32;
 use avsl_data::synth::{SynthConfig, SynthSummary};
 use avsl_data::testset::{TestSample, TestSet, TestSetPaths, build_test_list};
@@ -21,8 +23,8 @@ use clap::Args;
 use serde_json::Value;
 
 use crate::dataset_args::DatasetArgs;
-use crate::demo_figures::{overlay_grid, pr_curves, training_curves};
-use crate::demo_report::{ModelResult, RunFacts, write_report};
+use crate::demo_figures::{interactive_grid, overlay_grid, pr_curves, training_curves};
+use crate::demo_report::{ModelResult, RunFacts, Seconds, write_report};
 use crate::eval::EvalArgs;
 use crate::eval_maps::{EvalMapsArgs, MapKindArg, ProtocolArg, ProtocolArgs};
 use crate::evaluation::Scored;
@@ -53,14 +55,15 @@ pub struct Plan {
     pub synth: SynthConfig,
     pub slavc: TrainConfig,
     pub ezvsl: TrainConfig,
+    pub ssl_align: TrainConfig,
 }
 
 impl Plan {
     pub fn new(quick: bool, seed: u64) -> Plan {
         let synth = if quick {
-            SynthConfig { seed, train: 640, test: 100, negatives: 50, ..SynthConfig::default() }
+            SynthConfig { seed, train: 640, test: 100, negatives: 50, interactive: 30, ..SynthConfig::default() }
         } else {
-            SynthConfig { seed, ..SynthConfig::default() }
+            SynthConfig { seed, interactive: 100, ..SynthConfig::default() }
         };
         // Narrow trunks (width 16: 16-32-64-128 channels), d = 64, and the learning rate and
         // momentum of a few-hundred-step run (SYNTH.md: lr 1e-4 and m 0.999 are too slow for
@@ -75,11 +78,24 @@ impl Plan {
             seed,
             ..TrainConfig::default()
         };
-        let (slavc_epochs, ezvsl_epochs) = if quick { (2, 2) } else { (4, 3) };
+        let (slavc_epochs, ezvsl_epochs) = if quick { (2, 2) } else { (3, 2) };
+        // SSL-align's step runs three views through each trunk (3× the samples), so it
+        // gets one epoch; it mines its neighbours once, with its initial trunks (no
+        // pretrained encoder in a demo), k = 1% of the training set.
+        let ssl_align = TrainConfig {
+            model: Architecture::SslAlign,
+            epochs: 1,
+            tau: Architecture::SslAlign.published_tau(),
+            dropout_image: 0.0,
+            neighbours_k: (synth.train / 100).max(2),
+            mine_every: 1000,
+            ..common.clone()
+        };
         Plan {
             synth,
             slavc: TrainConfig { model: Architecture::Slavc, epochs: slavc_epochs, ..common.clone() },
             ezvsl: TrainConfig { model: Architecture::Ezvsl, epochs: ezvsl_epochs, dropout_image: 0.0, ..common },
+            ssl_align,
         }
     }
 }
@@ -87,9 +103,13 @@ impl Plan {
 const TESTSET: &str = "vggss_plus_silent";
 
 fn protocol_args(data: &Path, output: PathBuf) -> ProtocolArgs {
+    protocol_args_for(data, TESTSET, output)
+}
+
+fn protocol_args_for(data: &Path, testset: &str, output: PathBuf) -> ProtocolArgs {
     ProtocolArgs {
         dataset: DatasetArgs { data: data.to_path_buf(), metadata: None, gt: None },
-        testset: TESTSET.to_string(),
+        testset: testset.to_string(),
         plus_silent_csv: None,
         alpha: None,
         tau: 0.03,
@@ -163,6 +183,56 @@ fn evaluate(
     })
 }
 
+/// `avsl eval --testset is3` of a checkpoint, its maps kept for the figure.
+fn evaluate_interactive(data: &Path, checkpoint: PathBuf, output: PathBuf, model: Architecture) -> Result<()> {
+    crate::interactive_eval::run_checkpoint(EvalArgs {
+        protocol: protocol_args_for(data, crate::interactive_eval::TESTSET, output),
+        checkpoint,
+        object_weights: None,
+        use_mom_eval: model == Architecture::Slavc,
+        model: None,
+        batch_size: 16,
+        threads: None,
+        device: "cpu".into(),
+        save_maps: true,
+        skip_bad: false,
+    })?;
+    Ok(())
+}
+
+/// A fixed map (the baselines') for every pair of the multi-source set, scored by
+/// `avsl eval-maps --testset is3`.
+fn evaluate_interactive_fixed_map(
+    data: &Path,
+    pairs: &[SourcePair],
+    out: &Path,
+    name: &str,
+    grid: &[f32],
+) -> Result<()> {
+    let maps = out.join("baselines").join(format!("{name}_is3"));
+    create_dir_all(&maps)?;
+    write_atomic(&maps.join("map.npy"), &encode_npy_f32(&[MAP_SIZE, MAP_SIZE], grid))?;
+    let mut index = String::from("video,audio,map\n");
+    for pair in pairs {
+        index.push_str(&format!("{0},{0},map.npy\n", pair.name));
+    }
+    write_atomic(&maps.join("index.csv"), index.as_bytes())?;
+    crate::interactive_eval::run_maps(EvalMapsArgs {
+        protocol: protocol_args_for(data, crate::interactive_eval::TESTSET, out.join("eval_is3").join(name)),
+        maps,
+        map_kind: MapKindArg::Scores,
+        object_maps: None,
+        allow_outside_paths: false,
+    })?;
+    Ok(())
+}
+
+/// The baselines' maps on the 224×224 grid: `value(x, y)` at pixel centres.
+fn fixed_grid(value: impl Fn(f64, f64) -> f32) -> Vec<f32> {
+    let at = |i: usize| (i as f64 + 0.5) / MAP_SIZE as f64;
+    (0..MAP_SIZE * MAP_SIZE).map(|i| value(at(i % MAP_SIZE), at(i / MAP_SIZE))).collect()
+}
+
 /// A map for every test pair from `value(x, y)` on the 224×224 grid, scored as is.
 fn evaluate_fixed_map(
     data: &Path,
@@ -173,8 +243,7 @@ fn evaluate_fixed_map(
 ) -> Result<Scored> {
     let maps = out.join("baselines").join(name);
     create_dir_all(&maps)?;
-    let at = |i: usize| (i as f64 + 0.5) / MAP_SIZE as f64;
-    let grid: Vec<f32> = (0..MAP_SIZE * MAP_SIZE).map(|i| value(at(i % MAP_SIZE), at(i / MAP_SIZE))).collect();
+    let grid = fixed_grid(value);
     write_atomic(&maps.join("map.npy"), &encode_npy_f32(&[MAP_SIZE, MAP_SIZE], &grid))?;
     let mut index = String::from("video,audio,map\n");
     for pair in samples.iter().map(|s| (&s.video_id, &s.audio_id)).collect::<std::collections::BTreeSet<_>>() {
@@ -211,50 +280,47 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let out = &args.out;
     let data = out.join("data");
     let start = Instant::now();
-    let stage = |k: usize, what: &str| println!("\n[{k}/6 at {:.0} s] {what}", start.elapsed().as_secs_f64());
+    let stage = |k: usize, what: &str| println!("\n[{k}/8 at {:.0} s] {what}", start.elapsed().as_secs_f64());
 
     stage(1, "generating the synthetic benchmark");
     let summary: SynthSummary = generate_with_progress(&data, &plan.synth)?;
     let generate_s = start.elapsed().as_secs_f64();
     let test = build_test_list(&TestSetPaths::new(&data), TestSet::VggssPlusSilent)?;
+    let interactive = read_source_pairs(&find_list(&data.join("metadata"))?, &data)?;
 
-    stage(2, "training SLAVC");
-    let t = Instant::now();
-    let slavc_run = train(&data, out, &plan.slavc, args.threads)?;
-    let slavc_s = t.elapsed().as_secs_f64();
+    let mut runs = Vec::new();
+    let mut train_s = Vec::new();
+    for (k, (config, label)) in
+        [(&plan.slavc, "SLAVC"), (&plan.ezvsl, "EZ-VSL"), (&plan.ssl_align, "SSL-align")].into_iter().enumerate()
+    {
+        stage(k + 2, &format!("training {label}"));
+        let t = Instant::now();
+        runs.push((config.model, train(&data, out, config, args.threads)?));
+        train_s.push(t.elapsed().as_secs_f64());
+    }
 
-    stage(3, "training EZ-VSL");
-    let t = Instant::now();
-    let ezvsl_run = train(&data, out, &plan.ezvsl, args.threads)?;
-    let ezvsl_s = t.elapsed().as_secs_f64();
-
-    stage(4, "evaluating the models and the baselines on the extended test set");
+    stage(5, "evaluating the models and the baselines on the extended test set");
     let t = Instant::now();
     let eval_dir = out.join("eval");
     let mut results: Vec<ModelResult> = Vec::new();
     let mut add = |name: &str, what: &str, scored: Scored| -> Result<()> {
         let metrics = read_metrics(&eval_dir.join(name))?;
-        results.push(ModelResult { name: name.to_string(), what: what.to_string(), metrics, scored });
+        results.push(ModelResult {
+            name: name.to_string(),
+            what: what.to_string(),
+            metrics,
+            scored,
+            interactive: None,
+        });
         Ok(())
     };
-    let scored = evaluate(
-        &data,
-        slavc_run.join("latest.safetensors"),
-        eval_dir.join("slavc"),
-        Architecture::Slavc,
-        args.threads,
-    )?;
-    add("slavc", "SLAVC, trained (momentum encoders)", scored)?;
-    let scored = evaluate(
-        &data,
-        ezvsl_run.join("latest.safetensors"),
-        eval_dir.join("ezvsl"),
-        Architecture::Ezvsl,
-        args.threads,
-    )?;
-    add("ezvsl", "EZ-VSL, trained", scored)?;
+    for (model, run) in &runs {
+        let name = model_key(*model);
+        let scored = evaluate(&data, run.join("latest.safetensors"), eval_dir.join(name), *model, args.threads)?;
+        add(name, describe(*model), scored)?;
+    }
     let untrained = untrained_checkpoint(out, &plan.slavc)?;
-    let scored = evaluate(&data, untrained, eval_dir.join("untrained"), Architecture::Slavc, args.threads)?;
+    let scored = evaluate(&data, untrained.clone(), eval_dir.join("untrained"), Architecture::Slavc, args.threads)?;
     add("untrained", "SLAVC with its initial random weights", scored)?;
     // σ = a quarter of the frame: its top half is the central disc of half the frame.
     let gaussian = |x: f64, y: f64| (-((x - 0.5).powi(2) + (y - 0.5).powi(2)) / (2.0 * 0.25f64.powi(2))).exp() as f32;
@@ -264,29 +330,45 @@ pub fn run(args: DemoArgs) -> Result<()> {
     add("whole_image", "a constant map: the whole frame", scored)?;
     let eval_s = t.elapsed().as_secs_f64();
 
-    stage(5, "drawing the figures");
+    stage(6, "evaluating them on the multi-source (interactive) test set");
+    let t = Instant::now();
+    let is3_dir = out.join("eval_is3");
+    for (model, run) in &runs {
+        evaluate_interactive(&data, run.join("latest.safetensors"), is3_dir.join(model_key(*model)), *model)?;
+    }
+    evaluate_interactive(&data, untrained, is3_dir.join("untrained"), Architecture::Slavc)?;
+    evaluate_interactive_fixed_map(&data, &interactive, out, "center_prior", &fixed_grid(gaussian))?;
+    evaluate_interactive_fixed_map(&data, &interactive, out, "whole_image", &fixed_grid(|_, _| 1.0))?;
+    for r in results.iter_mut() {
+        r.interactive = Some(read_metrics(&is3_dir.join(&r.name))?);
+    }
+    let interactive_s = t.elapsed().as_secs_f64();
+
+    stage(7, "drawing the figures");
     let figures = out.join("figures");
     create_dir_all(&figures)?;
-    training_curves(&figures, &[("SLAVC", &slavc_run), ("EZ-VSL", &ezvsl_run)])?;
+    let labelled: Vec<(&str, &PathBuf)> = runs.iter().map(|(m, run)| (describe_short(*m), run)).collect();
+    training_curves(&figures, &labelled)?;
     pr_curves(&figures.join("pr_curves.png"), &results)?;
     let maps_of = |name: &str| match name {
         "center_prior" | "whole_image" => out.join("baselines").join(name),
         _ => eval_dir.join(name).join("maps"),
     };
-    let rows: Vec<_> = ["slavc", "ezvsl", "untrained", "center_prior"]
-        .iter()
-        .filter_map(|n| results.iter().find(|r| r.name == *n))
-        .map(|r| (r, maps_of(&r.name)))
-        .collect();
+    let shown = ["slavc", "ezvsl", "ssl_align", "untrained", "center_prior"];
+    let rows: Vec<_> =
+        shown.iter().filter_map(|n| results.iter().find(|r| r.name == *n)).map(|r| (r, maps_of(&r.name))).collect();
     overlay_grid(&figures.join("heatmaps.png"), &test, &rows)?;
+    let is3_rows: Vec<_> =
+        ["slavc", "ezvsl", "ssl_align", "untrained"].iter().map(|n| (n.to_string(), is3_dir.join(n))).collect();
+    interactive_grid(&figures.join("interactive.png"), &interactive, &is3_rows)?;
 
-    stage(6, "writing the report");
+    stage(8, "writing the report");
     let facts = RunFacts {
         quick: args.quick,
         data: data.clone(),
         summary,
         plan,
-        seconds: [generate_s, slavc_s, ezvsl_s, eval_s],
+        seconds: Seconds { generate: generate_s, train: train_s, evaluate: eval_s, interactive: interactive_s },
         total_s: start.elapsed().as_secs_f64(),
     };
     write_report(out, &facts, &results)?;
@@ -297,4 +379,29 @@ pub fn run(args: DemoArgs) -> Result<()> {
         out.join("report.json").display()
     );
     Ok(())
+}
+
+/// The name of a trained model's results (`eval/<key>`).
+pub fn model_key(model: Architecture) -> &'static str {
+    match model {
+        Architecture::Slavc => "slavc",
+        Architecture::Ezvsl => "ezvsl",
+        Architecture::SslAlign => "ssl_align",
+    }
+}
+
+fn describe(model: Architecture) -> &'static str {
+    match model {
+        Architecture::Slavc => "SLAVC, trained (momentum encoders)",
+        Architecture::Ezvsl => "EZ-VSL, trained",
+        Architecture::SslAlign => "SSL-align, trained",
+    }
+}
+
+fn describe_short(model: Architecture) -> &'static str {
+    match model {
+        Architecture::Slavc => "SLAVC",
+        Architecture::Ezvsl => "EZ-VSL",
+        Architecture::SslAlign => "SSL-align",
+    }
 }

@@ -1,5 +1,6 @@
-//! The demo's figures: training curves of both models, the precision–recall curves of
-//! every model, and a grid of heatmaps over test frames.
+//! The demo's figures: training curves of the models, the precision–recall curves of
+//! every model, a grid of heatmaps over test frames, and the multi-source scenes with
+//! each of their sounds.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -7,10 +8,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use avsl_data::fsutil::write_atomic;
 use avsl_data::image_io::{RgbImage, encode_png, read_rgb};
+use avsl_data::is3::SourcePair;
 use avsl_data::npy::read_npy_f32;
 use avsl_data::testset::TestSample;
 use avsl_data::transform::test_resize;
 use avsl_metrics::SampleResult;
+use avsl_metrics::interactive::image_of_pair;
 use avsl_metrics::score::to_grid;
 use serde_json::Value;
 
@@ -179,4 +182,65 @@ pub fn overlay_grid(path: &Path, samples: &[TestSample], rows: &[(&ModelResult, 
     draw_texts(&mut canvas, &texts, 17).map_err(|e| anyhow!("{}: cannot draw labels: {e}", path.display()))?;
     write_atomic(path, &encode_png(&canvas))?;
     Ok(())
+}
+
+/// The first two scenes of the multi-source set, each frame once per sound (columns): the
+/// frame with that sound's object boxed, then each model's map for that sound (`rows`:
+/// name and its `eval --testset is3 --save-maps` folder) with the pair's cIoU.
+pub fn interactive_grid(path: &Path, pairs: &[SourcePair], rows: &[(String, PathBuf)]) -> Result<()> {
+    let mut scenes: Vec<&str> = pairs.iter().map(|p| image_of_pair(&p.name)).collect();
+    scenes.dedup();
+    let shown: Vec<&SourcePair> =
+        pairs.iter().filter(|p| scenes.iter().take(2).any(|s| *s == image_of_pair(&p.name))).collect();
+    let (width, height) = (LABEL_W + shown.len() * TILE, HEADER_H + (rows.len() + 1) * TILE);
+    let mut canvas = RgbImage::new(width, height);
+    canvas.data.fill(255);
+    let mut texts: Vec<(String, usize, usize)> = Vec::new();
+    let indices: Vec<HashMap<(String, String), PathBuf>> =
+        rows.iter().map(|(_, dir)| map_index(&dir.join("maps"))).collect::<Result<_>>()?;
+    let cious: Vec<HashMap<String, f64>> = rows.iter().map(|(_, dir)| pair_cious(dir)).collect::<Result<_>>()?;
+    for (col, pair) in shown.iter().enumerate() {
+        let x0 = LABEL_W + col * TILE;
+        let frame = test_resize(&read_rgb(&pair.frame)?);
+        let sound = pair.name.rsplit('_').next().unwrap_or("");
+        texts.push((format!("sound: {sound}"), x0 + 6, 6));
+        let mut boxed = frame.clone();
+        let b = pair.gt_box;
+        let clamp = |v: i64| v.clamp(0, TILE as i64) as usize;
+        draw_rect(&mut boxed, [clamp(b.xmin), clamp(b.ymin), clamp(b.xmax), clamp(b.ymax)], [0, 230, 0], 3);
+        blit(&mut canvas, &boxed, x0, HEADER_H);
+        for (r, ((name, _), (index, ciou))) in rows.iter().zip(indices.iter().zip(&cious)).enumerate() {
+            let key = (pair.name.clone(), pair.name.clone());
+            let file = index.get(&key).ok_or_else(|| anyhow!("no map for {} among {name}'s maps", pair.name))?;
+            let (shape, values) = read_npy_f32(file)?;
+            let map = to_grid(&values, shape[0], shape[shape.len() - 1], false);
+            let y0 = HEADER_H + (r + 1) * TILE;
+            blit(&mut canvas, &overlay(&frame, &map), x0, y0);
+            if let Some(c) = ciou.get(&pair.name) {
+                texts.push((format!("cIoU {c:.2}"), x0 + 6, y0 + TILE - 22));
+            }
+        }
+    }
+    texts.push(("frame + source".into(), 8, HEADER_H + TILE / 2));
+    for (r, (name, _)) in rows.iter().enumerate() {
+        texts.push((name.clone(), 8, HEADER_H + (r + 1) * TILE + TILE / 2));
+    }
+    draw_texts(&mut canvas, &texts, 17).map_err(|e| anyhow!("{}: cannot draw labels: {e}", path.display()))?;
+    write_atomic(path, &encode_png(&canvas))?;
+    Ok(())
+}
+
+/// cIoU of every pair from an interactive evaluation's `pairs.csv`.
+fn pair_cious(dir: &Path) -> Result<HashMap<String, f64>> {
+    let path = dir.join("pairs.csv");
+    let mut reader = csv::Reader::from_path(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut out = HashMap::new();
+    for row in reader.records() {
+        let row = row.with_context(|| format!("{}: not a pairs table", path.display()))?;
+        out.insert(
+            row[0].to_string(),
+            row[2].parse().with_context(|| format!("{}: cIoU {}", path.display(), &row[2]))?,
+        );
+    }
+    Ok(out)
 }

@@ -148,23 +148,30 @@ fn calibration(
     Ok(Some(c))
 }
 
-fn save_maps(dir: &Path, samples: &[TestSample], kept: &[usize], e: &Embedded) -> Result<()> {
-    let maps_dir = dir.join("maps");
-    create_dir_all(&maps_dir)?;
+/// `dir` as `eval-maps` reads it: one `.npy` per (video, audio) key, named by its position
+/// `i`, and `index.csv`. A key listed twice keeps its first map.
+pub(crate) fn write_map_folder<'a>(
+    dir: &Path,
+    maps: impl Iterator<Item = (usize, [&'a str; 2], &'a Map)>,
+) -> Result<()> {
+    create_dir_all(dir)?;
     let mut index = String::from("video,audio,map\n");
     let mut seen = std::collections::BTreeSet::new();
-    for &i in kept {
-        let s = &samples[i];
-        // A (video, audio) pair listed twice has one map.
-        if !seen.insert((s.video_id.clone(), s.audio_id.clone())) {
+    for (i, [video, audio], map) in maps {
+        if !seen.insert((video, audio)) {
             continue;
         }
-        let map = e.pair_map(i);
         let file = format!("{i:06}.npy");
-        write_atomic(&maps_dir.join(&file), &encode_npy_f32(&[map.h, map.w], &map.values))?;
-        index.push_str(&csv_row(&[&s.video_id, &s.audio_id, &file]));
+        write_atomic(&dir.join(&file), &encode_npy_f32(&[map.h, map.w], &map.values))?;
+        index.push_str(&csv_row(&[video, audio, &file]));
     }
-    write_atomic(&maps_dir.join("index.csv"), index.as_bytes())?;
+    write_atomic(&dir.join("index.csv"), index.as_bytes())?;
+    Ok(())
+}
+
+fn save_maps(dir: &Path, samples: &[TestSample], kept: &[usize], e: &Embedded) -> Result<()> {
+    let av = kept.iter().map(|&i| (i, [samples[i].video_id.as_str(), samples[i].audio_id.as_str()], e.pair_map(i)));
+    write_map_folder(&dir.join("maps"), av)?;
     if e.objects.is_some() {
         let obj_dir = dir.join("object_maps");
         create_dir_all(&obj_dir)?;

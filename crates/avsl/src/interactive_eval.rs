@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::dataset_args::DatasetArgs;
 use crate::device::{model_threads, parse_device};
-use crate::eval::EvalArgs;
+use crate::eval::{EvalArgs, write_map_folder};
 use crate::eval_maps::{EvalMapsArgs, load_map, read_index};
 use crate::output::prepare_output_dir;
 use crate::progress;
@@ -109,8 +109,8 @@ pub fn run_maps(args: EvalMapsArgs) -> Result<InteractiveMetrics> {
 /// `avsl eval --testset is3`: a checkpoint's own maps of every pair (the av map S).
 pub fn run_checkpoint(args: EvalArgs) -> Result<InteractiveMetrics> {
     let p = &args.protocol;
-    if args.object_weights.is_some() || args.skip_bad || args.save_maps {
-        bail!("--testset is3 scores the av maps only (no --object-weights, --skip-bad or --save-maps yet)");
+    if args.object_weights.is_some() || args.skip_bad {
+        bail!("--testset is3 scores the av maps only (no --object-weights or --skip-bad yet)");
     }
     p.dataset.refuse_as_output(&p.output, &[])?;
     let threads = model_threads(args.threads);
@@ -156,5 +156,11 @@ pub fn run_checkpoint(args: EvalArgs) -> Result<InteractiveMetrics> {
         "encoders": set.name(),
         "scoring": SCORING,
     });
-    score_and_report(&pairs, &map_of, &p.output, config)
+    let metrics = score_and_report(&pairs, &map_of, &p.output, config)?;
+    if args.save_maps {
+        // Keyed by pair name in both columns, as `eval-maps --testset is3` reads them.
+        let maps = pairs.iter().enumerate().map(|(i, s)| (i, [s.name.as_str(), s.name.as_str()], embedded.pair_map(i)));
+        write_map_folder(&p.output.join("maps"), maps)?;
+    }
+    Ok(metrics)
 }

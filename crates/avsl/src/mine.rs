@@ -127,14 +127,24 @@ fn features(
             let loaded = pool.install(|| {
                 chunk.par_iter().map(|&i| load_spectrogram(&pairs[i].audio)).collect::<avsl_data::Result<Vec<_>>>()
             })?;
-            // One pass per clip: clips of other sample rates have other widths.
-            let mut rows = Vec::new();
-            for s in loaded {
-                let bins = s.values.len() / s.frames;
-                let x = Tensor::<4>::from_data(TensorData::new(s.values, [1, 1, bins, s.frames]), device);
-                rows.extend(encoders.audio_trunk(x).into_data().try_to_vec::<f32>().expect("float32 features"));
+            // Clips of other sample rates have other widths: one pass per width, rows put
+            // back in list order.
+            let mut rows = vec![Vec::new(); loaded.len()];
+            let mut widths: Vec<usize> = loaded.iter().map(|s| s.frames).collect();
+            widths.sort_unstable();
+            widths.dedup();
+            for width in widths {
+                let members: Vec<usize> = (0..loaded.len()).filter(|&k| loaded[k].frames == width).collect();
+                let values: Vec<f32> = members.iter().flat_map(|&k| loaded[k].values.iter().copied()).collect();
+                let bins = values.len() / (members.len() * width);
+                let x = Tensor::<4>::from_data(TensorData::new(values, [members.len(), 1, bins, width]), device);
+                let features = encoders.audio_trunk(x).into_data().try_to_vec::<f32>().expect("float32 features");
+                let d = features.len() / members.len();
+                for (k, row) in members.into_iter().zip(features.chunks_exact(d)) {
+                    rows[k] = row.to_vec();
+                }
             }
-            rows
+            rows.concat()
         };
         out.extend(rows);
         bar.inc(chunk.len() as u64);

@@ -184,9 +184,24 @@ fn eval_scores_a_checkpoint_on_a_multi_source_set() {
         v.iter().map(String::as_str).collect()
     }
     let out = tmp.path().join("out");
-    let console = ok(&strs(&eval(&out, &[])));
+    let console = ok(&strs(&eval(&out, &["--save-maps"])));
     assert!(console.contains("4 pairs of 2 images scored"), "{console}");
     let m = json(&out.join("metrics.json"));
+    // The saved maps, scored by eval-maps, give the same metrics.
+    let again = tmp.path().join("again");
+    let maps = out.join("maps");
+    ok(&[
+        "eval-maps",
+        "--maps",
+        maps.to_str().unwrap(),
+        "--data",
+        d,
+        "--testset",
+        "is3",
+        "--output",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(json(&again.join("metrics.json"))["av"], m["av"]);
     assert_eq!(m["config"]["encoders"], "online");
     let rows = std::fs::read_to_string(out.join("pairs.csv")).unwrap();
     assert_eq!(rows.lines().count(), 5, "{rows}");
