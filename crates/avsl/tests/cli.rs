@@ -183,7 +183,7 @@ fn quick_demo_trains_evaluates_and_reports() {
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     let models = report["models"].as_object().unwrap();
     let names: Vec<&str> = models.keys().map(String::as_str).collect();
-    assert_eq!(names, ["center_prior", "ezvsl", "slavc", "untrained", "whole_image"]);
+    assert_eq!(names, ["center_prior", "ezvsl", "slavc", "ssl_align", "untrained", "whole_image"]);
     for (name, m) in models {
         // Each is the metrics.json of its evaluation: 100 positives + 50 negatives.
         let all = &m["av"]["all"];
@@ -196,14 +196,25 @@ fn quick_demo_trains_evaluates_and_reports() {
     // A constant map predicts the whole frame: its cIoU is the box's share of the frame.
     let whole = &models["whole_image"]["av"]["all"];
     assert!(whole["mean_cIoU"].as_f64().unwrap() > 0.0);
+    // Every model and baseline on the multi-source set: 30 scenes × 2 sources.
+    let interactive = report["interactive"].as_object().unwrap();
+    assert_eq!(interactive.keys().collect::<Vec<_>>(), models.keys().collect::<Vec<_>>());
+    for (name, m) in interactive {
+        let all = &m["av"]["all"];
+        assert_eq!((all["pairs"].as_u64(), all["images"].as_u64()), (Some(60), Some(30)), "{name}");
+        let iiou = all["IIoU@50"].as_f64().unwrap();
+        assert!(iiou <= all["cIoU@50"].as_f64().unwrap(), "{name}: an image counts only if all its pairs do");
+    }
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(md.contains("| slavc |") && md.contains("| center_prior |"), "{md}");
-    for figure in ["training_loss.png", "training_validation.png", "pr_curves.png", "heatmaps.png"] {
+    assert!(md.contains("| slavc |") && md.contains("| ssl_align |") && md.contains("| center_prior |"), "{md}");
+    assert!(md.contains("The paper's claim"), "{md}");
+    let figures = ["training_loss.png", "training_validation.png", "pr_curves.png", "heatmaps.png", "interactive.png"];
+    for figure in figures {
         assert!(md.contains(&format!("figures/{figure}")), "{figure} not in the report");
         let bytes = std::fs::read(out.join("figures").join(figure)).unwrap();
         assert!(bytes.starts_with(b"\x89PNG"), "{figure}");
     }
-    for run in ["slavc", "ezvsl"] {
+    for run in ["slavc", "ezvsl", "ssl-align"] {
         assert!(out.join("runs").join(run).join("latest.safetensors").is_file());
         assert!(out.join("configs").join(format!("{run}.toml")).is_file());
     }
