@@ -57,6 +57,14 @@ pub struct Seconds {
     pub interactive: f64,
 }
 
+/// A markdown table: one row per model, its name then `row`'s cells under `headers`.
+fn table(md: &mut String, headers: &[&str], results: &[ModelResult], row: impl Fn(&ModelResult) -> Vec<String>) {
+    md.push_str(&format!("| model | {} |\n|---|{}\n", headers.join(" | "), "---|".repeat(headers.len())));
+    for r in results {
+        md.push_str(&format!("| {} | {} |\n", r.name, row(r).join(" | ")));
+    }
+}
+
 /// A table cell: 3 decimals, or a dash where a value does not apply.
 fn cell(v: f64) -> String {
     if v.is_nan() { "–".into() } else { format!("{v:.3}") }
@@ -244,46 +252,26 @@ pub fn write_report(out: &Path, facts: &RunFacts, results: &[ModelResult]) -> Re
         facts.summary.test,
         1.0 / facts.summary.test.max(1) as f64
     )?;
-    writeln!(
-        md,
-        "| model | LocAcc@50 | AUC | mean cIoU | adaptive cIoU | R@1 a→v | R@10 a→v | alignment | magnitude |"
-    )?;
-    writeln!(md, "|---|---|---|---|---|---|---|---|---|")?;
-    for r in results {
-        writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.name,
-            cell(r.standard("LocAcc@50")),
-            cell(r.standard("AUC")),
-            cell(r.standard("mean_cIoU")),
-            cell(r.standard("adaptive_cIoU")),
-            cell(r.cross_modal("a2v_R@1")),
-            cell(r.cross_modal("a2v_R@10")),
-            cell(r.cross_modal("alignment")),
-            cell(r.cross_modal("magnitude")),
-        )?;
-    }
+    table(
+        &mut md,
+        &["LocAcc@50", "AUC", "mean cIoU", "adaptive cIoU", "R@1 a→v", "R@10 a→v", "alignment", "magnitude"],
+        results,
+        |r| {
+            let standard = ["LocAcc@50", "AUC", "mean_cIoU", "adaptive_cIoU"].map(|k| cell(r.standard(k)));
+            let cross = ["a2v_R@1", "a2v_R@10", "alignment", "magnitude"].map(|k| cell(r.cross_modal(k)));
+            standard.into_iter().chain(cross).collect()
+        },
+    );
     writeln!(md, "\n### Extended test set (with non-sounding pairs)\n")?;
     writeln!(
         md,
         "AP and max-F1 count a pair as a true positive when the model is confident and its region overlaps the \
          annotated object (cIoU ≥ 0.5), so non-sounding pairs must get low confidence.\n"
     )?;
-    writeln!(md, "| model | AP@50 | max-F1@50 | LocAcc@50 | AUC | what it is |")?;
-    writeln!(md, "|---|---|---|---|---|---|")?;
-    for r in results {
-        writeln!(
-            md,
-            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
-            r.name,
-            r.metric("AP@50"),
-            r.metric("maxF1@50"),
-            r.metric("LocAcc@50"),
-            r.metric("AUC"),
-            r.what
-        )?;
-    }
+    table(&mut md, &["AP@50", "max-F1@50", "LocAcc@50", "AUC", "what it is"], results, |r| {
+        let metrics = ["AP@50", "maxF1@50", "LocAcc@50", "AUC"].map(|k| cell(r.metric(k)));
+        metrics.into_iter().chain([r.what.clone()]).collect()
+    });
     writeln!(md, "\n### Multi-source (interactive) test set\n")?;
     writeln!(
         md,
@@ -292,21 +280,13 @@ pub fn write_report(out: &Path, facts: &RunFacts, results: &[ModelResult]) -> Re
          when each of its objects is found with its own sound, so a model that shows the same object for both \
          sounds scores at most half its cIoU@50 there.\n"
     )?;
-    writeln!(md, "| model | cIoU@50 | IIoU@50 | adaptive cIoU@50 | adaptive IIoU@50 | IAUC | adaptive IAUC |")?;
-    writeln!(md, "|---|---|---|---|---|---|---|")?;
-    for r in results {
-        writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            r.name,
-            cell(r.interactive("cIoU@50")),
-            cell(r.interactive("IIoU@50")),
-            cell(r.interactive("adaptive_cIoU@50")),
-            cell(r.interactive("adaptive_IIoU@50")),
-            cell(r.interactive("IAUC")),
-            cell(r.interactive("adaptive_IAUC")),
-        )?;
-    }
+    let interactive = ["cIoU@50", "IIoU@50", "adaptive_cIoU@50", "adaptive_IIoU@50", "IAUC", "adaptive_IAUC"];
+    table(
+        &mut md,
+        &["cIoU@50", "IIoU@50", "adaptive cIoU@50", "adaptive IIoU@50", "IAUC", "adaptive IAUC"],
+        results,
+        |r| interactive.iter().map(|k| cell(r.interactive(k))).collect(),
+    );
     writeln!(
         md,
         "\n![interactive](figures/interactive.png)\n\nEach column is one frame with one of its sounds (the \

@@ -2,20 +2,12 @@
 //! trajectory, mined neighbours come from a checkpoint or features file and feed training,
 //! and the checkpoint is scored by `avsl eval` on the standard and interactive sets.
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
 
 use avsl_model::neighbour_file::read_neighbours;
-
-fn run_avsl(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_avsl")).args(args).output().unwrap()
-}
-
-fn avsl(args: &[&str]) -> String {
-    let out = run_avsl(args);
-    assert!(out.status.success(), "avsl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+use support::{fails, json, ok as avsl};
 
 fn log(run: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(run.join("train_log.jsonl"))
@@ -126,8 +118,7 @@ fn mined_neighbours_feed_training_and_the_checkpoint_evaluates() {
     for testset in ["vggss_plus_silent", "is3"] {
         let out = p(&format!("eval_{testset}"));
         avsl(&["eval", "--checkpoint", &checkpoint, "--data", &data, "--testset", testset, "--output", &out]);
-        let metrics: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(Path::new(&out).join("metrics.json")).unwrap()).unwrap();
+        let metrics = json(&Path::new(&out).join("metrics.json"));
         assert!(metrics["av"]["all"].is_object(), "{testset}: {metrics}");
         if testset == "vggss_plus_silent" {
             // Retrieval and the alignment analysis, with the maps' features and with the
@@ -145,20 +136,12 @@ fn mined_neighbours_feed_training_and_the_checkpoint_evaluates() {
     }
     // A neighbour file of another list is refused, naming the file.
     avsl(&["synth", "--out", &p("other"), "--train", "6", "--test", "2", "--negatives", "0", "--seed", "8"]);
-    let out = run_avsl(&[
-        "train",
-        "--data",
-        &p("other"),
-        "--model",
-        "ssl-align",
-        "--neighbours",
-        &p("nb.safetensors"),
-        "--output",
-        &p("refused"),
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("nb.safetensors") && stderr.contains("mine again"), "{stderr}");
+    let other = p("other");
+    let nb = p("nb.safetensors");
+    let refused = p("refused");
+    let stderr = fails(&["train", "--data", &other, "--model", "ssl-align", "--neighbours", &nb, "--output", &refused]);
+    assert!(stderr.contains("nb.safetensors") && stderr.contains("mine again"), "{stderr}");
     // Neighbours are SSL-align's.
-    let out = run_avsl(&["train", "--data", &data, "--neighbours", &p("nb.safetensors"), "--output", &p("slavc")]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--model ssl-align"));
+    let stderr = fails(&["train", "--data", &data, "--neighbours", &nb, "--output", &p("slavc")]);
+    assert!(stderr.contains("--model ssl-align"), "{stderr}");
 }
