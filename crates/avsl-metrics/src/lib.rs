@@ -12,6 +12,7 @@ pub mod report;
 pub mod retrieval;
 pub mod score;
 pub mod scoring;
+pub mod segmentation;
 pub mod upsample;
 
 pub use gt::{BoxFormat, GtMap, MAP_SIZE, PixelBox};
