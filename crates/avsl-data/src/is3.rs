@@ -9,6 +9,10 @@
 //! are used: frames are looked up in `DATA/images` (the release's folder), else
 //! `DATA/visual_frames` (the folder their list names), else `DATA/frames`; sounds in
 //! `DATA/audio_wav`, else `DATA/audio`.
+//!
+//! Segmentation masks come in a second list of the same form (their
+//! `metadata/synthetic3240_seg.json`), whose `gt_box` names a mask image in
+//! `DATA/gt_masks` instead of holding a box (its `offset` field is read and ignored).
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +26,10 @@ use crate::error::{DataError, Result};
 pub const LIST_NAMES: [&str; 2] = ["is3.json", "synthetic3240_bbox.json"];
 const FRAME_FOLDERS: [&str; 3] = ["images", "visual_frames", "frames"];
 const AUDIO_FOLDERS: [&str; 2] = ["audio_wav", "audio"];
+
+/// The mask list's file name in the metadata folder: ours, else the authors'.
+pub const MASK_LIST_NAMES: [&str; 2] = ["is3_seg.json", "synthetic3240_seg.json"];
+const MASK_FOLDERS: [&str; 1] = ["gt_masks"];
 
 /// One (frame, source) pair of a multi-source set.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +48,67 @@ struct Entry {
     image: String,
     audio: String,
     gt_box: [f64; 4],
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // image and audio must be there, only the mask's file name is used
+struct MaskEntry {
+    image: String,
+    audio: String,
+    gt_box: String,
+    #[serde(default)]
+    offset: Option<serde_json::Value>,
+}
+
+/// Each pair's mask file by pair name, when `metadata` holds a mask list
+/// ([`MASK_LIST_NAMES`]); then every pair of `pairs` must have its mask, and every mask
+/// file must exist. `None` without a mask list.
+pub fn read_masks(
+    metadata: &Path,
+    data: &Path,
+    pairs: &[SourcePair],
+) -> Result<Option<(PathBuf, std::collections::HashMap<String, PathBuf>)>> {
+    let Some(list) = MASK_LIST_NAMES.iter().map(|n| metadata.join(n)).find(|p| p.is_file()) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&list).map_err(|e| DataError::io(&list, e))?;
+    let entries: Vec<MaskEntry> = serde_json::from_str(&text).map_err(|e| {
+        DataError::invalid(
+            &list,
+            format!("not a mask list ({e}); expected a JSON array of {{\"image\", \"audio\", \"gt_box\": mask path}}"),
+        )
+    })?;
+    let folder = first_folder(data, &MASK_FOLDERS)?;
+    let mut masks = std::collections::HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let image = file_name(&list, i, "image", &e.image)?;
+        let mask = folder.join(file_name(&list, i, "gt_box", &e.gt_box)?);
+        if !mask.is_file() {
+            return Err(DataError::invalid(&list, format!("entry {i}: {} does not exist", mask.display())));
+        }
+        let name = Path::new(&image).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        masks.insert(name, mask);
+    }
+    if let Some(pair) = pairs.iter().find(|p| !masks.contains_key(&p.name)) {
+        return Err(DataError::invalid(&list, format!("no mask for the pair {:?} of the box list", pair.name)));
+    }
+    Ok(Some((list, masks)))
+}
+
+/// A mask on the 224×224 frame: pixels of luminance ≥ 128 (so JPEG-compressed masks
+/// binarise cleanly), resized by nearest neighbour (source pixel `⌊dst · in / out⌋`).
+pub fn load_mask(path: &Path) -> Result<Vec<bool>> {
+    let img = crate::image_io::read_rgb(path)?;
+    let size = crate::transform::INPUT_SIZE;
+    let pick = |dst: usize, src: usize| dst * src / size;
+    Ok((0..size * size)
+        .map(|i| {
+            let (x, y) = (pick(i % size, img.width), pick(i / size, img.height));
+            let p = &img.data[(y * img.width + x) * 3..][..3];
+            0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64 >= 128.0
+        })
+        .collect())
 }
 
 /// The list in `metadata` ([`LIST_NAMES`], first found).
@@ -142,6 +211,41 @@ mod tests {
         assert_eq!(pairs[1].frame, tmp.path().join("images/cello_dog_7_dog.jpg"));
         assert_eq!(pairs[1].audio, tmp.path().join("audio_wav/cello_dog_7_dog.wav"));
         assert_eq!(pairs[1].gt_box, PixelBox { xmin: 120, ymin: 64, xmax: 220, ymax: 200 });
+    }
+
+    #[test]
+    fn reads_the_authors_mask_list_and_binarises_masks() {
+        let tmp = tempfile::tempdir().unwrap();
+        layout(tmp.path(), "images");
+        let pairs = read_source_pairs(&find_list(&tmp.path().join("metadata")).unwrap(), tmp.path()).unwrap();
+        let metadata = tmp.path().join("metadata");
+        assert_eq!(read_masks(&metadata, tmp.path(), &pairs).unwrap(), None, "no mask list, no masks");
+        std::fs::create_dir_all(tmp.path().join("gt_masks")).unwrap();
+        // A 448×448 mask: the left half white (with JPEG-like noise), the rest dark grey.
+        let mut mask = crate::image_io::RgbImage::new(448, 448);
+        for (i, px) in mask.data.chunks_exact_mut(3).enumerate() {
+            px.fill(if i % 448 < 224 { 250 - (i % 3) as u8 } else { 20 + (i % 5) as u8 });
+        }
+        for name in ["cello_dog_7_cello", "cello_dog_7_dog"] {
+            let path = tmp.path().join(format!("gt_masks/{name}.png"));
+            std::fs::write(path, crate::image_io::encode_png(&mask)).unwrap();
+        }
+        let entry = |name: &str| {
+            format!(
+                r#"{{"image": "/x/visual_frames/{name}.jpg", "audio": "/x/audio_wav/{name}.wav", "gt_box": "/x/gt_masks/{name}.png", "offset": 1}}"#
+            )
+        };
+        let list = metadata.join("synthetic3240_seg.json");
+        std::fs::write(&list, format!("[{}, {}]", entry("cello_dog_7_cello"), entry("cello_dog_7_dog"))).unwrap();
+        let (found, masks) = read_masks(&metadata, tmp.path(), &pairs).unwrap().unwrap();
+        assert_eq!(found, list);
+        let bits = load_mask(&masks["cello_dog_7_dog"]).unwrap();
+        assert_eq!(bits.len(), 224 * 224);
+        assert!(bits.iter().enumerate().all(|(i, &b)| b == (i % 224 < 112)), "left half of the 224×224 frame");
+        // A pair of the box list without a mask is an error naming the list.
+        std::fs::write(&list, format!("[{}]", entry("cello_dog_7_cello"))).unwrap();
+        let err = read_masks(&metadata, tmp.path(), &pairs).unwrap_err().to_string();
+        assert!(err.contains("synthetic3240_seg.json") && err.contains("cello_dog_7_dog"), "{err}");
     }
 
     #[test]

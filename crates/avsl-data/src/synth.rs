@@ -24,7 +24,7 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::fsutil::{create_dir_all, write_atomic};
-use crate::image_io::{RgbImage, encode_jpeg};
+use crate::image_io::{RgbImage, encode_jpeg, encode_png};
 use crate::wav::{Pcm16, write_wav_i16};
 
 pub const SHAPES: [&str; 3] = ["box", "disc", "striped box"];
@@ -159,32 +159,42 @@ fn draw_scene(rng: &mut impl Rng, objects: &[SceneObject]) -> RgbImage {
     img
 }
 
-fn draw_object(img: &mut RgbImage, obj: &SceneObject, rng: &mut impl Rng) {
-    let (w, h) = (img.width as f64, img.height as f64);
+/// The pixels an object covers on a `width`×`height` frame: `(x, y, v)` with `v` the row's
+/// position inside the object's box in [0, 1] (for the stripes).
+fn object_pixels(obj: &SceneObject, width: usize, height: usize) -> impl Iterator<Item = (usize, usize, f64)> {
+    let (w, h) = (width as f64, height as f64);
     let [x0, y0, x1, y1] = obj.bbox;
     let (px0, py0) = ((x0 * w).round() as usize, (y0 * h).round() as usize);
-    let (px1, py1) = (((x1 * w).round() as usize).min(img.width), ((y1 * h).round() as usize).min(img.height));
+    let (px1, py1) = (((x1 * w).round() as usize).min(width), ((y1 * h).round() as usize).min(height));
+    let shape = obj.class / COLOURS.len();
+    let (bw, bh) = ((px1 - px0).max(1) as f64, (py1 - py0).max(1) as f64);
+    (py0..py1).flat_map(move |y| (px0..px1).map(move |x| (x, y))).filter_map(move |(x, y)| {
+        // Coordinates inside the box in [0, 1].
+        let (u, v) = ((x - px0) as f64 / bw, (y - py0) as f64 / bh);
+        let inside = shape != 1 || (u - 0.5).powi(2) + (v - 0.5).powi(2) <= 0.25;
+        inside.then_some((x, y, v))
+    })
+}
+
+/// An object's segmentation mask on its frame: 255 where it is drawn, 0 elsewhere.
+fn object_mask(obj: &SceneObject, width: usize, height: usize) -> RgbImage {
+    let mut mask = RgbImage::new(width, height);
+    for (x, y, _) in object_pixels(obj, width, height) {
+        mask.data[(y * width + x) * 3..][..3].fill(255);
+    }
+    mask
+}
+
+fn draw_object(img: &mut RgbImage, obj: &SceneObject, rng: &mut impl Rng) {
     let colour = COLOURS[obj.class % COLOURS.len()].1;
     let shade = rng.random_range(0.85..1.1f64);
     let shape = obj.class / COLOURS.len();
-    let (bw, bh) = ((px1 - px0).max(1) as f64, (py1 - py0).max(1) as f64);
-    for y in py0..py1 {
-        for x in px0..px1 {
-            // Coordinates inside the box in [0, 1].
-            let (u, v) = ((x - px0) as f64 / bw, (y - py0) as f64 / bh);
-            let inside = match shape {
-                1 => (u - 0.5).powi(2) + (v - 0.5).powi(2) <= 0.25,
-                _ => true,
-            };
-            if !inside {
-                continue;
-            }
-            let stripe = if shape == 2 && ((v * 8.0) as usize) % 2 == 1 { 0.45 } else { 1.0 };
-            let i = (y * img.width + x) * 3;
-            for (dst, &base) in img.data[i..i + 3].iter_mut().zip(&colour) {
-                let noisy = base as f64 * shade * stripe + rng.random_range(-10.0..10.0);
-                *dst = noisy.clamp(0.0, 255.0) as u8;
-            }
+    for (x, y, v) in object_pixels(obj, img.width, img.height) {
+        let stripe = if shape == 2 && ((v * 8.0) as usize) % 2 == 1 { 0.45 } else { 1.0 };
+        let i = (y * img.width + x) * 3;
+        for (dst, &base) in img.data[i..i + 3].iter_mut().zip(&colour) {
+            let noisy = base as f64 * shade * stripe + rng.random_range(-10.0..10.0);
+            *dst = noisy.clamp(0.0, 255.0) as u8;
         }
     }
 }
@@ -315,10 +325,19 @@ struct SourceRecord {
     gt_box: [f64; 4],
 }
 
+/// An entry of the mask list, as the authors' `synthetic3240_seg.json` writes it.
+#[derive(serde::Serialize)]
+struct MaskRecord {
+    image: String,
+    audio: String,
+    gt_box: String,
+    offset: u32,
+}
+
 /// One multi-source scene: two objects of distinct classes, one per half, both sounding.
 /// The frame is written once per source (`images/<scene>_<class>.jpg`, as IS3 stores it),
-/// with that source's clip (`audio_wav/<scene>_<class>.wav`); boxes are in pixels of the
-/// 224×224 network input.
+/// with that source's clip (`audio_wav/<scene>_<class>.wav`) and mask
+/// (`gt_masks/<scene>_<class>.png`); boxes are in pixels of the 224×224 network input.
 fn write_interactive_scene(root: &Path, seed: u64, index: usize, small_fraction: f64) -> Result<Vec<SourceRecord>> {
     let mut rng = rng_for(seed, Split::Interactive, index);
     let classes = distinct_classes(&mut rng, 2, None);
@@ -326,13 +345,16 @@ fn write_interactive_scene(root: &Path, seed: u64, index: usize, small_fraction:
     let boxes = layout(&mut rng, 2, &large);
     let objects: Vec<SceneObject> =
         classes.into_iter().zip(boxes).map(|(class, bbox)| SceneObject { class, bbox }).collect();
-    let jpeg = encode_jpeg(&draw_scene(&mut rng, &objects), 90);
+    let frame = draw_scene(&mut rng, &objects);
+    let jpeg = encode_jpeg(&frame, 90);
     let id = scene_id(Split::Interactive, index);
     objects
         .iter()
         .map(|o| {
             let name = format!("{id}_{}", source_slug(o.class));
             write_atomic(&root.join("images").join(format!("{name}.jpg")), &jpeg)?;
+            let mask = object_mask(o, frame.width, frame.height);
+            write_atomic(&root.join("gt_masks").join(format!("{name}.png")), &encode_png(&mask))?;
             write_wav_i16(
                 &root.join("audio_wav").join(format!("{name}.wav")),
                 &synth_audio(&mut rng, o.class, Split::Test),
@@ -435,8 +457,9 @@ pub fn generate(root: &Path, config: &SynthConfig, on_scene: &(dyn Fn() + Sync))
     write_atomic(&root.join("metadata/vggss_test_plus_silent.csv"), silent.as_bytes())?;
 
     if config.interactive > 0 {
-        create_dir_all(&root.join("images"))?;
-        create_dir_all(&root.join("audio_wav"))?;
+        for folder in ["images", "audio_wav", "gt_masks"] {
+            create_dir_all(&root.join(folder))?;
+        }
         let scenes: Vec<Vec<SourceRecord>> = (0..config.interactive)
             .into_par_iter()
             .map(|i| {
@@ -449,6 +472,19 @@ pub fn generate(root: &Path, config: &SynthConfig, on_scene: &(dyn Fn() + Sync))
         write_atomic(
             &root.join("metadata/is3.json"),
             &serde_json::to_vec_pretty(&list).expect("plain records serialise"),
+        )?;
+        let masks: Vec<MaskRecord> = list
+            .iter()
+            .map(|r| MaskRecord {
+                image: r.image.clone(),
+                audio: r.audio.clone(),
+                gt_box: r.image.replace("images/", "gt_masks/").replace(".jpg", ".png"),
+                offset: 1,
+            })
+            .collect();
+        write_atomic(
+            &root.join("metadata/is3_seg.json"),
+            &serde_json::to_vec_pretty(&masks).expect("plain records serialise"),
         )?;
     }
 

@@ -5,6 +5,7 @@
 use crate::gt::GtMap;
 use crate::numeric::{pairwise_sum, sort_f32};
 use crate::score::{ciou, min_max_normalize};
+use crate::segmentation::{f_measure_curve, f_score, mask_iou};
 
 /// One (image, source) pair's cIoU (or adaptive cIoU), tagged with its image.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,14 +71,47 @@ pub struct PairScores {
 /// Both thresholds are strict, as in the script: with ties, and for the adaptive one
 /// always, the prediction holds fewer pixels than the rank suggests (at most B − 1).
 pub fn score_pair(map: &[f32], gt: &GtMap) -> PairScores {
+    let p = predictions(map, gt.values.iter().filter(|&&g| g != 0.0).count());
+    PairScores { ciou: ciou(&p.median, gt), adaptive_ciou: ciou(&p.adaptive, gt) }
+}
+
+/// A map as the script predicts from it: min-max normalised, the pixels strictly above
+/// its median, and those strictly above the value at rank n − B (B = `target_pixels`, n/2
+/// when 0).
+pub struct Predictions {
+    pub normalized: Vec<f32>,
+    pub median: Vec<bool>,
+    pub adaptive: Vec<bool>,
+}
+
+pub fn predictions(map: &[f32], target_pixels: usize) -> Predictions {
     let normalized = min_max_normalize(map);
     let mut sorted = normalized.clone();
     sort_f32(&mut sorted);
     let n = sorted.len();
     let above = |threshold: f32| -> Vec<bool> { normalized.iter().map(|&p| p > threshold).collect() };
-    let gt_pixels = gt.values.iter().filter(|&&g| g != 0.0).count();
-    let budget = if gt_pixels == 0 { n / 2 } else { gt_pixels.min(n) };
-    PairScores { ciou: ciou(&above(sorted[n / 2]), gt), adaptive_ciou: ciou(&above(sorted[n - budget]), gt) }
+    let budget = if target_pixels == 0 { n / 2 } else { target_pixels.min(n) };
+    let (median, adaptive) = (above(sorted[n / 2]), above(sorted[n - budget]));
+    Predictions { normalized, median, adaptive }
+}
+
+/// A pair's mask metrics (AVSBench's, see [`crate::segmentation`]): the IoU of the median
+/// and of the adaptive prediction (B = the mask's pixels) with the mask, and the
+/// F-measure curve of the normalised map (`None` for an empty mask).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaskScores {
+    pub iou: f64,
+    pub adaptive_iou: f64,
+    pub f_curve: Option<Vec<f64>>,
+}
+
+pub fn score_mask(map: &[f32], mask: &[bool], levels: &[f32]) -> MaskScores {
+    let p = predictions(map, mask.iter().filter(|&&m| m).count());
+    MaskScores {
+        iou: mask_iou(&p.median, mask),
+        adaptive_iou: mask_iou(&p.adaptive, mask),
+        f_curve: f_measure_curve(&p.normalized, mask, levels),
+    }
 }
 
 /// A scored pair and the image it belongs to.
@@ -86,6 +120,8 @@ pub struct ScoredPair {
     pub name: String,
     pub image: String,
     pub scores: PairScores,
+    /// With a segmentation mask.
+    pub mask: Option<MaskScores>,
 }
 
 /// The multi-source metrics of the SSL-align paper, each from the plain and the adaptive
@@ -103,6 +139,9 @@ pub struct InteractiveMetrics {
     pub adaptive_auc: f64,
     pub adaptive_iiou50: f64,
     pub adaptive_iauc: f64,
+    /// Over the pairs, when every pair has a mask: mean IoU of the median and the
+    /// adaptive prediction, AVSBench's F-score.
+    pub segmentation: Option<[f64; 3]>,
 }
 
 impl InteractiveMetrics {
@@ -129,12 +168,13 @@ impl InteractiveMetrics {
             adaptive_auc: trapezoid_auc(|t| at_least(&adaptive, t)),
             adaptive_iiou50: iiou(&adaptive, 0.5),
             adaptive_iauc: iauc(&adaptive),
+            segmentation: segmentation(pairs),
         }
     }
 
     /// The metrics under the names `metrics.json` uses.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut out = serde_json::json!({
             "pairs": self.pairs,
             "images": self.images,
             "cIoU@50": self.ciou50,
@@ -145,8 +185,21 @@ impl InteractiveMetrics {
             "adaptive_AUC": self.adaptive_auc,
             "adaptive_IIoU@50": self.adaptive_iiou50,
             "adaptive_IAUC": self.adaptive_iauc,
-        })
+        });
+        if let Some([miou, adaptive_miou, f]) = self.segmentation {
+            out["mIoU"] = miou.into();
+            out["adaptive_mIoU"] = adaptive_miou.into();
+            out["F-score"] = f.into();
+        }
+        out
     }
+}
+
+fn segmentation(pairs: &[ScoredPair]) -> Option<[f64; 3]> {
+    let masks: Vec<&MaskScores> = pairs.iter().map(|p| p.mask.as_ref()).collect::<Option<_>>()?;
+    let mean = |f: &dyn Fn(&MaskScores) -> f64| masks.iter().map(|m| f(m)).sum::<f64>() / masks.len() as f64;
+    let curves: Vec<Vec<f64>> = masks.iter().filter_map(|m| m.f_curve.clone()).collect();
+    Some([mean(&|m| m.iou), mean(&|m| m.adaptive_iou), f_score(&curves)])
 }
 
 #[cfg(test)]
@@ -198,6 +251,7 @@ mod tests {
         assert_eq!(image_of_pair("accordion_baby_10467_accordion"), "accordion_baby_10467");
         assert_eq!(image_of_pair("plain"), "plain");
         let pair = |name: &str, ciou: f64, adaptive_ciou: f64| ScoredPair {
+            mask: None,
             name: name.into(),
             image: image_of_pair(name).into(),
             scores: PairScores { ciou, adaptive_ciou },

@@ -20,7 +20,7 @@ fn is3_scoring_matches_the_reference() {
         let scores = score_pair(&grid, &gt);
         assert_eq!(scores.ciou, f["ciou"][i].as_f64().unwrap(), "cIoU of {name}");
         assert_eq!(scores.adaptive_ciou, f["adaptive_ciou"][i].as_f64().unwrap(), "adaptive cIoU of {name}");
-        pairs.push(ScoredPair { name: name.to_string(), image: image_of_pair(name).to_string(), scores });
+        pairs.push(ScoredPair { name: name.to_string(), image: image_of_pair(name).to_string(), scores, mask: None });
     }
     let ours = InteractiveMetrics::of(&pairs).to_json();
     for (key, expected) in f["metrics"].as_object().unwrap() {

@@ -278,12 +278,15 @@ pub fn write_report(out: &Path, facts: &RunFacts, results: &[ModelResult]) -> Re
         "Scored as the SSL-align authors' test script scores IS3 (bilinear upsampling, min-max, region above the \
          median; adaptive: the top B pixels). cIoU@50 counts (frame, sound) pairs; IIoU@50 counts a frame only \
          when each of its objects is found with its own sound, so a model that shows the same object for both \
-         sounds scores at most half its cIoU@50 there.\n"
+         sounds scores at most half its cIoU@50 there. mIoU and F-score compare the maps with the objects' \
+         segmentation masks as AVSBench does (IoU of the median prediction; F-measure, β² = 0.3, best of 255 \
+         levels).\n"
     )?;
-    let interactive = ["cIoU@50", "IIoU@50", "adaptive_cIoU@50", "adaptive_IIoU@50", "IAUC", "adaptive_IAUC"];
+    let interactive =
+        ["cIoU@50", "IIoU@50", "adaptive_cIoU@50", "adaptive_IIoU@50", "IAUC", "adaptive_IAUC", "mIoU", "F-score"];
     table(
         &mut md,
-        &["cIoU@50", "IIoU@50", "adaptive cIoU@50", "adaptive IIoU@50", "IAUC", "adaptive IAUC"],
+        &["cIoU@50", "IIoU@50", "adaptive cIoU@50", "adaptive IIoU@50", "IAUC", "adaptive IAUC", "mIoU", "F-score"],
         results,
         |r| interactive.iter().map(|k| cell(r.interactive(k))).collect(),
     );

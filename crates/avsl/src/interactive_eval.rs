@@ -5,14 +5,16 @@
 //! ground-truth area (adaptive cIoU); an image counts for IIoU only when every one of its
 //! sources is localised with that source's own sound.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use avsl_data::fsutil::write_atomic;
-use avsl_data::is3::{SourcePair, find_list, read_source_pairs};
-use avsl_metrics::interactive::{InteractiveMetrics, ScoredPair, image_of_pair, score_pair};
+use avsl_data::is3::{SourcePair, find_list, load_mask, read_masks, read_source_pairs};
+use avsl_metrics::interactive::{InteractiveMetrics, MaskScores, ScoredPair, image_of_pair, score_mask, score_pair};
 use avsl_metrics::scoring::Map;
+use avsl_metrics::segmentation::f_levels;
 use avsl_metrics::{BoxFormat, GtMap, MAP_SIZE};
 use avsl_model::checkpoint::read_checkpoint;
 use avsl_model::test_pass::{OnBadFile, distinct_pairs, embed_pairs};
@@ -30,25 +32,40 @@ use crate::progress;
 /// The name `--testset` takes for a multi-source set.
 pub const TESTSET: &str = "is3";
 
+const MASK_SCORING: &str = "AVSBench's mask_iou of the median and of the adaptive prediction (B = mask pixels), and \
+                            Eval_Fmeasure (beta^2 0.3, 255 levels) of the min-max map without a sigmoid; masks: \
+                            luminance >= 128, nearest-neighbour to 224x224";
+
 const SCORING: &str = "SSL-align test script: bilinear (align_corners) to 224x224, min-max normalised, prediction \
                        strictly above the median; adaptive: strictly above the value at rank n - B, B = ground-truth \
                        pixels";
 
-/// The set's list and pairs.
-fn source_pairs(dataset: &DatasetArgs) -> Result<(PathBuf, Vec<SourcePair>)> {
-    let list = find_list(&dataset.paths(None).metadata)?;
-    let pairs = read_source_pairs(&list, &dataset.data)?;
-    Ok((list, pairs))
+/// The set's list, pairs, and masks when it has a mask list.
+struct SourceSet {
+    list: PathBuf,
+    pairs: Vec<SourcePair>,
+    masks: Option<(PathBuf, HashMap<String, PathBuf>)>,
 }
 
-/// Scores every pair from its map, writes `metrics.json` and `pairs.csv` into `output`
-/// and prints the table.
+fn source_set(dataset: &DatasetArgs) -> Result<SourceSet> {
+    let metadata = dataset.paths(None).metadata;
+    let list = find_list(&metadata)?;
+    let pairs = read_source_pairs(&list, &dataset.data)?;
+    let masks = read_masks(&metadata, &dataset.data, &pairs)?;
+    Ok(SourceSet { list, pairs, masks })
+}
+
+/// Scores every pair from its map (and its mask, if the set has masks), writes
+/// `metrics.json` and `pairs.csv` into `output` and prints the table.
 fn score_and_report(
-    pairs: &[SourcePair],
+    set: &SourceSet,
     map_of: &(dyn Fn(usize) -> Result<Map> + Sync),
     output: &std::path::Path,
-    config: Value,
+    mut config: Value,
 ) -> Result<InteractiveMetrics> {
+    let pairs = &set.pairs;
+    let masks = set.masks.as_ref().map(|(_, m)| m);
+    let levels = f_levels();
     let bar = progress::bar(pairs.len(), "pairs");
     let scored: Vec<ScoredPair> = (0..pairs.len())
         .into_par_iter()
@@ -60,20 +77,31 @@ fn score_and_report(
                 avsl_metrics::upsample::bilinear(&map.values, map.h, map.w, MAP_SIZE, MAP_SIZE, true)
             };
             let gt = GtMap::from_boxes(&[pairs[i].gt_box], BoxFormat::Vggss);
-            bar.inc(1);
             let name = &pairs[i].name;
+            let mask = masks.map(|m| -> Result<MaskScores> { Ok(score_mask(&grid, &load_mask(&m[name])?, &levels)) });
+            bar.inc(1);
             Ok(ScoredPair {
                 name: name.clone(),
                 image: image_of_pair(name).to_string(),
                 scores: score_pair(&grid, &gt),
+                mask: mask.transpose()?,
             })
         })
         .collect::<Result<_>>()?;
     bar.finish_and_clear();
     let metrics = InteractiveMetrics::of(&scored);
-    let mut csv = String::from("name,image,ciou,adaptive_ciou\n");
+    let mut csv = String::from("name,image,ciou,adaptive_ciou");
+    csv.push_str(if masks.is_some() { ",mask_iou,adaptive_mask_iou\n" } else { "\n" });
     for s in &scored {
-        writeln!(csv, "{},{},{},{}", s.name, s.image, s.scores.ciou, s.scores.adaptive_ciou)?;
+        write!(csv, "{},{},{},{}", s.name, s.image, s.scores.ciou, s.scores.adaptive_ciou)?;
+        match &s.mask {
+            Some(m) => writeln!(csv, ",{},{}", m.iou, m.adaptive_iou)?,
+            None => writeln!(csv)?,
+        }
+    }
+    if let Some((list, _)) = &set.masks {
+        config["masks"] = json!(list);
+        config["mask_scoring"] = json!(MASK_SCORING);
     }
     write_atomic(&output.join("pairs.csv"), csv.as_bytes())?;
     let report = json!({ "av": { "all": metrics.to_json() }, "config": config });
@@ -83,6 +111,9 @@ fn score_and_report(
     let row = |name: &str, v: [f64; 4]| println!("{name:<10} {:>8.4} {:>8.4} {:>8.4} {:>8.4}", v[0], v[1], v[2], v[3]);
     row("median", [metrics.ciou50, metrics.auc, metrics.iiou50, metrics.iauc]);
     row("adaptive", [metrics.adaptive_ciou50, metrics.adaptive_auc, metrics.adaptive_iiou50, metrics.adaptive_iauc]);
+    if let Some([miou, adaptive_miou, f]) = metrics.segmentation {
+        println!("masks: mIoU {miou:.4}, adaptive mIoU {adaptive_miou:.4}, F-score {f:.4}");
+    }
     println!("results: {}", output.display());
     Ok(metrics)
 }
@@ -91,9 +122,10 @@ fn score_and_report(
 pub fn run_maps(args: EvalMapsArgs) -> Result<InteractiveMetrics> {
     let p = &args.protocol;
     p.dataset.refuse_as_output(&p.output, &[args.maps.as_path()])?;
-    let (list, pairs) = source_pairs(&p.dataset)?;
+    let set = source_set(&p.dataset)?;
+    let (list, pairs) = (&set.list, &set.pairs);
     let maps = read_index(&args.maps, &["video", "audio"], args.allow_outside_paths)?;
-    for pair in &pairs {
+    for pair in pairs {
         maps.path(&[&pair.name, &pair.name])?;
     }
     prepare_output_dir(&p.output, "metrics.json", p.force)?;
@@ -103,7 +135,7 @@ pub fn run_maps(args: EvalMapsArgs) -> Result<InteractiveMetrics> {
     };
     let config =
         json!({ "testset": TESTSET, "list": list, "pairs": pairs.len(), "maps": args.maps, "scoring": SCORING });
-    score_and_report(&pairs, &map_of, &p.output, config)
+    score_and_report(&set, &map_of, &p.output, config)
 }
 
 /// `avsl eval --testset is3`: a checkpoint's own maps of every pair (the av map S).
@@ -115,7 +147,8 @@ pub fn run_checkpoint(args: EvalArgs) -> Result<InteractiveMetrics> {
     p.dataset.refuse_as_output(&p.output, &[])?;
     let threads = model_threads(args.threads);
     let device = parse_device(&args.device)?;
-    let (list, pairs) = source_pairs(&p.dataset)?;
+    let sources = source_set(&p.dataset)?;
+    let (list, pairs) = (&sources.list, &sources.pairs);
     prepare_output_dir(&p.output, "metrics.json", p.force)?;
     let checkpoint = read_checkpoint(&args.checkpoint)?;
     let model_config = checkpoint.config(p.tau, args.model.map(Architecture::from))?;
@@ -156,7 +189,7 @@ pub fn run_checkpoint(args: EvalArgs) -> Result<InteractiveMetrics> {
         "encoders": set.name(),
         "scoring": SCORING,
     });
-    let metrics = score_and_report(&pairs, &map_of, &p.output, config)?;
+    let metrics = score_and_report(&sources, &map_of, &p.output, config)?;
     if args.save_maps {
         // Keyed by pair name in both columns, as `eval-maps --testset is3` reads them.
         let maps = pairs.iter().enumerate().map(|(i, s)| (i, [s.name.as_str(), s.name.as_str()], embedded.pair_map(i)));

@@ -164,6 +164,37 @@ fn synth_writes_a_multi_source_set_that_eval_maps_reads() {
     assert_eq!((m["cIoU@50"].as_f64(), m["IIoU@50"].as_f64()), (Some(1.0), Some(1.0)), "{m}");
     // The adaptive threshold is strict at the box's own level: nothing lies above it.
     assert_eq!(m["adaptive_cIoU@50"].as_f64(), Some(0.0), "{m}");
+    // The masks (is3_seg.json, the authors' mask list form): each object's own pixels, inside
+    // its box. The box oracle covers the mask and a little more (disc corners).
+    let (_, masks) = avsl_data::is3::read_masks(&data.join("metadata"), &data, &pairs).unwrap().unwrap();
+    let miou = m["mIoU"].as_f64().unwrap();
+    assert!(miou > 0.7 && miou <= 1.0, "{m}");
+    // A mask oracle: the mask itself as the map finds every mask exactly.
+    let mask_maps = tmp.path().join("mask_oracle");
+    std::fs::create_dir_all(&mask_maps).unwrap();
+    for pair in &pairs {
+        let mask = avsl_data::is3::load_mask(&masks[&pair.name]).unwrap();
+        let b = pair.gt_box;
+        let inside = |i: usize| {
+            let (y, x) = ((i / 224) as i64, (i % 224) as i64);
+            (b.ymin - 1..=b.ymax + 1).contains(&y) && (b.xmin - 1..=b.xmax + 1).contains(&x)
+        };
+        assert!(mask.iter().enumerate().all(|(i, &on)| !on || inside(i)), "{}: mask outside its box", pair.name);
+        assert!(mask.iter().filter(|&&on| on).count() > 500, "{}", pair.name);
+        let values: Vec<f32> = mask.iter().map(|&on| on as u8 as f32).collect();
+        write_npy_f32(&mask_maps.join(format!("{}.npy", pair.name)), &[224, 224], &values).unwrap();
+    }
+    std::fs::copy(maps.join("index.csv"), mask_maps.join("index.csv")).unwrap();
+    let out = tmp.path().join("scored_masks");
+    let (d, mm, o) = (data.to_str().unwrap(), mask_maps.to_str().unwrap(), out.to_str().unwrap());
+    ok(&["eval-maps", "--data", d, "--testset", "is3", "--maps", mm, "--output", o]);
+    let m = json(&out.join("metrics.json"))["av"]["all"].clone();
+    assert!(
+        (m["mIoU"].as_f64().unwrap() - 1.0).abs() < 1e-6 && (m["F-score"].as_f64().unwrap() - 1.0).abs() < 1e-9,
+        "{m}"
+    );
+    let rows = std::fs::read_to_string(out.join("pairs.csv")).unwrap();
+    assert!(rows.starts_with("name,image,ciou,adaptive_ciou,mask_iou,adaptive_mask_iou\n"), "{rows}");
 }
 
 #[test]
