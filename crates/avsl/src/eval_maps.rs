@@ -30,7 +30,7 @@ pub struct ProtocolArgs {
     #[command(flatten)]
     pub dataset: DatasetArgs,
     /// vggss, vggss_plus_silent, flickr, flickr_plus_silent, vggss_heard, vggss_unheard;
-    /// is3: multi-source pairs, scored as the SSL-align authors do (av maps only).
+    /// is3 (or interactive): multi-source pairs, scored as the SSL-align authors do.
     #[arg(long)]
     pub testset: String,
     /// Another list of non-sounding rows in place of <set>_test_plus_silent.csv.

@@ -32,6 +32,11 @@ use crate::progress;
 /// The name `--testset` takes for a multi-source set.
 pub const TESTSET: &str = "is3";
 
+/// `--testset` names a multi-source set: `is3`, or its generic name `interactive`.
+pub fn is_multi_source(testset: &str) -> bool {
+    testset == TESTSET || testset == "interactive"
+}
+
 const MASK_SCORING: &str = "AVSBench's mask_iou of the median and of the adaptive prediction (B = mask pixels), and \
                             Eval_Fmeasure (beta^2 0.3, 255 levels) of the min-max map without a sigmoid; masks: \
                             luminance >= 128, nearest-neighbour to 224x224";

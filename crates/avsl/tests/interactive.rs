@@ -187,7 +187,7 @@ fn synth_writes_a_multi_source_set_that_eval_maps_reads() {
     std::fs::copy(maps.join("index.csv"), mask_maps.join("index.csv")).unwrap();
     let out = tmp.path().join("scored_masks");
     let (d, mm, o) = (data.to_str().unwrap(), mask_maps.to_str().unwrap(), out.to_str().unwrap());
-    ok(&["eval-maps", "--data", d, "--testset", "is3", "--maps", mm, "--output", o]);
+    ok(&["eval-maps", "--data", d, "--testset", "interactive", "--maps", mm, "--output", o]);
     let m = json(&out.join("metrics.json"))["av"]["all"].clone();
     assert!(
         (m["mIoU"].as_f64().unwrap() - 1.0).abs() < 1e-6 && (m["F-score"].as_f64().unwrap() - 1.0).abs() < 1e-9,
