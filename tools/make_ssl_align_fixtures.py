@@ -7,7 +7,8 @@ the 9 (image view, audio view) pairs, cross-entropy over the batch of s_L / tau 
 positions of the cosine between each image position and the audio vector, eq. 3) plus
 cross-entropy of s_A / tau (cosine of the projections, eq. 4), rows = images, summed over
 the pairs; views 0 = the sample, 1 = augmented, 2 = mined neighbour. Random float32
-inputs; the loss and the gradient of every input.
+inputs; the loss and the gradient of every input, and the loss without the s_A terms (the
+ablation `alignment_loss = false`).
 
     ~/.venvs/avsl-ref/bin/python tools/make_ssl_align_fixtures.py
 """
@@ -21,7 +22,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "f
 B, C, H, W, D, TAU = 5, 8, 3, 3, 6, 0.07
 
 
-def loss_of(images, audios, image_proj, audio_proj):
+def loss_of(images, audios, image_proj, audio_proj, alignment=True):
     total = 0.0
     labels = torch.arange(B)
     for v, pv in zip(images, image_proj):
@@ -31,7 +32,9 @@ def loss_of(images, audios, image_proj, audio_proj):
             an = F.normalize(a, dim=1)
             s_l = torch.einsum("nchw,mc->nmhw", vn, an).flatten(2).mean(2) / TAU
             s_a = pvn @ F.normalize(pa, dim=1).t() / TAU
-            total = total + F.cross_entropy(s_l, labels) + F.cross_entropy(s_a, labels)
+            total = total + F.cross_entropy(s_l, labels)
+            if alignment:
+                total = total + F.cross_entropy(s_a, labels)
     return total
 
 
@@ -51,6 +54,7 @@ def main():
         "inputs": {k: [t.detach().flatten().tolist() for t in v] for k, v in inputs.items()},
         "grads": {k: [t.grad.flatten().tolist() for t in v] for k, v in inputs.items()},
         "loss": loss.item(),
+        "loss_without_alignment": loss_of(images, audios, image_proj, audio_proj, alignment=False).item(),
         "torch": torch.__version__,
     }
     with open(OUT, "w") as f:

@@ -70,7 +70,8 @@ pub struct AlignViews<'a> {
 /// over the batch (rows: images; the same audio view of the batch's other clips are the
 /// negatives) of s_L/τ plus that of s_A/τ, summed over the pairs. s_L(v, a) is the mean over
 /// positions of cos(v_xy, a) (eq. 3, mask M = 1), s_A the cosine of the projections (eq. 4).
-pub fn ssl_align_loss(views: &AlignViews, tau: f64) -> Tensor<1> {
+/// Without `alignment` the s_A terms are left out (an ablation; the projections are not read).
+pub fn ssl_align_loss(views: &AlignViews, tau: f64, alignment: bool) -> Tensor<1> {
     let localisation: Vec<Tensor<4>> = views.images.iter().map(|v| l2_normalize((*v).clone(), 1)).collect();
     let audio: Vec<Tensor<2>> = views.audios.iter().map(|a| l2_normalize((*a).clone(), 1)).collect();
     let image_proj: Vec<Tensor<2>> = views.image_proj.iter().map(|p| l2_normalize((*p).clone(), 1)).collect();
@@ -80,8 +81,11 @@ pub fn ssl_align_loss(views: &AlignViews, tau: f64) -> Tensor<1> {
         for (a, pa) in audio.iter().zip(&audio_proj) {
             let s_l = cross_similarities(v, a, tau).mean_dim(2);
             let [n, m, _] = s_l.dims();
-            let s_a = pv.clone().matmul(pa.clone().transpose()).div_scalar(tau);
-            let pair = diagonal_cross_entropy(s_l.reshape([n, m])).add(diagonal_cross_entropy(s_a));
+            let mut pair = diagonal_cross_entropy(s_l.reshape([n, m]));
+            if alignment {
+                let s_a = pv.clone().matmul(pa.clone().transpose()).div_scalar(tau);
+                pair = pair.add(diagonal_cross_entropy(s_a));
+            }
             total = Some(match total {
                 Some(t) => t.add(pair),
                 None => pair,

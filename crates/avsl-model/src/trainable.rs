@@ -28,6 +28,9 @@ pub struct TrainState {
     pub buffers: Weights,
     /// Where the heads and the loss run (an autodiff device).
     pub device: Device,
+    /// SSL-align: include the alignment term s_A of eq. 5 (off: an ablation in which the
+    /// projections are neither used nor trained).
+    pub alignment_loss: bool,
 }
 
 fn is_buffer(name: &str) -> bool {
@@ -82,7 +85,7 @@ impl TrainState {
             let t = weights.get(&name).unwrap_or_else(|| panic!("no tensor {name}")).clone();
             if is_buffer(&name) { buffers.insert(name, t) } else { params.insert(name, t) }
         }
-        TrainState { config, params, buffers, device: device.clone() }
+        TrainState { config, params, buffers, device: device.clone(), alignment_loss: true }
     }
 
     /// Names of the parameters the optimiser updates (the online ones).
@@ -267,12 +270,18 @@ impl TrainState {
         let b = batch.images.n / views;
         let (fv, leaf_v) = self.trunk(EncoderSet::Online, "imgnet", batch.images);
         let (fa, leaf_a) = self.trunk(EncoderSet::Online, "audnet", batch.spectrograms);
-        let heads = self.heads(EncoderSet::Online);
         let [n, c, _, _] = fa.dims();
         let audio = fa.max_dim(3).max_dim(2).reshape([n, c]);
-        let image_pooled = fv.clone().mean_dim(3).mean_dim(2).reshape([n, c]);
-        let image_proj = mlp(&heads, "img_align", image_pooled);
-        let audio_proj = mlp(&heads, "aud_align", audio.clone());
+        let (heads, image_proj, audio_proj) = if self.alignment_loss {
+            let heads = self.heads(EncoderSet::Online);
+            let image_pooled = fv.clone().mean_dim(3).mean_dim(2).reshape([n, c]);
+            let (image_proj, audio_proj) =
+                (mlp(&heads, "img_align", image_pooled), mlp(&heads, "aud_align", audio.clone()));
+            (heads, image_proj, audio_proj)
+        } else {
+            // Not read by the loss: the projections stay as initialised.
+            (Heads { tensors: BTreeMap::new() }, audio.clone(), audio.clone())
+        };
         let view = |k: usize| k * b..(k + 1) * b;
         let images: Vec<Tensor<4>> = (0..views).map(|k| fv.clone().slice(view(k))).collect();
         let audios: Vec<Tensor<2>> = (0..views).map(|k| audio.clone().slice(view(k))).collect();
@@ -284,7 +293,7 @@ impl TrainState {
             image_proj: [&pv[0], &pv[1], &pv[2]],
             audio_proj: [&pa[0], &pa[1], &pa[2]],
         };
-        let loss = ssl_align_loss(&align, self.config.tau);
+        let loss = ssl_align_loss(&align, self.config.tau, self.alignment_loss);
         let value = StepLoss { total: host(loss.clone())[0] as f64, semi: None };
         (value, self.gradients(loss, &heads, [leaf_v, leaf_a].into_iter().flatten()))
     }

@@ -39,7 +39,11 @@ fn ssl_align_loss_and_gradients_match_pytorch() {
         image_proj: [&image_proj[0], &image_proj[1], &image_proj[2]],
         audio_proj: [&audio_proj[0], &audio_proj[1], &audio_proj[2]],
     };
-    let loss = ssl_align_loss(&views, f["tau"].as_f64().unwrap());
+    // The ablation without s_A: the localisation terms alone.
+    let ablated = ssl_align_loss(&views, f["tau"].as_f64().unwrap(), false).into_data().try_to_vec::<f32>().unwrap()[0];
+    let expected = f["loss_without_alignment"].as_f64().unwrap() as f32;
+    assert!((ablated - expected).abs() <= 1e-5 * expected.abs(), "loss without s_A {ablated} vs {expected}");
+    let loss = ssl_align_loss(&views, f["tau"].as_f64().unwrap(), true);
     let value = loss.clone().into_data().try_to_vec::<f32>().unwrap()[0];
     let expected = f["loss"].as_f64().unwrap() as f32;
     assert!((value - expected).abs() <= 1e-5 * expected.abs(), "loss {value} vs {expected}");

@@ -30,6 +30,8 @@ pub struct TrainConfig {
     /// SSL-align without a neighbour file: mine neighbours with the model being trained
     /// before the first epoch and then every this many epochs.
     pub mine_every: u64,
+    /// SSL-align: the alignment term s_A of eq. 5 (false: the ablation without it).
+    pub alignment_loss: bool,
 }
 
 impl Default for TrainConfig {
@@ -65,6 +67,7 @@ impl TrainConfig {
             audio_shift: 1.0,
             neighbours_k: 1000,
             mine_every: 5,
+            alignment_loss: true,
         };
         match model {
             Architecture::Slavc => slavc,

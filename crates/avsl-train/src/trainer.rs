@@ -22,7 +22,8 @@ impl Trainer {
     /// A trainer from complete weights (initialised or read from a checkpoint) on an
     /// autodiff device.
     pub fn new(weights: &Weights, config: TrainConfig, device: &Device) -> Trainer {
-        let state = TrainState::new(weights, config.model_config(), device);
+        let mut state = TrainState::new(weights, config.model_config(), device);
+        state.alignment_loss = config.alignment_loss;
         let adam = Adam::new(config.lr);
         Trainer { config, state, adam, step: 0 }
     }
