@@ -78,7 +78,7 @@ impl Plan {
             seed,
             ..TrainConfig::default()
         };
-        let (slavc_epochs, ezvsl_epochs) = if quick { (2, 2) } else { (3, 2) };
+        let (slavc_epochs, ezvsl_epochs) = if quick { (2, 2) } else { (3, 1) };
         // SSL-align's step runs three views through each trunk (3× the samples), so it
         // gets one epoch; it mines its neighbours once, with its initial trunks (no
         // pretrained encoder in a demo), k = 1% of the training set.
