@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use crate::error::{BadFile, DataError, Result};
 use crate::frame_cache::{CachedResize, FrameCache};
+use crate::image_io::RgbImage;
 use crate::preprocess::{load_shifted_spectrogram, load_spectrogram, resized_frame};
 use crate::simclr::simclr_augment;
 use crate::spectrogram::Spectrogram;
@@ -54,16 +55,6 @@ pub struct NeighbourTable {
     pub k: usize,
     pub image: Vec<u32>,
     pub audio: Vec<u32>,
-}
-
-impl NeighbourTable {
-    pub fn len(&self) -> usize {
-        self.image.len() / self.k.max(1)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.image.is_empty()
-    }
 }
 
 /// How SSL-align's views are made ("Aligning Sight and Sound", §3): view 0 is the sample
@@ -261,31 +252,37 @@ fn sample_rng(config: &LoaderConfig, epoch: u64, i: usize, stream: u64) -> ChaCh
     ChaCha8Rng::seed_from_u64(mix(mix(config.seed ^ stream, epoch), i as u64 + 1))
 }
 
-/// Sample `i` through the pipeline: the test resize, or the training crop and flip.
-fn load_view(samples: &[PairFiles], i: usize, config: &LoaderConfig, epoch: u64) -> Result<(Vec<f32>, Option<Crop>)> {
-    let resized = resized_frame(&samples[i].frame, config.resize(), config.frame_cache.as_deref())?;
+/// Sample `i`'s frame as this pipeline resizes it (from the frame cache when given).
+fn resized_sample(samples: &[PairFiles], i: usize, config: &LoaderConfig) -> Result<RgbImage> {
+    resized_frame(&samples[i].frame, config.resize(), config.frame_cache.as_deref())
+}
+
+/// Sample `i`'s resized frame through the rest of the pipeline: as it is for the test
+/// pipeline, the training crop and flip otherwise.
+fn view(resized: &RgbImage, i: usize, config: &LoaderConfig, epoch: u64) -> (Vec<f32>, Option<Crop>) {
     if !config.augment {
-        return Ok((to_normalized_chw(&resized), None));
+        return (to_normalized_chw(resized), None);
     }
-    let (image, crop) = random_crop_flip(&resized, &mut sample_rng(config, epoch, i, 0));
-    Ok((to_normalized_chw(&image), Some(crop)))
+    let (image, crop) = random_crop_flip(resized, &mut sample_rng(config, epoch, i, 0));
+    (to_normalized_chw(&image), Some(crop))
 }
 
 fn load_sample(samples: &[PairFiles], i: usize, config: &LoaderConfig, epoch: u64) -> Result<Loaded> {
-    let (image, crop) = load_view(samples, i, config, epoch)?;
+    // Decoded once: view 0 and SSL-align's augmented view share it.
+    let resized = resized_sample(samples, i, config)?;
+    let (image, crop) = view(&resized, i, config, epoch);
     let spectrogram = load_spectrogram(&samples[i].audio)?;
     let Some(views) = &config.align_views else {
         return Ok(Loaded { images: vec![image], crop, spectrograms: vec![spectrogram] });
     };
     let mut rng = sample_rng(config, epoch, i, VIEW_STREAM);
-    let resized = resized_frame(&samples[i].frame, config.resize(), config.frame_cache.as_deref())?;
     let augmented = to_normalized_chw(&simclr_augment(&resized, &mut rng));
     let shift = if views.audio_shift > 0.0 { rng.random_range(-views.audio_shift..=views.audio_shift) } else { 0.0 };
     let shifted = load_shifted_spectrogram(&samples[i].audio, shift)?;
     let table = &views.neighbours;
     let image_neighbour = table.image[i * table.k + rng.random_range(0..table.k)] as usize;
     let audio_neighbour = table.audio[i * table.k + rng.random_range(0..table.k)] as usize;
-    let (neighbour_image, _) = load_view(samples, image_neighbour, config, epoch)?;
+    let (neighbour_image, _) = view(&resized_sample(samples, image_neighbour, config)?, image_neighbour, config, epoch);
     let neighbour_audio = load_spectrogram(&samples[audio_neighbour].audio)?;
     Ok(Loaded {
         images: vec![image, augmented, neighbour_image],

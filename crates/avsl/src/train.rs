@@ -429,6 +429,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let threads = model_threads(args.threads);
     let frame_cache =
         args.frame_cache.as_deref().map(|dir| training_frame_cache(&args, dir, &pairs, threads)).transpose()?;
+    let log = args.output.join(LOG);
     let align = config.model == Architecture::SslAlign;
     if align && args.sup_list.is_some() {
         bail!("--sup-list: the semi-supervised loss supervises SLAVC's and EZ-VSL's map heads; SSL-align has none");
@@ -451,7 +452,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let neighbours = match &given_neighbours {
             Some(table) => Arc::clone(table),
             None if mines_at(progress.epoch, progress.batch) => {
-                self_mine(&trainer, &pairs, &ids, &args.output, progress.epoch, threads, &log_path(&args.output))?
+                self_mine(&trainer, &pairs, &ids, &args.output, progress.epoch, threads, &log)?
             }
             None => {
                 let path = args.output.join(MINED);
@@ -491,7 +492,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let validation = validation_set(&args)?;
     // The image features' grid, which the supervised maps are averaged onto.
     let grid = config.model_config().trunk("imgnet.", 3).feature_grid(INPUT_SIZE, INPUT_SIZE);
-    let log = args.output.join(LOG);
     let mut best = progress.best;
     let mut skipped = SkippedSamples::load(&args.output)?;
     for epoch in progress.epoch..config.epochs {
@@ -614,10 +614,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     println!("run folder: {}", args.output.display());
     Ok(())
-}
-
-fn log_path(run: &Path) -> PathBuf {
-    run.join(LOG)
 }
 
 /// SSL-align's neighbours mined with the trunks being trained (inference mode, test-time
