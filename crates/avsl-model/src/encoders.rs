@@ -10,6 +10,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
 use crate::arch::{ALIGN_HEADS, Architecture, EncoderSet, ModelConfig};
+use crate::kernels::Kernels;
 use crate::resnet::ResNet18;
 use crate::weights::{ModelError, Weights};
 
@@ -76,15 +77,27 @@ pub struct Outputs<T> {
 impl Encoders {
     /// Takes the tensors of one encoder set (`imgnet.*`, `audnet.*`, the heads; with
     /// `momentum_` in front for the momentum set) out of `w`.
+    /// The trunks run on the kernels for `device` ([`Kernels::for_device`]).
     pub fn load(
         w: &mut Weights,
         config: ModelConfig,
         set: EncoderSet,
         device: &Device,
     ) -> Result<Encoders, ModelError> {
+        Encoders::load_with_kernels(w, config, set, device, Kernels::for_device(device))
+    }
+
+    /// As [`Encoders::load`], with the trunks' kernels chosen by the caller.
+    pub fn load_with_kernels(
+        w: &mut Weights,
+        config: ModelConfig,
+        set: EncoderSet,
+        device: &Device,
+        kernels: Kernels,
+    ) -> Result<Encoders, ModelError> {
         let p = set.prefix();
-        let imgnet = ResNet18::load(w, &config.trunk(&format!("{p}imgnet."), 3))?;
-        let audnet = ResNet18::load(w, &config.trunk(&format!("{p}audnet."), 1))?;
+        let imgnet = ResNet18::load_on(w, &config.trunk(&format!("{p}imgnet."), 3), kernels, device)?;
+        let audnet = ResNet18::load_on(w, &config.trunk(&format!("{p}audnet."), 1), kernels, device)?;
         let (dim, features) = (config.dim, config.features());
         let mut img_proj = Vec::new();
         let mut aud_proj = Vec::new();

@@ -57,33 +57,33 @@ pub fn ezvsl_loss(images: &Tensor<4>, audios: &Tensor<2>, tau: f64) -> Tensor<1>
 
 /// The views of one batch that SSL-align pairs up ("Aligning Sight and Sound", eq. 5):
 /// index 0 the sample itself, 1 its augmentation, 2 its mined neighbour. `images` are
-/// backbone feature maps `[B, C, h, w]`, `audios` backbone vectors `[B, C]`, `*_proj`
-/// their projections `p_v(avg(v))` and `p_a(a)` `[B, D]`; none needs to be normalised.
-pub struct AlignViews<'a> {
-    pub images: [&'a Tensor<4>; 3],
-    pub audios: [&'a Tensor<2>; 3],
-    pub image_proj: [&'a Tensor<2>; 3],
-    pub audio_proj: [&'a Tensor<2>; 3],
+/// backbone feature maps `[B, C, h, w]`, `audios` backbone vectors `[B, C]`,
+/// `projections` their projections `(p_v(avg(v)), p_a(a))` `[B, D]` each, or `None` for the
+/// ablation without eq. 5's alignment term; none needs to be normalised.
+pub struct AlignViews {
+    pub images: [Tensor<4>; 3],
+    pub audios: [Tensor<2>; 3],
+    pub projections: Option<([Tensor<2>; 3], [Tensor<2>; 3])>,
 }
 
 /// SSL-align's loss (eq. 5): over the 9 pairs (image view, audio view), the cross-entropy
 /// over the batch (rows: images; the same audio view of the batch's other clips are the
 /// negatives) of s_L/τ plus that of s_A/τ, summed over the pairs. s_L(v, a) is the mean over
 /// positions of cos(v_xy, a) (eq. 3, mask M = 1), s_A the cosine of the projections (eq. 4).
-/// Without `alignment` the s_A terms are left out (an ablation; the projections are not read).
-pub fn ssl_align_loss(views: &AlignViews, tau: f64, alignment: bool) -> Tensor<1> {
-    let localisation: Vec<Tensor<4>> = views.images.iter().map(|v| l2_normalize((*v).clone(), 1)).collect();
-    let audio: Vec<Tensor<2>> = views.audios.iter().map(|a| l2_normalize((*a).clone(), 1)).collect();
-    let image_proj: Vec<Tensor<2>> = views.image_proj.iter().map(|p| l2_normalize((*p).clone(), 1)).collect();
-    let audio_proj: Vec<Tensor<2>> = views.audio_proj.iter().map(|p| l2_normalize((*p).clone(), 1)).collect();
+/// Without projections the s_A terms are left out (an ablation).
+pub fn ssl_align_loss(views: &AlignViews, tau: f64) -> Tensor<1> {
+    let normalized = |t: &[Tensor<2>; 3]| t.clone().map(|p| l2_normalize(p, 1));
+    let localisation = views.images.clone().map(|v| l2_normalize(v, 1));
+    let audio = normalized(&views.audios);
+    let projections = views.projections.as_ref().map(|(pv, pa)| (normalized(pv), normalized(pa)));
     let mut total: Option<Tensor<1>> = None;
-    for (v, pv) in localisation.iter().zip(&image_proj) {
-        for (a, pa) in audio.iter().zip(&audio_proj) {
+    for (i, v) in localisation.iter().enumerate() {
+        for (j, a) in audio.iter().enumerate() {
             let s_l = cross_similarities(v, a, tau).mean_dim(2);
             let [n, m, _] = s_l.dims();
             let mut pair = diagonal_cross_entropy(s_l.reshape([n, m]));
-            if alignment {
-                let s_a = pv.clone().matmul(pa.clone().transpose()).div_scalar(tau);
+            if let Some((pv, pa)) = &projections {
+                let s_a = pv[i].clone().matmul(pa[j].clone().transpose()).div_scalar(tau);
                 pair = pair.add(diagonal_cross_entropy(s_a));
             }
             total = Some(match total {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use avsl_data::npy::read_npy_f32;
 use avsl_model::checkpoint::{Checkpoint, read_checkpoint, write_pth, write_safetensors};
 use avsl_model::formula::formula_values;
+use avsl_model::kernels::Kernels;
 use avsl_model::loss::{ezvsl_loss, slavc_loss};
 use avsl_model::ogl::ObjectSaliency;
 use avsl_model::{Architecture, EncoderSet, Encoders, ModelConfig, NamedTensor, Weights};
@@ -125,12 +126,22 @@ fn slavc_loss_matches_pytorch() {
 
 #[test]
 fn ezvsl_maps_and_loss_match_pytorch() {
+    ezvsl_maps_and_loss_match_pytorch_on(Kernels::Host);
+}
+
+/// The GPU path's inference trunks (burn operations), run on the CPU backend.
+#[test]
+fn ezvsl_maps_and_loss_on_device_kernels_match_pytorch() {
+    ezvsl_maps_and_loss_match_pytorch_on(Kernels::Device);
+}
+
+fn ezvsl_maps_and_loss_match_pytorch_on(kernels: Kernels) {
     let meta = meta("ezvsl_tensors.json");
     let mut weights = formula_weights(&meta);
     let device = Device::flex();
     let config = ModelConfig::infer(&weights, 0.03).unwrap();
     assert_eq!(config.architecture, Architecture::Ezvsl);
-    let encoders = Encoders::load(&mut weights, config, EncoderSet::Online, &device).unwrap();
+    let encoders = Encoders::load_with_kernels(&mut weights, config, EncoderSet::Online, &device, kernels).unwrap();
     weights.finish().unwrap();
     let (image, audio) = inputs(&device);
     assert_close("EZ-VSL maps", to_vec(encoders.maps(image.clone(), audio.clone())), &npy("ezvsl_maps.npy"), 1e-4);

@@ -29,21 +29,22 @@ fn ssl_align_loss_and_gradients_match_pytorch() {
     let leaf2 = |k: &str, i: usize, width: usize| {
         Tensor::<2>::from_data(TensorData::new(floats(&f["inputs"][k][i]), [b, width]), &device).require_grad()
     };
-    let images: Vec<Tensor<4>> = (0..3).map(|i| leaf4("images", i)).collect();
-    let audios: Vec<Tensor<2>> = (0..3).map(|i| leaf2("audios", i, c)).collect();
-    let image_proj: Vec<Tensor<2>> = (0..3).map(|i| leaf2("image_proj", i, d)).collect();
-    let audio_proj: Vec<Tensor<2>> = (0..3).map(|i| leaf2("audio_proj", i, d)).collect();
-    let views = AlignViews {
-        images: [&images[0], &images[1], &images[2]],
-        audios: [&audios[0], &audios[1], &audios[2]],
-        image_proj: [&image_proj[0], &image_proj[1], &image_proj[2]],
-        audio_proj: [&audio_proj[0], &audio_proj[1], &audio_proj[2]],
-    };
+    let images: [Tensor<4>; 3] = std::array::from_fn(|i| leaf4("images", i));
+    let audios: [Tensor<2>; 3] = std::array::from_fn(|i| leaf2("audios", i, c));
+    let image_proj: [Tensor<2>; 3] = std::array::from_fn(|i| leaf2("image_proj", i, d));
+    let audio_proj: [Tensor<2>; 3] = std::array::from_fn(|i| leaf2("audio_proj", i, d));
+    let tau = f["tau"].as_f64().unwrap();
     // The ablation without s_A: the localisation terms alone.
-    let ablated = ssl_align_loss(&views, f["tau"].as_f64().unwrap(), false).into_data().try_to_vec::<f32>().unwrap()[0];
+    let ablation = AlignViews { images: images.clone(), audios: audios.clone(), projections: None };
+    let ablated = ssl_align_loss(&ablation, tau).into_data().try_to_vec::<f32>().unwrap()[0];
     let expected = f["loss_without_alignment"].as_f64().unwrap() as f32;
     assert!((ablated - expected).abs() <= 1e-5 * expected.abs(), "loss without s_A {ablated} vs {expected}");
-    let loss = ssl_align_loss(&views, f["tau"].as_f64().unwrap(), true);
+    let views = AlignViews {
+        images: images.clone(),
+        audios: audios.clone(),
+        projections: Some((image_proj.clone(), audio_proj.clone())),
+    };
+    let loss = ssl_align_loss(&views, tau);
     let value = loss.clone().into_data().try_to_vec::<f32>().unwrap()[0];
     let expected = f["loss"].as_f64().unwrap() as f32;
     assert!((value - expected).abs() <= 1e-5 * expected.abs(), "loss {value} vs {expected}");
