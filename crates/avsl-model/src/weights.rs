@@ -64,6 +64,16 @@ impl Weights {
         self.tensors.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// A copy of every tensor (large: used for checkpoints, not per step).
+    pub fn deep_copy(&self) -> Weights {
+        Weights { tensors: self.tensors.clone() }
+    }
+
+    /// Tensors in name order, moved out.
+    pub fn into_tensors(self) -> impl Iterator<Item = (String, NamedTensor)> {
+        self.tensors.into_iter()
+    }
+
     /// Keeps only the tensors whose name satisfies `keep`.
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         self.tensors.retain(|k, _| keep(k));

@@ -8,10 +8,12 @@ use std::path::Path;
 
 use avsl_metrics::calibration::Calibration;
 use avsl_model::checkpoint::{CheckpointError, TRAINING_PREFIX, read_checkpoint, write_safetensors};
+use avsl_model::Weights;
+use avsl_model::kernels::Kernels;
 use burn::tensor::Device;
 
 use crate::config::TrainConfig;
-use crate::trainer::Trainer;
+use crate::trainer::{AdamMoments, Trainer};
 
 fn error(path: &Path, problem: impl Into<String>) -> CheckpointError {
     CheckpointError::new(path, problem)
@@ -42,17 +44,19 @@ pub fn save(
     progress: Progress,
     calibration: Option<&Calibration>,
 ) -> Result<(), CheckpointError> {
-    let mut weights = trainer.state.to_weights();
-    for (kind, moments) in [(EXP_AVG, &trainer.adam.exp_avg), (EXP_AVG_SQ, &trainer.adam.exp_avg_sq)] {
-        for (name, t) in moments.iter() {
-            weights.insert(format!("{TRAINING_PREFIX}{kind}{name}"), t.clone());
+    let mut weights = trainer.weights();
+    let adam = trainer.adam_moments();
+    let adam_step = adam.step;
+    for (kind, moments) in [(EXP_AVG, adam.exp_avg), (EXP_AVG_SQ, adam.exp_avg_sq)] {
+        for (name, t) in moments.into_tensors() {
+            weights.insert(format!("{TRAINING_PREFIX}{kind}{name}"), t);
         }
     }
     let config = serde_json::to_string(&trainer.config).map_err(|e| error(path, e.to_string()))?;
     let mut metadata = BTreeMap::from([
         ("train_config".to_string(), config),
         ("step".to_string(), trainer.step.to_string()),
-        ("adam_step".to_string(), trainer.adam.step.to_string()),
+        ("adam_step".to_string(), adam_step.to_string()),
         ("epoch".to_string(), progress.epoch.to_string()),
         ("batch".to_string(), progress.batch.to_string()),
         ("best".to_string(), progress.best.map_or_else(|| "none".to_string(), |b| b.to_string())),
@@ -71,8 +75,14 @@ fn counter(metadata: &BTreeMap<String, String>, key: &str, path: &Path) -> Resul
         .map_err(|_| error(path, format!("metadata {key:?} is not a count")))
 }
 
-/// Restores a trainer saved by [`save`] on `device`, with its progress.
+/// Restores a trainer saved by [`save`] on `device` (with the kernels for it), with its
+/// progress.
 pub fn load(path: &Path, device: &Device) -> Result<(Trainer, Progress), CheckpointError> {
+    load_with_kernels(path, device, Kernels::for_device(device))
+}
+
+/// As [`load`], with the trunks' kernels chosen by the caller.
+pub fn load_with_kernels(path: &Path, device: &Device, kernels: Kernels) -> Result<(Trainer, Progress), CheckpointError> {
     let checkpoint = read_checkpoint(path)?;
     let json = checkpoint
         .metadata
@@ -80,16 +90,18 @@ pub fn load(path: &Path, device: &Device) -> Result<(Trainer, Progress), Checkpo
         .ok_or_else(|| error(path, "not a training checkpoint: no train_config in its metadata"))?;
     let config: TrainConfig = serde_json::from_str(json).map_err(|e| error(path, format!("train_config: {e}")))?;
     checkpoint.verify(&config.model_config())?;
-    let mut trainer = Trainer::new(&checkpoint.weights, config, device);
+    let mut trainer = Trainer::with_kernels(&checkpoint.weights, config, device, kernels);
     trainer.step = counter(&checkpoint.metadata, "step", path)?;
-    trainer.adam.step = counter(&checkpoint.metadata, "adam_step", path)?;
-    for name in trainer.state.trainable() {
+    let step = counter(&checkpoint.metadata, "adam_step", path)?;
+    let mut adam = AdamMoments { step, exp_avg: Weights::default(), exp_avg_sq: Weights::default() };
+    for name in trainer.trainable() {
         let moment = |kind: &str| checkpoint.training.get(&format!("{TRAINING_PREFIX}{kind}{name}"));
         if let (Some(m), Some(v)) = (moment(EXP_AVG), moment(EXP_AVG_SQ)) {
-            trainer.adam.exp_avg.insert(name.clone(), m.clone());
-            trainer.adam.exp_avg_sq.insert(name, v.clone());
+            adam.exp_avg.insert(name.clone(), m.clone());
+            adam.exp_avg_sq.insert(name, v.clone());
         }
     }
+    trainer.restore_adam(adam);
     let progress = Progress {
         epoch: counter(&checkpoint.metadata, "epoch", path)?,
         batch: counter(&checkpoint.metadata, "batch", path)?,

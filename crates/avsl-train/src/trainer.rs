@@ -1,8 +1,12 @@
-//! One optimisation step of SLAVC or EZ-VSL, in the authors' order (METHOD §3): online
-//! features (visual dropout), momentum update, target features (own dropout mask, no
-//! gradient), the loss, its gradients, Adam.
+//! One optimisation step of SLAVC, EZ-VSL or SSL-align, in the authors' order (METHOD
+//! §3): online features (visual dropout), momentum update, target features (own dropout
+//! mask, no gradient), the loss, its gradients, Adam. The step runs on one of two
+//! engines (see `avsl_model::kernels`): our CPU kernels with the model on the host, or
+//! burn's operations with the whole model on the device (a GPU).
 
 use avsl_model::adam::Adam;
+use avsl_model::device_train::DeviceTrainState;
+use avsl_model::kernels::Kernels;
 use avsl_model::trainable::{Batch, Masks, StepLoss, Supervision, TrainState};
 use avsl_model::{Architecture, Weights};
 use burn::tensor::{Device, Tensor};
@@ -10,27 +14,60 @@ use burn::tensor::{Device, Tensor};
 use crate::config::TrainConfig;
 use crate::dropout::{Stream, mask};
 
+enum Engine {
+    Host { state: TrainState, adam: Adam },
+    Device(DeviceTrainState),
+}
+
 pub struct Trainer {
     pub config: TrainConfig,
-    pub state: TrainState,
-    pub adam: Adam,
+    engine: Engine,
+    /// The autodiff device the steps run on.
+    device: Device,
     /// Optimisation steps taken so far (also the dropout masks' counter).
     pub step: u64,
 }
 
+/// Adam's state as a checkpoint holds it: steps taken, first and second moments by
+/// parameter name.
+pub struct AdamMoments {
+    pub step: u64,
+    pub exp_avg: Weights,
+    pub exp_avg_sq: Weights,
+}
+
 impl Trainer {
     /// A trainer from complete weights (initialised or read from a checkpoint) on an
-    /// autodiff device.
+    /// autodiff device, with the kernels for that device.
     pub fn new(weights: &Weights, config: TrainConfig, device: &Device) -> Trainer {
-        let mut state = TrainState::new(weights, config.model_config(), device);
-        state.alignment_loss = config.alignment_loss;
-        let adam = Adam::new(config.lr);
-        Trainer { config, state, adam, step: 0 }
+        Trainer::with_kernels(weights, config, device, Kernels::for_device(device))
+    }
+
+    /// As [`Trainer::new`], with the trunks' kernels chosen by the caller.
+    pub fn with_kernels(weights: &Weights, config: TrainConfig, device: &Device, kernels: Kernels) -> Trainer {
+        let engine = match kernels {
+            Kernels::Host => {
+                let mut state = TrainState::new(weights, config.model_config(), device);
+                state.alignment_loss = config.alignment_loss;
+                Engine::Host { state, adam: Adam::new(config.lr) }
+            }
+            Kernels::Device => {
+                let mut state = DeviceTrainState::new(weights, config.model_config(), device, config.lr);
+                state.alignment_loss = config.alignment_loss;
+                Engine::Device(state)
+            }
+        };
+        Trainer { config, engine, device: device.clone(), step: 0 }
+    }
+
+    /// The device without autodiff, where validation and feature extraction run.
+    pub fn inference_device(&self) -> Device {
+        self.device.clone().inner()
     }
 
     fn image_mask(&self, stream: Stream, features: [usize; 4]) -> Option<Tensor<4>> {
         let p = self.config.dropout_image;
-        (p > 0.0).then(|| mask(self.config.seed, self.step, stream, p, features, &self.state.device))
+        (p > 0.0).then(|| mask(self.config.seed, self.step, stream, p, features, &self.device))
     }
 
     /// One step on a batch of normalised images `[B, 3, H, W]` and spectrograms
@@ -38,8 +75,9 @@ impl Trainer {
     /// returns the loss before the update.
     pub fn train_step(&mut self, batch: Batch, supervision: Option<&Supervision>) -> StepLoss {
         let images = &batch.images;
-        let (rows, cols) = self.state.config.trunk("imgnet.", 3).feature_grid(images.h, images.w);
-        let features = [images.n, self.state.config.features(), rows, cols];
+        let model = self.config.model_config();
+        let (rows, cols) = model.trunk("imgnet.", 3).feature_grid(images.h, images.w);
+        let features = [images.n, model.features(), rows, cols];
         let masks = Masks {
             online: self.image_mask(Stream::OnlineImage, features),
             target: match self.config.model {
@@ -48,9 +86,60 @@ impl Trainer {
             },
         };
         let momentum = (self.config.momentum_image, self.config.momentum_audio);
-        let (loss, grads) = self.state.loss_and_gradients(batch, masks, momentum, supervision);
-        self.adam.step(&mut self.state.params, &grads);
+        let loss = match &mut self.engine {
+            Engine::Host { state, adam } => {
+                let (loss, grads) = state.loss_and_gradients(batch, masks, momentum, supervision);
+                adam.step(&mut state.params, &grads);
+                loss
+            }
+            Engine::Device(state) => {
+                let (loss, grads) = state.loss_and_gradients(batch, masks, momentum, supervision);
+                state.apply(grads);
+                loss
+            }
+        };
         self.step += 1;
         loss
+    }
+
+    /// Every tensor of the model under the authors' names, on the host.
+    pub fn weights(&self) -> Weights {
+        match &self.engine {
+            Engine::Host { state, .. } => state.to_weights(),
+            Engine::Device(state) => state.to_weights(),
+        }
+    }
+
+    /// Names of the parameters the optimiser updates.
+    pub fn trainable(&self) -> Vec<String> {
+        match &self.engine {
+            Engine::Host { state, .. } => state.trainable(),
+            Engine::Device(state) => state.trainable(),
+        }
+    }
+
+    /// Adam's state on the host.
+    pub fn adam_moments(&self) -> AdamMoments {
+        match &self.engine {
+            Engine::Host { adam, .. } => {
+                AdamMoments { step: adam.step, exp_avg: adam.exp_avg.deep_copy(), exp_avg_sq: adam.exp_avg_sq.deep_copy() }
+            }
+            Engine::Device(state) => {
+                let (step, exp_avg, exp_avg_sq) = state.adam_moments();
+                AdamMoments { step, exp_avg, exp_avg_sq }
+            }
+        }
+    }
+
+    /// Continues from a checkpoint's Adam state.
+    pub fn restore_adam(&mut self, moments: AdamMoments) {
+        match &mut self.engine {
+            Engine::Host { adam, .. } => {
+                adam.step = moments.step;
+                adam.exp_avg = moments.exp_avg;
+                adam.exp_avg_sq = moments.exp_avg_sq;
+            }
+            Engine::Device(state) => state.restore_adam(moments.step, &moments.exp_avg, &moments.exp_avg_sq),
+        }
     }
 }

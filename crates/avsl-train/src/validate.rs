@@ -11,7 +11,6 @@ use avsl_metrics::scoring::{Labelled, ScoringConfig, score_all};
 use avsl_metrics::{BoxFormat, MapKind, Prediction};
 use avsl_model::Encoders;
 use avsl_model::test_pass::{OnBadFile, distinct_pairs, embed_pairs};
-use burn::tensor::Device;
 
 use crate::trainer::Trainer;
 
@@ -51,9 +50,9 @@ pub fn validate(
     on_bad: OnBadFile,
 ) -> Result<Validated, DataError> {
     let config = trainer.config.model_config();
-    let mut weights = trainer.state.to_weights();
+    let mut weights = trainer.weights();
     let set = config.architecture.evaluated_set();
-    let device = Device::flex();
+    let device = trainer.inference_device();
     let encoders = Encoders::load(&mut weights, config, set, &device).expect("the trainer holds every tensor");
     let pairs: Vec<_> = validation.samples.iter().map(|s| (s.frame.clone(), s.audio.clone())).collect();
     let embedded =

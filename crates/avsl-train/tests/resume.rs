@@ -5,10 +5,11 @@ use std::path::Path;
 
 use avsl_model::formula::{formula_values, formula_weights_for};
 use avsl_model::host_conv::Activation;
+use avsl_model::kernels::Kernels;
 use avsl_model::trainable::Batch;
 use avsl_model::{Architecture, Weights};
 use avsl_train::config::TrainConfig;
-use avsl_train::state_file::{Progress, load, save};
+use avsl_train::state_file::{Progress, load_with_kernels, save};
 use avsl_train::trainer::Trainer;
 use burn::tensor::Device;
 
@@ -44,24 +45,35 @@ fn steps(trainer: &mut Trainer, range: std::ops::Range<u64>) -> Vec<f64> {
 
 #[test]
 fn resumed_slavc_run_continues_the_same_trajectory() {
+    resumed_run_continues_the_same_trajectory(Kernels::Host);
+}
+
+/// The GPU path (model, running statistics and Adam on the device), on the CPU backend.
+#[test]
+fn resumed_slavc_run_on_device_kernels_continues_the_same_trajectory() {
+    resumed_run_continues_the_same_trajectory(Kernels::Device);
+}
+
+fn resumed_run_continues_the_same_trajectory(kernels: Kernels) {
     let device = Device::autodiff(Device::flex());
-    let mut straight = Trainer::new(&weights(), config(Architecture::Slavc), &device);
+    let new = || Trainer::with_kernels(&weights(), config(Architecture::Slavc), &device, kernels);
+    let mut straight = new();
     let losses = steps(&mut straight, 0..4);
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("latest.safetensors");
-    let mut first = Trainer::new(&weights(), config(Architecture::Slavc), &device);
+    let mut first = new();
     let mut resumed_losses = steps(&mut first, 0..2);
     save(&file, &first, Progress { epoch: 0, batch: 2, best: Some(0.25) }, None).unwrap();
     drop(first);
-    let (mut resumed, progress) = load(&file, &device).unwrap();
+    let (mut resumed, progress) = load_with_kernels(&file, &device, kernels).unwrap();
     assert_eq!(progress, Progress { epoch: 0, batch: 2, best: Some(0.25) });
     assert_eq!(resumed.step, 2);
     resumed_losses.extend(steps(&mut resumed, 2..4));
     assert_eq!(losses, resumed_losses);
 
-    let (a, b) = (straight.state.to_weights(), resumed.state.to_weights());
+    let (a, b) = (straight.weights(), resumed.weights());
     assert_eq!(a.len(), b.len());
     for (name, t) in a.iter() {
         assert_eq!(b.get(name), Some(t), "{name} differs after resuming");

@@ -628,8 +628,8 @@ fn self_mine(
     log: &Path,
 ) -> Result<Arc<NeighbourTable>> {
     let start = Instant::now();
-    let device = Device::flex();
-    let source = FeatureSource::of_weights(trainer.state.to_weights(), trainer.config.model_config(), &device);
+    let device = trainer.inference_device();
+    let source = FeatureSource::of_weights(trainer.weights(), trainer.config.model_config(), &device);
     let table = mine(pairs, &source, &source, trainer.config.neighbours_k, threads, &device)?;
     let file = NeighbourFile {
         ids: ids.to_vec(),
