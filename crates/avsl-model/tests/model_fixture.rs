@@ -2,6 +2,8 @@
 //! (`tools/make_model_fixtures.py`): the same networks, the same formula-generated weights
 //! and inputs, the same maps and losses; and checkpoints in both formats.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use avsl_data::npy::read_npy_f32;
@@ -42,7 +44,7 @@ fn meta(file: &str) -> serde_json::Value {
 fn object_saliency_matches_pytorch() {
     let mut weights = formula_weights(&meta("ogl_tensors.json"));
     let device = Device::flex();
-    let ogl = ObjectSaliency::load(&mut weights).unwrap();
+    let ogl = ObjectSaliency::load(&mut weights, &device).unwrap();
     weights.finish().unwrap();
     let (image, _) = inputs(&device);
     let (shape, expected) = read_npy_f32(&fixtures().join("object_maps.npy")).unwrap();
@@ -138,7 +140,7 @@ fn ezvsl_maps_and_loss_on_device_kernels_match_pytorch() {
 fn ezvsl_maps_and_loss_match_pytorch_on(kernels: Kernels) {
     let meta = meta("ezvsl_tensors.json");
     let mut weights = formula_weights(&meta);
-    let device = Device::flex();
+    let device = common::device_for(kernels);
     let config = ModelConfig::infer(&weights, 0.03).unwrap();
     assert_eq!(config.architecture, Architecture::Ezvsl);
     let encoders = Encoders::load_with_kernels(&mut weights, config, EncoderSet::Online, &device, kernels).unwrap();

@@ -3,6 +3,8 @@
 //! (`tools/make_ssl_align_step_fixtures.py`: three views through each trunk at once, the
 //! alignment projections, the 9-pair loss, its gradients, one Adam step).
 
+mod common;
+
 use std::path::Path;
 
 use avsl_model::adam::Adam;
@@ -59,7 +61,7 @@ enum Engine {
 impl Engine {
     fn new(kernels: Kernels, f: &Value, config: ModelConfig) -> Engine {
         let weights = formula_weights_for(&f["tensors"]);
-        let device = Device::autodiff(Device::flex());
+        let device = Device::autodiff(common::device_for(kernels));
         let lr = f["lr"].as_f64().unwrap();
         match kernels {
             Kernels::Host => Engine::Host(TrainState::new(&weights, config, &device)),
@@ -242,7 +244,7 @@ fn ssl_align_inference_matches_pytorch_on(kernels: Kernels) {
         tau: f["tau"].as_f64().unwrap(),
         ..ModelConfig::published(Architecture::SslAlign)
     };
-    let device = Device::flex();
+    let device = common::device_for(kernels);
     let encoders = Encoders::load_with_kernels(&mut weights, config, EncoderSet::Online, &device, kernels).unwrap();
     let tensor = |a: Activation| Tensor::<4>::from_data(TensorData::new(a.data, [a.n, a.c, a.h, a.w]), &device);
     let image = encoders.image_outputs(tensor(input(9001, &f["image"])));

@@ -37,6 +37,48 @@ pub struct BenchArgs {
     /// tools/loader_bench.py on the same files.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Where the model runs for `forward` and `train`: `cpu`, or `cuda[:N]` in a build
+    /// with the `cuda` feature.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// The trunks' kernels: `host` (our CPU kernels) or `device` (burn's operations on the
+    /// device); by default the device's own (host on the CPU).
+    #[arg(long)]
+    pub kernels: Option<String>,
+    /// Batch of the measured SLAVC training step (the published recipe uses 128).
+    #[arg(long, default_value_t = 8)]
+    pub train_batch: usize,
+    /// Batches of the measured eval forward pass.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 8])]
+    pub eval_batch: Vec<usize>,
+}
+
+/// The device and trunk kernels the model benchmarks run on.
+struct Target {
+    device: burn::tensor::Device,
+    kernels: avsl_model::kernels::Kernels,
+}
+
+impl Target {
+    fn of(args: &BenchArgs) -> Result<Target> {
+        use avsl_model::kernels::Kernels;
+        let device = crate::device::parse_device(&args.device)?;
+        let kernels = match &args.kernels {
+            Some(name) => {
+                Kernels::parse(name).ok_or_else(|| anyhow::anyhow!("--kernels {name}: expected host or device"))?
+            }
+            None => Kernels::for_device(&device),
+        };
+        if kernels == Kernels::Host && Kernels::for_device(&device) != Kernels::Host {
+            bail!("--kernels host runs on the CPU only (--device cpu)");
+        }
+        Ok(Target { device, kernels })
+    }
+
+    /// Waits for the device's queued work (GPU timings are meaningless without it).
+    fn sync(&self) {
+        self.device.sync().expect("the device finishes its work");
+    }
 }
 
 /// A frame with the statistics of a video still rather than of noise: a sky-to-ground
@@ -188,33 +230,35 @@ fn eval_maps_rate(n: usize, threads: usize) -> Result<f64> {
 /// embeddings, plus the object network), d = 512, formula weights, on a batch of `b`
 /// 224×224 images and 3 s 16 kHz spectrograms (257×200): median ms per batch of five
 /// runs after one warm-up; also ms per image trunk and per audio trunk at that batch.
-fn forward_ms(b: usize) -> Result<(f64, f64, f64)> {
+fn forward_ms(target: &Target, b: usize) -> Result<(f64, f64, f64)> {
     use avsl_model::formula::formula_weights;
     use avsl_model::ogl::ObjectSaliency;
     use avsl_model::{Architecture, EncoderSet, Encoders, ModelConfig};
-    use burn::tensor::{Device, Tensor, TensorData};
+    use burn::tensor::{Tensor, TensorData};
 
-    let device = Device::flex();
+    let device = &target.device;
     let config = ModelConfig::published(Architecture::Slavc);
     let shapes = config.expected_shapes();
     let mut weights = formula_weights(shapes.iter().enumerate().map(|(i, (n, s))| (i as u64, n.as_str(), s.clone())));
-    let encoders = Encoders::load(&mut weights, config, EncoderSet::Momentum, &device)?;
+    let encoders = Encoders::load_with_kernels(&mut weights, config, EncoderSet::Momentum, device, target.kernels)?;
     let ogl_shapes = avsl_model::arch::resnet18_shapes("", 3);
     let mut ogl_weights =
         formula_weights(ogl_shapes.iter().enumerate().map(|(i, (n, s))| (5000 + i as u64, n.as_str(), s.clone())));
-    let ogl = ObjectSaliency::load(&mut ogl_weights)?;
+    let ogl = ObjectSaliency::load_with_kernels(&mut ogl_weights, device, target.kernels)?;
     let input = |shape: [usize; 4], seed: u64| {
         let values = avsl_model::formula::formula_values(seed, "input", &shape);
-        Tensor::<4>::from_data(TensorData::new(values, shape), &device)
+        Tensor::<4>::from_data(TensorData::new(values, shape), device)
     };
     let (images, audio) = (input([b, 3, 224, 224], 9001), input([b, 1, 257, 200], 9002));
     let time = |f: &dyn Fn()| {
         f();
+        target.sync();
         median(
             (0..5)
                 .map(|_| {
                     let start = Instant::now();
                     f();
+                    target.sync();
                     start.elapsed().as_secs_f64() * 1000.0
                 })
                 .collect(),
@@ -238,13 +282,14 @@ fn forward_ms(b: usize) -> Result<(f64, f64, f64)> {
 /// momentum update, target forward, loss, backward, Adam) on `b` 224×224 images and 3 s
 /// 16 kHz spectrograms (257×200), from `avsl train`'s initial weights: median ms of three
 /// steps after one warm-up.
-fn train_step_ms(config: avsl_train::config::TrainConfig, b: usize) -> f64 {
+fn train_step_ms(target: &Target, config: avsl_train::config::TrainConfig, b: usize) -> f64 {
     use avsl_model::host_conv::Activation;
     use avsl_model::trainable::Batch;
     use burn::tensor::Device;
 
     let weights = avsl_train::init::initial_weights(&config.model_config(), None, 0);
-    let mut trainer = avsl_train::trainer::Trainer::new(&weights, config, &Device::autodiff(Device::flex()));
+    let device = Device::autodiff(target.device.clone());
+    let mut trainer = avsl_train::trainer::Trainer::with_kernels(&weights, config, &device, target.kernels);
     let input = |[n, c, h, w]: [usize; 4], seed: u64| {
         let data = avsl_model::formula::formula_values(seed, "input", &[n, c, h, w]);
         Activation { n, c, h, w, data }
@@ -253,6 +298,7 @@ fn train_step_ms(config: avsl_train::config::TrainConfig, b: usize) -> f64 {
         let batch = Batch { images: input([b, 3, 224, 224], 9001), spectrograms: input([b, 1, 257, 200], 9002) };
         let start = Instant::now();
         trainer.train_step(batch, None);
+        target.sync();
         start.elapsed().as_secs_f64() * 1000.0
     };
     step();
@@ -326,7 +372,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     } else {
         args.what.clone()
     };
-    let mut report = serde_json::json!({ "threads": threads, "device": "cpu" });
+    let target = Target::of(&args)?;
+    let kernels = format!("{:?}", target.kernels).to_lowercase();
+    let mut report = serde_json::json!({ "threads": threads, "device": args.device, "kernels": kernels });
     for item in &what {
         match item.as_str() {
             "neighbours" => {
@@ -399,8 +447,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
             }
             "forward" => {
                 crate::device::model_threads(args.threads);
-                for b in [1, 8] {
-                    let (total, image, clip) = forward_ms(b)?;
+                for &b in &args.eval_batch {
+                    let (total, image, clip) = forward_ms(&target, b)?;
                     println!(
                         "eval forward, batch {b}:   {total:8.1} ms (image trunk {image:.1} ms/image, audio trunk {clip:.1} ms/clip)"
                     );
@@ -411,12 +459,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
             }
             "train" => {
                 crate::device::model_threads(args.threads);
-                let published = avsl_train::config::TrainConfig { batch_size: 8, ..Default::default() };
-                let ms = train_step_ms(published, 8);
-                println!("SLAVC train step, batch 8 (d 512, ResNet-18):          {ms:8.1} ms");
-                report["train_step_ms_b8"] = ms.into();
+                let b = args.train_batch;
+                let published = avsl_train::config::TrainConfig { batch_size: b, ..Default::default() };
+                let ms = train_step_ms(&target, published, b);
+                let rate = b as f64 * 1000.0 / ms;
+                println!("SLAVC train step, batch {b} (d 512, ResNet-18):  {ms:8.1} ms ({rate:.1} samples/s)");
+                report[format!("train_step_ms_b{b}")] = ms.into();
+                report[format!("train_samples_per_s_b{b}")] = rate.into();
                 let demo = crate::demo::Plan::new(false, 0).slavc;
-                let ms = train_step_ms(demo.clone(), demo.batch_size);
+                let ms = train_step_ms(&target, demo.clone(), demo.batch_size);
                 println!("SLAVC train step, demo (width 16, d 64, batch {}):     {ms:8.1} ms", demo.batch_size);
                 report["train_step_ms_demo"] = ms.into();
             }

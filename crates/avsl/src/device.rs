@@ -3,12 +3,31 @@
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 
-/// `cpu` (or `flex`): burn's pure-Rust CPU backend, the one this build has.
+/// `cpu` (or `flex`): burn's pure-Rust CPU backend; `cuda` or `cuda:N` (builds with the
+/// `cuda` feature): the N-th CUDA GPU.
 pub fn parse_device(name: &str) -> Result<Device> {
-    match name {
-        "cpu" | "flex" => Ok(Device::flex()),
-        other => bail!("--device {other}: this build of avsl has the CPU backend only (--device cpu)"),
+    if name == "cpu" || name == "flex" {
+        return Ok(Device::flex());
     }
+    let Some(index) = name.strip_prefix("cuda").map(|rest| rest.strip_prefix(':').unwrap_or(rest)) else {
+        bail!("--device {name}: expected cpu, cuda or cuda:N");
+    };
+    let index: usize = if index.is_empty() {
+        0
+    } else {
+        index.parse().map_err(|_| anyhow::anyhow!("--device {name}: the GPU index must be a number (cuda:0)"))?
+    };
+    cuda_device(name, index)
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device(_name: &str, index: usize) -> Result<Device> {
+    Ok(Device::cuda(index))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device(name: &str, _index: usize) -> Result<Device> {
+    bail!("--device {name}: this build of avsl has no CUDA backend; build it with `--features cuda` (see README)")
 }
 
 /// Every core unless `--threads` says otherwise.

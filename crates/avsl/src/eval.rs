@@ -245,7 +245,7 @@ pub fn run(args: EvalArgs) -> Result<Scored> {
     let objects = match &args.object_weights {
         Some(path) => {
             let mut w = read_torchvision_resnet18(path)?;
-            Some(ObjectSaliency::load(&mut w).expect("a checked ResNet-18 state dict"))
+            Some(ObjectSaliency::load(&mut w, &device).expect("a checked ResNet-18 state dict"))
         }
         None => None,
     };

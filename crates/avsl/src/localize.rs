@@ -245,7 +245,7 @@ impl Localizer {
         let objects = match &args.object_weights {
             Some(path) => {
                 let mut w = read_torchvision_resnet18(path)?;
-                Some(ObjectSaliency::load(&mut w).map_err(|e| anyhow!("{}: {e}", path.display()))?)
+                Some(ObjectSaliency::load(&mut w, &device).map_err(|e| anyhow!("{}: {e}", path.display()))?)
             }
             None => None,
         };

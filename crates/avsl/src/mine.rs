@@ -14,6 +14,7 @@ use avsl_data::transform::INPUT_SIZE;
 use avsl_model::Encoders;
 use avsl_model::arch::{RESNET18_WIDTH, TrunkSpec};
 use avsl_model::checkpoint::{read_checkpoint, read_torchvision_resnet18};
+use avsl_model::kernels::Kernels;
 use avsl_model::neighbour_file::{NeighbourFile, write_neighbours};
 use avsl_model::neighbours::top_k_cosine;
 use avsl_model::resnet::ResNet18;
@@ -22,7 +23,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use rayon::prelude::*;
 
-use crate::device::model_threads;
+use crate::device::{model_threads, parse_device};
 use crate::progress;
 use crate::train::training_pairs;
 
@@ -53,7 +54,8 @@ impl FeatureSource {
         })?;
         weights.remove("fc.weight");
         weights.remove("fc.bias");
-        let trunk = ResNet18::load(&mut weights, &TrunkSpec::resnet18("", 3, RESNET18_WIDTH))
+        let spec = TrunkSpec::resnet18("", 3, RESNET18_WIDTH);
+        let trunk = ResNet18::load_on(&mut weights, &spec, Kernels::for_device(device), device)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(FeatureSource::Torchvision(Box::new(trunk)))
     }
@@ -205,11 +207,14 @@ pub struct MineArgs {
     pub output: PathBuf,
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Where the model runs: `cpu`, or `cuda[:N]` in a build with the `cuda` feature.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
 pub fn run(args: MineArgs) -> Result<()> {
     let threads = model_threads(args.threads);
-    let device = Device::flex();
+    let device = parse_device(&args.device)?;
     let list = args.train_list.clone().unwrap_or_else(|| args.data.join("metadata").join("train.txt"));
     let ids = avsl_data::lists::read_id_list(&list)?;
     let pairs = training_pairs(&args.data, &ids, &list)?;
