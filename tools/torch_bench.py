@@ -12,9 +12,16 @@ JSON keys, so `tools/compare_bench.sh` can print the ratios side by side.
   work on the files `avsl bench loader --data-dir DIR` wrote (only with --data DIR).
 - peak_rss_mb: the process's peak resident memory.
 
+On a GPU (`--device cuda`) the same keys, timed with the device synchronised, plus
+`train_step_ms_b{B}` / `train_samples_per_s_b{B}` at `--train-batch` and
+`eval_forward_ms_b{B}` at each `--eval-batch`; `--precision bf16` runs under bf16
+autocast and `--channels-last` in that memory format (issue #9's PyTorch anchors).
+
     ~/.venvs/avsl-ref/bin/python tools/torch_bench.py --threads 2 [--data DIR]
+    python3 tools/torch_bench.py --device cuda --train-batch 128 --eval-batch 1,8,128 [--precision bf16] [--channels-last]
 """
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -32,66 +39,106 @@ from make_model_fixtures import slavc_loss  # noqa: E402
 from torch_train_twin import Model  # noqa: E402
 
 
-def median_ms(f, runs):
+class Setup:
+    """Where and how the twin runs: device, autocast dtype (None: fp32), memory format."""
+
+    def __init__(self, device, precision, channels_last):
+        self.device = torch.device(device)
+        self.dtype = torch.bfloat16 if precision == "bf16" else None
+        self.format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def sync(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def autocast(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def module(self, m):
+        return m.to(self.device, memory_format=self.format)
+
+    def inputs(self, batch):
+        images = torch.randn(batch, 3, 224, 224, device=self.device).to(memory_format=self.format)
+        specs = torch.randn(batch, 1, 257, 200, device=self.device).to(memory_format=self.format)
+        return images, specs
+
+
+def median_ms(setup, f, runs):
     f()
+    setup.sync()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         f()
+        setup.sync()
         times.append((time.perf_counter() - start) * 1000.0)
     return float(np.median(times))
 
 
-def train_step_ms(width, dim, batch):
-    model, target = Model(width, dim, ["1", "2"]), Model(width, dim, ["1", "2"])
+def train_step_ms(setup, width, dim, batch):
+    model, target = setup.module(Model(width, dim, ["1", "2"])), setup.module(Model(width, dim, ["1", "2"]))
     target.load_state_dict(model.state_dict())
     for p in target.parameters():
         p.requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    images, specs = torch.randn(batch, 3, 224, 224), torch.randn(batch, 1, 257, 200)
+    images, specs = setup.inputs(batch)
 
     def step():
         model.train()
-        v, a = model(images, specs, 0.9)
-        with torch.no_grad():
-            for pt, po in zip(target.parameters(), model.parameters()):
-                pt.mul_(0.999).add_(po.detach(), alpha=0.001)
-            target.train()
-            vt, at = target(images, specs, 0.9)
-        loss = slavc_loss(v, a, vt, at, 0.03)
+        with setup.autocast():
+            v, a = model(images, specs, 0.9)
+            with torch.no_grad():
+                for pt, po in zip(target.parameters(), model.parameters()):
+                    pt.mul_(0.999).add_(po.detach(), alpha=0.001)
+                target.train()
+                vt, at = target(images, specs, 0.9)
+            loss = slavc_loss(v, a, vt, at, 0.03)
         opt.zero_grad()
         loss.backward()
         opt.step()
 
-    return median_ms(step, 3)
+    return median_ms(setup, step, 3 if setup.device.type == "cpu" else 10)
 
 
-def eval_forward_ms(batch):
-    model = Model(64, 512, ["1", "2"]).eval()
-    ogl = resnet18().eval()
-    images, specs = torch.randn(batch, 3, 224, 224), torch.randn(batch, 1, 257, 200)
+def eval_forward_ms(setup, batch):
+    model = setup.module(Model(64, 512, ["1", "2"])).eval()
+    ogl = setup.module(resnet18()).eval()
+    images, specs = setup.inputs(batch)
 
     def forward():
-        with torch.no_grad():
+        with torch.no_grad(), setup.autocast():
             model(images, specs, 0.0)
             x = ogl.layer4(ogl.layer3(ogl.layer2(ogl.layer1(ogl.maxpool(ogl.relu(ogl.bn1(ogl.conv1(images))))))))
             x.abs().mean(1)
 
-    return median_ms(forward, 5)
+    return median_ms(setup, forward, 5 if setup.device.type == "cpu" else 20)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--data", help="files of `avsl bench loader --data-dir DIR`, for the loader figures")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--train-batch", type=int, default=8)
+    ap.add_argument("--eval-batch", default="1,8", help="comma-separated batches")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    report = {"threads": args.threads, "device": "cpu", "torch": torch.__version__}
-    report["train_step_ms_b8"] = train_step_ms(64, 512, 8)
-    report["train_step_ms_demo"] = train_step_ms(16, 64, 32)
-    for b in (1, 8):
-        report[f"eval_forward_ms_b{b}"] = eval_forward_ms(b)
+    setup = Setup(args.device, args.precision, args.channels_last)
+    report = {"threads": args.threads, "device": args.device, "torch": torch.__version__}
+    report["precision"] = args.precision + ("+channels_last" if args.channels_last else "")
+    b = args.train_batch
+    report[f"train_step_ms_b{b}"] = train_step_ms(setup, 64, 512, b)
+    report[f"train_samples_per_s_b{b}"] = b * 1000.0 / report[f"train_step_ms_b{b}"]
+    report["train_step_ms_demo"] = train_step_ms(setup, 16, 64, 32)
+    for b in map(int, args.eval_batch.split(",")):
+        report[f"eval_forward_ms_b{b}"] = eval_forward_ms(setup, b)
+    if setup.device.type == "cuda":
+        report["peak_gpu_mb"] = torch.cuda.max_memory_allocated(setup.device) / 2**20
     if args.data:
         from loader_bench import rate  # noqa: E402
 

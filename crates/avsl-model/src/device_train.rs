@@ -96,7 +96,11 @@ impl DeviceTrainState {
         for (name, shape) in config.expected_shapes() {
             let t = weights.get(&name).unwrap_or_else(|| panic!("no tensor {name}"));
             let on_device = to_device(&t.values, &inner);
-            if is_buffer(&name) { buffers.insert(name.clone(), on_device) } else { params.insert(name.clone(), on_device) };
+            if is_buffer(&name) {
+                buffers.insert(name.clone(), on_device)
+            } else {
+                params.insert(name.clone(), on_device)
+            };
             shapes.insert(name, shape);
         }
         DeviceTrainState {
@@ -170,6 +174,13 @@ impl DeviceTrainState {
         momentum: (f64, f64),
         supervision: Option<&Supervision>,
     ) -> (StepLoss, TensorMap) {
+        let mut step = self.begin_step();
+        let (loss, value, _) = forward_loss(&mut step, batch, masks, momentum, supervision);
+        (value, step.gradients(loss))
+    }
+
+    /// A step on this state: autodiff leaves of the online parameters.
+    pub(crate) fn begin_step(&mut self) -> DeviceStep<'_> {
         let leaves: TensorMap = self
             .trainable()
             .into_iter()
@@ -178,12 +189,12 @@ impl DeviceTrainState {
                 (name, leaf)
             })
             .collect();
-        let mut step = DeviceStep { state: self, leaves };
-        let (loss, value, _) = forward_loss(&mut step, batch, masks, momentum, supervision);
-        let leaves = step.leaves;
-        let graph = loss.backward();
-        let grads = leaves.into_iter().filter_map(|(name, leaf)| leaf.grad(&graph).map(|g| (name, g))).collect();
-        (value, grads)
+        DeviceStep { state: self, leaves }
+    }
+
+    /// The device the step runs on (with autodiff).
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// One Adam update from `grads`.
@@ -203,9 +214,17 @@ impl DeviceTrainState {
 
 /// One step of the device engine: the state and this step's autodiff leaves of the
 /// online parameters.
-struct DeviceStep<'a> {
+pub(crate) struct DeviceStep<'a> {
     state: &'a mut DeviceTrainState,
     leaves: TensorMap,
+}
+
+impl DeviceStep<'_> {
+    /// The gradient of `loss` with respect to every online parameter it reads.
+    pub(crate) fn gradients(self, loss: Tensor<1>) -> TensorMap {
+        let graph = loss.backward();
+        self.leaves.into_iter().filter_map(|(name, leaf)| leaf.grad(&graph).map(|g| (name, g))).collect()
+    }
 }
 
 impl StepEngine for DeviceStep<'_> {

@@ -20,7 +20,14 @@ const BN_EPS: f64 = 1e-5;
 /// A bias-free convolution followed by eval-mode BatchNorm, as one convolution with bias.
 enum ConvBn {
     Host(HostConv),
-    Device { weight: Tensor<4>, bias: Tensor<1>, options: ConvOptions<2> },
+    Device(Box<DeviceConv>),
+}
+
+/// A folded convolution's tensors on the device.
+struct DeviceConv {
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    options: ConvOptions<2>,
 }
 
 impl ConvBn {
@@ -37,27 +44,25 @@ impl ConvBn {
         }
         Ok(match kernels {
             Kernels::Host => ConvBn::Host(HostConv::new(weight, bias, [out_c, in_c, k], spec.stride, spec.padding())),
-            Kernels::Device => ConvBn::Device {
+            Kernels::Device => ConvBn::Device(Box::new(DeviceConv {
                 weight: Tensor::from_data(TensorData::new(weight, [out_c, in_c, k, k]), device),
                 bias: Tensor::from_data(TensorData::new(bias, [out_c]), device),
                 options: ConvOptions::new([spec.stride; 2], [spec.padding(); 2], [1, 1], 1),
-            },
+            })),
         })
     }
 
     fn host(&self) -> &HostConv {
         match self {
             ConvBn::Host(conv) => conv,
-            ConvBn::Device { .. } => unreachable!("a trunk's convolutions all run on one kind of kernel"),
+            ConvBn::Device(_) => unreachable!("a trunk's convolutions all run on one kind of kernel"),
         }
     }
 
     /// The convolution, plus `residual`, then ReLU when `activate`, on the device.
     fn forward_device(&self, x: Tensor<4>, residual: Option<Tensor<4>>, activate: bool) -> Tensor<4> {
-        let ConvBn::Device { weight, bias, options } = self else {
-            unreachable!("a trunk's convolutions all run on one kind of kernel")
-        };
-        let y = conv2d(x, weight.clone(), Some(bias.clone()), options.clone());
+        let ConvBn::Device(conv) = self else { unreachable!("a trunk's convolutions all run on one kind of kernel") };
+        let y = conv2d(x, conv.weight.clone(), Some(conv.bias.clone()), conv.options.clone());
         let y = match residual {
             Some(r) => y.add(r),
             None => y,
@@ -105,7 +110,12 @@ impl ResNet18 {
 
     /// Takes the tensors `spec` names out of `w`, for `kernels`; device kernels keep
     /// their weights on `device`.
-    pub fn load_on(w: &mut Weights, spec: &TrunkSpec, kernels: Kernels, device: &Device) -> Result<ResNet18, ModelError> {
+    pub fn load_on(
+        w: &mut Weights,
+        spec: &TrunkSpec,
+        kernels: Kernels,
+        device: &Device,
+    ) -> Result<ResNet18, ModelError> {
         let load = |w: &mut Weights, spec: &ConvBnSpec| ConvBn::load(w, spec, kernels, device);
         let stem = load(w, &spec.stem)?;
         let blocks = spec

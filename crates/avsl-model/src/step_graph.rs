@@ -76,7 +76,9 @@ pub(crate) fn head_names(config: &ModelConfig) -> Vec<String> {
         .architecture
         .heads()
         .iter()
-        .flat_map(|head| ["img_proj", "aud_proj"].into_iter().flat_map(move |part| leaves.map(|l| format!("{part}{head}.{l}"))))
+        .flat_map(|head| {
+            ["img_proj", "aud_proj"].into_iter().flat_map(move |part| leaves.map(|l| format!("{part}{head}.{l}")))
+        })
         .collect()
 }
 
@@ -144,10 +146,97 @@ fn mlp(heads: &Heads, name: &str, x: Tensor<2>) -> Tensor<2> {
     linear(relu(linear(x, "0")), "2")
 }
 
-/// One step's loss, in the authors' order (METHOD §3): online features, then (SLAVC)
-/// the momentum update with factors `momentum` = (image, audio), target features, the
-/// loss (plus eq. 9's term for the supervised samples). Returns the loss tensor, its
-/// value, and the online heads whose gradients the engine collects.
+/// The normalised embeddings of one step (SLAVC and EZ-VSL): the online ones of every
+/// head, and SLAVC's target (momentum) ones.
+#[derive(Clone)]
+pub struct Embeddings {
+    pub images: Vec<Tensor<4>>,
+    pub audios: Vec<Tensor<2>>,
+    pub target: Option<(Vec<Tensor<4>>, Vec<Tensor<2>>)>,
+}
+
+impl Embeddings {
+    /// Slot by slot (each head's online image tensor, …), one tensor from the same slot of
+    /// every part: `image` combines `[B, d, h, w]` tensors, `audio` `[B, d]` ones.
+    pub fn combine(
+        parts: &[Embeddings],
+        image: impl Fn(Vec<Tensor<4>>) -> Tensor<4>,
+        audio: impl Fn(Vec<Tensor<2>>) -> Tensor<2>,
+    ) -> Embeddings {
+        let images = |pick: &dyn Fn(&Embeddings) -> &Vec<Tensor<4>>| -> Vec<Tensor<4>> {
+            (0..pick(&parts[0]).len()).map(|i| image(parts.iter().map(|p| pick(p)[i].clone()).collect())).collect()
+        };
+        let audios = |pick: &dyn Fn(&Embeddings) -> &Vec<Tensor<2>>| -> Vec<Tensor<2>> {
+            (0..pick(&parts[0]).len()).map(|i| audio(parts.iter().map(|p| pick(p)[i].clone()).collect())).collect()
+        };
+        let target = parts[0].target.as_ref().map(|_| {
+            let target = |p: &Embeddings| p.target.clone().expect("every part has targets");
+            let parts_targets: Vec<(Vec<Tensor<4>>, Vec<Tensor<2>>)> = parts.iter().map(target).collect();
+            let v = (0..parts_targets[0].0.len())
+                .map(|i| image(parts_targets.iter().map(|t| t.0[i].clone()).collect()))
+                .collect();
+            let a = (0..parts_targets[0].1.len())
+                .map(|i| audio(parts_targets.iter().map(|t| t.1[i].clone()).collect()))
+                .collect();
+            (v, a)
+        });
+        Embeddings { images: images(&|p| &p.images), audios: audios(&|p| &p.audios), target }
+    }
+}
+
+/// One step's embeddings, in the authors' order (METHOD §3): online features, then
+/// (SLAVC) the momentum update with factors `momentum` = (image, audio), target
+/// features. Returns them with the online heads whose gradients the engine collects.
+pub(crate) fn forward_embeddings(
+    engine: &mut impl StepEngine,
+    batch: Batch,
+    masks: Masks,
+    momentum: (f64, f64),
+) -> (Embeddings, Heads) {
+    let config = *engine.config();
+    // SLAVC's momentum encoders see the same batch after the online ones.
+    let target_inputs =
+        (config.architecture == Architecture::Slavc).then(|| (batch.images.clone(), batch.spectrograms.clone()));
+    let fv = engine.trunk(EncoderSet::Online, "imgnet", batch.images);
+    let fa = engine.trunk(EncoderSet::Online, "audnet", batch.spectrograms);
+    let heads = engine.heads(EncoderSet::Online);
+    let images = image_heads(&config, &heads, fv, masks.online);
+    let audios = audio_heads(&config, &heads, fa);
+    let target = target_inputs.map(|(target_images, spectrograms)| {
+        engine.momentum_update(momentum.0, momentum.1);
+        let fvt = engine.trunk(EncoderSet::Momentum, "imgnet", target_images);
+        let fat = engine.trunk(EncoderSet::Momentum, "audnet", spectrograms);
+        let target_heads = engine.heads(EncoderSet::Momentum);
+        (image_heads(&config, &target_heads, fvt, masks.target), audio_heads(&config, &target_heads, fat))
+    });
+    (Embeddings { images, audios, target }, heads)
+}
+
+/// The loss of a batch's embeddings: SLAVC's with targets, else EZ-VSL's, plus eq. 9's
+/// term for the supervised samples.
+pub(crate) fn embedding_loss(
+    config: &ModelConfig,
+    e: &Embeddings,
+    supervision: Option<&Supervision>,
+) -> (Tensor<1>, StepLoss) {
+    let (v, a) = (&e.images, &e.audios);
+    let loss = match &e.target {
+        Some((vt, at)) => slavc_loss([&v[0], &v[1]], [&a[0], &a[1]], [&vt[0], &vt[1]], [&at[0], &at[1]], config.tau),
+        None => ezvsl_loss(&v[0], &a[0], config.tau),
+    };
+    let semi = supervision.and_then(|s| semi_supervised_loss(v, a, &s.maps, &s.supervised));
+    let semi_value = semi.as_ref().map(|t| scalar(t.clone()));
+    let loss = match semi {
+        Some(semi) => loss.add(semi),
+        None => loss,
+    };
+    let value = StepLoss { total: scalar(loss.clone()), semi: semi_value };
+    (loss, value)
+}
+
+/// One step's loss (see [`forward_embeddings`] and [`embedding_loss`]; SSL-align's
+/// [`align_forward_loss`]). Returns the loss tensor, its value, and the online heads
+/// whose gradients the engine collects.
 pub(crate) fn forward_loss(
     engine: &mut impl StepEngine,
     batch: Batch,
@@ -155,37 +244,12 @@ pub(crate) fn forward_loss(
     momentum: (f64, f64),
     supervision: Option<&Supervision>,
 ) -> (Tensor<1>, StepLoss, Heads) {
-    let config = engine.config().clone();
+    let config = *engine.config();
     if config.architecture == Architecture::SslAlign {
         return align_forward_loss(engine, batch);
     }
-    // SLAVC's momentum encoders see the same batch after the online ones.
-    let target_inputs =
-        (config.architecture == Architecture::Slavc).then(|| (batch.images.clone(), batch.spectrograms.clone()));
-    let fv = engine.trunk(EncoderSet::Online, "imgnet", batch.images);
-    let fa = engine.trunk(EncoderSet::Online, "audnet", batch.spectrograms);
-    let heads = engine.heads(EncoderSet::Online);
-    let v = image_heads(&config, &heads, fv, masks.online);
-    let a = audio_heads(&config, &heads, fa);
-    let loss = match target_inputs {
-        Some((images, spectrograms)) => {
-            engine.momentum_update(momentum.0, momentum.1);
-            let fvt = engine.trunk(EncoderSet::Momentum, "imgnet", images);
-            let fat = engine.trunk(EncoderSet::Momentum, "audnet", spectrograms);
-            let target_heads = engine.heads(EncoderSet::Momentum);
-            let vt = image_heads(&config, &target_heads, fvt, masks.target);
-            let at = audio_heads(&config, &target_heads, fat);
-            slavc_loss([&v[0], &v[1]], [&a[0], &a[1]], [&vt[0], &vt[1]], [&at[0], &at[1]], config.tau)
-        }
-        None => ezvsl_loss(&v[0], &a[0], config.tau),
-    };
-    let semi = supervision.and_then(|s| semi_supervised_loss(&v, &a, &s.maps, &s.supervised));
-    let semi_value = semi.as_ref().map(|t| scalar(t.clone()));
-    let loss = match semi {
-        Some(semi) => loss.add(semi),
-        None => loss,
-    };
-    let value = StepLoss { total: scalar(loss.clone()), semi: semi_value };
+    let (embeddings, heads) = forward_embeddings(engine, batch, masks, momentum);
+    let (loss, value) = embedding_loss(&config, &embeddings, supervision);
     (loss, value, heads)
 }
 

@@ -8,11 +8,11 @@ mod common;
 use std::path::Path;
 
 use avsl_model::adam::Adam;
+use avsl_model::device_train::DeviceTrainState;
+use avsl_model::device_trunk::TensorMap;
 use avsl_model::encoders::paired_maps;
 use avsl_model::formula::{formula_values, formula_weights_for};
 use avsl_model::host_conv::Activation;
-use avsl_model::device_train::DeviceTrainState;
-use avsl_model::device_trunk::TensorMap;
 use avsl_model::kernels::Kernels;
 use avsl_model::trainable::{Batch, Masks, StepLoss, TrainState};
 use avsl_model::{Architecture, EncoderSet, Encoders, ModelConfig, Weights};

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use avsl_metrics::calibration::Calibration;
-use avsl_model::checkpoint::{CheckpointError, TRAINING_PREFIX, read_checkpoint, write_safetensors};
 use avsl_model::Weights;
+use avsl_model::checkpoint::{CheckpointError, TRAINING_PREFIX, read_checkpoint, write_safetensors};
 use avsl_model::kernels::Kernels;
 use burn::tensor::Device;
 
@@ -81,8 +81,24 @@ pub fn load(path: &Path, device: &Device) -> Result<(Trainer, Progress), Checkpo
     load_with_kernels(path, device, Kernels::for_device(device))
 }
 
+/// As [`load`], on several devices (data-parallel) or one.
+pub fn load_on_devices(path: &Path, devices: &[Device]) -> Result<(Trainer, Progress), CheckpointError> {
+    restore(path, |weights, config| Trainer::on_devices(weights, config, devices))
+}
+
 /// As [`load`], with the trunks' kernels chosen by the caller.
-pub fn load_with_kernels(path: &Path, device: &Device, kernels: Kernels) -> Result<(Trainer, Progress), CheckpointError> {
+pub fn load_with_kernels(
+    path: &Path,
+    device: &Device,
+    kernels: Kernels,
+) -> Result<(Trainer, Progress), CheckpointError> {
+    restore(path, |weights, config| Ok(Trainer::with_kernels(weights, config, device, kernels)))
+}
+
+fn restore(
+    path: &Path,
+    trainer: impl FnOnce(&Weights, TrainConfig) -> Result<Trainer, String>,
+) -> Result<(Trainer, Progress), CheckpointError> {
     let checkpoint = read_checkpoint(path)?;
     let json = checkpoint
         .metadata
@@ -90,7 +106,7 @@ pub fn load_with_kernels(path: &Path, device: &Device, kernels: Kernels) -> Resu
         .ok_or_else(|| error(path, "not a training checkpoint: no train_config in its metadata"))?;
     let config: TrainConfig = serde_json::from_str(json).map_err(|e| error(path, format!("train_config: {e}")))?;
     checkpoint.verify(&config.model_config())?;
-    let mut trainer = Trainer::with_kernels(&checkpoint.weights, config, device, kernels);
+    let mut trainer = trainer(&checkpoint.weights, config).map_err(|e| error(path, e))?;
     trainer.step = counter(&checkpoint.metadata, "step", path)?;
     let step = counter(&checkpoint.metadata, "adam_step", path)?;
     let mut adam = AdamMoments { step, exp_avg: Weights::default(), exp_avg_sq: Weights::default() };

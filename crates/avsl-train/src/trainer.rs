@@ -5,6 +5,7 @@
 //! burn's operations with the whole model on the device (a GPU).
 
 use avsl_model::adam::Adam;
+use avsl_model::data_parallel::DataParallel;
 use avsl_model::device_train::DeviceTrainState;
 use avsl_model::kernels::Kernels;
 use avsl_model::trainable::{Batch, Masks, StepLoss, Supervision, TrainState};
@@ -15,8 +16,13 @@ use crate::config::TrainConfig;
 use crate::dropout::{Stream, mask};
 
 enum Engine {
-    Host { state: TrainState, adam: Adam },
+    Host {
+        state: TrainState,
+        adam: Adam,
+    },
     Device(DeviceTrainState),
+    /// One replica per device, each its shard of the batch (see `data_parallel`).
+    Replicas(DataParallel),
 }
 
 pub struct Trainer {
@@ -60,6 +66,22 @@ impl Trainer {
         Trainer { config, engine, device: device.clone(), step: 0 }
     }
 
+    /// A trainer on `devices` (autodiff devices): on one, as [`Trainer::new`]; on several,
+    /// data-parallel with the device kernels (SLAVC and EZ-VSL).
+    pub fn on_devices(weights: &Weights, config: TrainConfig, devices: &[Device]) -> Result<Trainer, String> {
+        match devices {
+            [] => Err("no device".to_string()),
+            [device] => Ok(Trainer::new(weights, config, device)),
+            _ if config.model == Architecture::SslAlign => {
+                Err("data-parallel training (several devices) is not available for SSL-align yet".to_string())
+            }
+            _ => {
+                let replicas = DataParallel::new(weights, config.model_config(), devices, config.lr);
+                Ok(Trainer { config, engine: Engine::Replicas(replicas), device: devices[0].clone(), step: 0 })
+            }
+        }
+    }
+
     /// The device without autodiff, where validation and feature extraction run.
     pub fn inference_device(&self) -> Device {
         self.device.clone().inner()
@@ -97,6 +119,7 @@ impl Trainer {
                 state.apply(grads);
                 loss
             }
+            Engine::Replicas(replicas) => replicas.step(batch, masks, momentum, supervision),
         };
         self.step += 1;
         loss
@@ -107,6 +130,7 @@ impl Trainer {
         match &self.engine {
             Engine::Host { state, .. } => state.to_weights(),
             Engine::Device(state) => state.to_weights(),
+            Engine::Replicas(replicas) => replicas.to_weights(),
         }
     }
 
@@ -115,17 +139,24 @@ impl Trainer {
         match &self.engine {
             Engine::Host { state, .. } => state.trainable(),
             Engine::Device(state) => state.trainable(),
+            Engine::Replicas(replicas) => replicas.first().trainable(),
         }
     }
 
     /// Adam's state on the host.
     pub fn adam_moments(&self) -> AdamMoments {
         match &self.engine {
-            Engine::Host { adam, .. } => {
-                AdamMoments { step: adam.step, exp_avg: adam.exp_avg.deep_copy(), exp_avg_sq: adam.exp_avg_sq.deep_copy() }
-            }
+            Engine::Host { adam, .. } => AdamMoments {
+                step: adam.step,
+                exp_avg: adam.exp_avg.deep_copy(),
+                exp_avg_sq: adam.exp_avg_sq.deep_copy(),
+            },
             Engine::Device(state) => {
                 let (step, exp_avg, exp_avg_sq) = state.adam_moments();
+                AdamMoments { step, exp_avg, exp_avg_sq }
+            }
+            Engine::Replicas(replicas) => {
+                let (step, exp_avg, exp_avg_sq) = replicas.first().adam_moments();
                 AdamMoments { step, exp_avg, exp_avg_sq }
             }
         }
@@ -140,6 +171,11 @@ impl Trainer {
                 adam.exp_avg_sq = moments.exp_avg_sq;
             }
             Engine::Device(state) => state.restore_adam(moments.step, &moments.exp_avg, &moments.exp_avg_sq),
+            Engine::Replicas(replicas) => {
+                for state in replicas.replicas_mut() {
+                    state.restore_adam(moments.step, &moments.exp_avg, &moments.exp_avg_sq);
+                }
+            }
         }
     }
 }

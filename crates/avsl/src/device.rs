@@ -30,6 +30,12 @@ fn cuda_device(name: &str, _index: usize) -> Result<Device> {
     bail!("--device {name}: this build of avsl has no CUDA backend; build it with `--features cuda` (see README)")
 }
 
+/// `--device` of `avsl train`: one device, or several separated by commas for
+/// data-parallel training (`cuda:0,cuda:1`; `cpu,cpu` runs two replicas on the CPU).
+pub fn parse_devices(names: &str) -> Result<Vec<Device>> {
+    names.split(',').map(|name| parse_device(name.trim())).collect()
+}
+
 /// Every core unless `--threads` says otherwise.
 pub fn thread_count(arg: Option<usize>) -> usize {
     arg.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use avsl_data::annotations::{read_flickr_folder, read_vggss_json};
 use avsl_data::frame_cache::{CachedResize, FrameCache};
 use avsl_data::fsutil::write_atomic;
@@ -27,7 +27,7 @@ use avsl_model::trainable::Batch;
 use avsl_train::config::TrainConfig;
 use avsl_train::init::initial_weights;
 use avsl_train::semi::SupervisedBoxes;
-use avsl_train::state_file::{Progress, load, save};
+use avsl_train::state_file::{Progress, load_on_devices, save};
 use avsl_train::trainer::Trainer;
 use avsl_train::validate::{Validation, criterion_value, validate};
 use burn::tensor::Device;
@@ -35,7 +35,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::dataset_args::{DatasetArgs, parse_testset};
-use crate::device::{model_threads, parse_device};
+use crate::device::{model_threads, parse_devices};
 use crate::eval::ModelArg;
 use crate::mine::{FeatureSource, mine};
 use crate::output::prepare_output_dir;
@@ -83,6 +83,8 @@ pub struct TrainArgs {
     /// Threads for decoding and for the model (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Where the model trains: `cpu`, `cuda[:N]` (a build with the `cuda` feature), or
+    /// several devices separated by commas for data-parallel training (`cuda:0,cuda:1`).
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Run folder: config.json, train_log.jsonl, latest.safetensors, best.safetensors.
@@ -384,13 +386,13 @@ fn append(path: &Path, line: serde_json::Value) -> Result<()> {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    let device = Device::autodiff(parse_device(&args.device)?);
+    let devices: Vec<Device> = parse_devices(&args.device)?.into_iter().map(Device::autodiff).collect();
     let (mut trainer, progress) = if args.resume {
         let latest = args.output.join(LATEST);
         if !latest.is_file() {
             bail!("{}: nothing to resume (no {LATEST})", args.output.display());
         }
-        let (mut trainer, progress) = load(&latest, &device)?;
+        let (mut trainer, progress) = load_on_devices(&latest, &devices)?;
         trainer.config.epochs = args.epochs.unwrap_or(trainer.config.epochs);
         truncate_log(&args.output.join(LOG), trainer.step)?;
         remove_stale_temporaries(&args.output)?;
@@ -415,7 +417,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
             );
         }
         let weights = initial_weights(&config.model_config(), imagenet.as_ref(), config.seed);
-        (Trainer::new(&weights, config, &device), Progress { epoch: 0, batch: 0, best: None })
+        let trainer =
+            Trainer::on_devices(&weights, config, &devices).map_err(|e| anyhow!("--device {}: {e}", args.device))?;
+        (trainer, Progress { epoch: 0, batch: 0, best: None })
     };
     let config = trainer.config.clone();
     write_atomic(&args.output.join("config.json"), serde_json::to_string_pretty(&config)?.as_bytes())?;
