@@ -4,14 +4,16 @@
 # Here (a machine with the Rust toolchain and the crates; no GPU needed):
 #   tools/gpu_check.sh build
 # builds the `cuda` feature (CUDARC_CUDA_VERSION pins the CUDA API the GPU machine has;
-# DOCS_RS=1 skips cubecl-llvm's LLVM download, see Cargo.toml) into target-cuda/ and puts
-# stripped copies of `avsl` and the two fixture test binaries into .gpu/ (git-ignored),
-# small enough to travel with the working tree.
+# DOCS_RS=1 skips cubecl-llvm's LLVM download, see README "GPU and the device kernels")
+# into target-cuda/ and puts stripped, gzipped copies of `avsl` and the fixture test
+# binaries into .gpu/ (git-ignored), small enough to travel with the working tree (the
+# device tool carries at most 64 MiB; carry `.gpu`).
 #
 # There (the GPU machine, from the repository root, with .gpu/ carried):
 #   tools/gpu_check.sh run [OUT]
 # runs the fixture tests of the device kernels on the GPU (a SLAVC and an SSL-align
-# training step, SSL-align and EZ-VSL inference, each against PyTorch's values), then
+# training step, SSL-align and EZ-VSL inference, two data-parallel replicas on the one GPU,
+# each against PyTorch's values), then
 # `avsl bench` and the PyTorch twin at the issue's sizes (train batch 128; eval batch
 # 1, 8, 128; PyTorch in fp32, bf16 autocast and bf16 + channels-last), writing logs and
 # JSON into OUT (default $OUT, else gpu-out/).
@@ -22,26 +24,32 @@ build)
     set -e
     export CUDARC_CUDA_VERSION="${CUDARC_CUDA_VERSION:-13000}" DOCS_RS=1 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target-cuda}"
     cargo build --release -p avsl --features cuda
-    tests="$(cargo test --release -p avsl-model --features cuda --no-run --test train_fixture --test model_fixture 2>&1 |
-        sed -n 's/.*(\(.*\/deps\/[a-z_]*-[0-9a-f]*\)).*/\1/p')"
+    tests="$(cargo test --release -p avsl-model --features cuda --no-run --test train_fixture \
+        --test model_fixture --test data_parallel 2>&1 | sed -n 's/.*(\(.*\/deps\/[a-z_]*-[0-9a-f]*\)).*/\1/p')"
     mkdir -p .gpu
     grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
-    strip -o .gpu/avsl "$CARGO_TARGET_DIR/release/avsl"
-    for t in $tests; do strip -o ".gpu/$(basename "$t" | sed 's/-[0-9a-f]*$//')" "$t"; done
+    pack() { strip -o ".gpu/$2" "$1" && gzip -9f ".gpu/$2"; }
+    pack "$CARGO_TARGET_DIR/release/avsl" avsl
+    for t in $tests; do pack "$t" "$(basename "$t" | sed 's/-[0-9a-f]*$//')"; done
     ls -la .gpu
     ;;
 run)
     out="${2:-${OUT:-gpu-out}}"
     mkdir -p "$out"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
+    for f in .gpu/*.gz; do gzip -dc "$f" >"${f%.gz}" && chmod +x "${f%.gz}"; done
     # The test binaries find their fixtures through the path they were built at.
-    built_at="$(strings .gpu/train_fixture | grep -o '/[^ ]*/crates/avsl-model' | head -1)"
-    if [ -n "$built_at" ] && [ ! -e "$built_at" ]; then
-        mkdir -p "$(dirname "$(dirname "$built_at")")" && ln -sfn "$PWD" "$(dirname "$(dirname "$built_at")")"
+    built_at="$(grep -ao '/[[:alnum:]_./-]*/crates/avsl-model' .gpu/train_fixture | head -1)"
+    root="${built_at%/crates/avsl-model}"
+    if [ -n "$root" ] && [ ! -e "$built_at" ]; then
+        mkdir -p "$(dirname "$root")" && ln -sfn "$PWD" "$root"
     fi
     export AVSL_TEST_DEVICE=cuda RUST_BACKTRACE=1
-    for t in train_fixture model_fixture; do
-        timeout 240 ".gpu/$t" device_kernels --test-threads 1 --nocapture 2>&1 | tee "$out/test_$t.log" | grep -E "^test |panicked|result"
+    for t in train_fixture model_fixture data_parallel; do
+        filter=device_kernels
+        [ "$t" = data_parallel ] && filter=two_replicas
+        timeout 240 ".gpu/$t" "$filter" --test-threads 1 --nocapture 2>&1 | tee "$out/test_$t.log" |
+            grep -E "^test |panicked|result"
     done
     threads="$(nproc)"
     timeout 300 .gpu/avsl bench forward train --device cuda --threads "$threads" --train-batch 128 \
