@@ -31,7 +31,7 @@ import torch.multiprocessing as mp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_model_fixtures import build_model, embeddings, fill_with_formula, formula_values, slavc_loss  # noqa: E402
-from make_train_fixtures import BUFFERS, DIM, LR, MOMENTUM, M, TAU, WATCHED, summary  # noqa: E402
+from make_train_fixtures import BUFFERS, DIM, LR, MOMENTUM, M, TAU, WATCHED, momentum_update, summary  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "train")
 EXACT = os.path.join(OUT, "slavc_ddp_float64_losses.json")
@@ -70,11 +70,8 @@ def single_process_gradient(model, step):
     image, audio = inputs(step)
     shards = [slice(r * GLOBAL // WORLD, (r + 1) * GLOBAL // WORLD) for r in range(WORLD)]
     parts = [embeddings(model, "", ["1", "2"], image[s], audio[s])[2:] for s in shards]
+    momentum_update(model, M)
     with torch.no_grad():
-        params = dict(model.named_parameters())
-        for n, p in params.items():
-            if n.startswith("momentum_"):
-                p.data = p.data * M + params[n[len("momentum_"):]].data * (1.0 - M)
         targets = [embeddings(model, "momentum_", ["1", "2"], image[s], audio[s])[2:] for s in shards]
     cat = lambda parts, i, h: torch.cat([p[i][h] for p in parts])
     v, a = [cat(parts, 0, h) for h in range(2)], [cat(parts, 1, h) for h in range(2)]
@@ -100,11 +97,8 @@ def worker(rank, dtype):
         reference = single_process_gradient(model, step) if rank == 0 and dtype == torch.float32 else None
         image, audio = (x[shard] for x in inputs(step, dtype))
         _, _, v, a = embeddings(model, "", ["1", "2"], image, audio)
+        momentum_update(model, M)
         with torch.no_grad():
-            params = dict(model.named_parameters())
-            for n, p in params.items():
-                if n.startswith("momentum_"):
-                    p.data = p.data * M + params[n[len("momentum_"):]].data * (1.0 - M)
             _, _, vt, at = embeddings(model, "momentum_", ["1", "2"], image, audio)
         vt = [torch.cat(gather_constant(t)) for t in vt]
         at = [torch.cat(gather_constant(t)) for t in at]

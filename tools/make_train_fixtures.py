@@ -40,6 +40,15 @@ def summary(t):
     return {"shape": list(t.shape), "head": flat[:256].tolist(), "sum": flat.sum().item(), "abs_sum": flat.abs().sum().item()}
 
 
+def momentum_update(model, m):
+    """theta_m <- m * theta_m + (1 - m) * theta for every momentum_ parameter."""
+    with torch.no_grad():
+        params = dict(model.named_parameters())
+        for n, p in params.items():
+            if n.startswith("momentum_"):
+                p.data = p.data * m + params[n[len("momentum_"):]].data * (1.0 - m)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(2)
@@ -53,11 +62,8 @@ def main():
     audio = torch.from_numpy(formula_values(9002, "input.audio", AUDIO) * 8.0)
 
     _, _, v, a = embeddings(model, "", ["1", "2"], image, audio)
+    momentum_update(model, M)
     with torch.no_grad():
-        params = dict(model.named_parameters())
-        for n, p in params.items():
-            if n.startswith("momentum_"):
-                p.data = p.data * M + params[n[len("momentum_"):]].data * (1.0 - M)
         _, _, vt, at = embeddings(model, "momentum_", ["1", "2"], image, audio)
     loss = slavc_loss(v, a, vt, at, TAU)
     loss.backward()

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::assert_summary;
+
 use std::path::Path;
 
 use avsl_model::data_parallel::DataParallel;
@@ -21,18 +23,6 @@ fn input(index: u64, shape: &Value) -> Activation {
     let shape: Vec<usize> = shape.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
     let data: Vec<f32> = formula_values(index, "input", &shape).into_iter().map(|v| v * 8.0).collect();
     Activation { n: shape[0], c: shape[1], h: shape[2], w: shape[3], data }
-}
-
-/// Values of a fixture summary's head within `atol + rtol·max|x|`, and its sums.
-fn assert_summary(label: &str, ours: &[f32], expected: &Value, rtol: f64, atol: f64) {
-    let head: Vec<f64> = expected["head"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-    let scale = head.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let worst = head.iter().zip(ours).map(|(e, &o)| (e - o as f64).abs()).fold(0.0f64, f64::max);
-    println!("{label}: max |ours - torch| = {worst:e} (scale {scale:e})");
-    assert!(worst <= atol + rtol * scale, "{label}: {worst} > {atol} + {rtol}·{scale}");
-    let abs_sum = expected["abs_sum"].as_f64().unwrap();
-    let sum: f64 = ours.iter().map(|&v| v as f64).sum();
-    assert!((sum - expected["sum"].as_f64().unwrap()).abs() <= rtol.max(1e-4) * abs_sum + atol, "{label}: sum {sum}");
 }
 
 #[test]
