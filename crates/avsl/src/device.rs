@@ -20,9 +20,22 @@ pub fn parse_device(name: &str) -> Result<Device> {
     cuda_device(name, index)
 }
 
+/// The GPU, after one tiny operation on it: burn reports a missing driver or GPU by a
+/// panic in its device thread at first use, which becomes an error naming the device here.
 #[cfg(feature = "cuda")]
-fn cuda_device(_name: &str, index: usize) -> Result<Device> {
-    Ok(Device::cuda(index))
+fn cuda_device(name: &str, index: usize) -> Result<Device> {
+    let device = Device::cuda(index);
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let usable = std::panic::catch_unwind(|| burn::tensor::Tensor::<1>::zeros([1], &device).into_data()).is_ok();
+    std::panic::set_hook(hook);
+    if !usable {
+        bail!(
+            "--device {name}: no usable CUDA GPU {index} (the NVIDIA driver's libcuda could not be loaded, \
+             or there is no such GPU)"
+        );
+    }
+    Ok(device)
 }
 
 #[cfg(not(feature = "cuda"))]
