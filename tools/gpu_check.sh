@@ -5,9 +5,10 @@
 #   tools/gpu_check.sh build
 # builds the `cuda` feature (CUDARC_CUDA_VERSION pins the CUDA API the GPU machine has;
 # DOCS_RS=1 skips cubecl-llvm's LLVM download, see README "GPU and the device kernels")
-# into target-cuda/ and puts stripped, gzipped copies of `avsl` and the fixture test
-# binaries into .gpu/ (git-ignored), small enough to travel with the working tree (the
-# device tool carries at most 64 MiB; carry `.gpu`).
+# into target-cuda/ and puts stripped, xz-compressed copies of `avsl` and the fixture
+# test binaries into .gpu/ (git-ignored), small enough to travel with the working tree
+# (the device tool carries at most 64 MiB; stripped they are 70-77 MB each, gzipped 18-22
+# MB, xz -9e about 11 MB; carry `.gpu`).
 #
 # There (the GPU machine, from the repository root, with .gpu/ carried):
 #   tools/gpu_check.sh run [OUT]
@@ -28,7 +29,8 @@ build)
         --test model_fixture --test data_parallel 2>&1 | sed -n 's/.*(\(.*\/deps\/[a-z_]*-[0-9a-f]*\)).*/\1/p')"
     mkdir -p .gpu
     grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
-    pack() { strip -o ".gpu/$2" "$1" && gzip -9f ".gpu/$2"; }
+    rm -f .gpu/*
+    pack() { strip -o ".gpu/$2" "$1" && xz -9e -T0 -f ".gpu/$2"; }
     pack "$CARGO_TARGET_DIR/release/avsl" avsl
     for t in $tests; do pack "$t" "$(basename "$t" | sed 's/-[0-9a-f]*$//')"; done
     ls -la .gpu
@@ -37,22 +39,33 @@ run)
     out="${2:-${OUT:-gpu-out}}"
     mkdir -p "$out"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
-    for f in .gpu/*.gz; do gzip -dc "$f" >"${f%.gz}" && chmod +x "${f%.gz}"; done
+    # Unpacked outside the checkout (so .gpu/ stays small enough to carry again), with
+    # python3's lzma: no need for the xz program there.
+    bin="$(mktemp -d)"
+    for f in .gpu/*.xz; do
+        name="$(basename "${f%.xz}")"
+        python3 -c 'import lzma, sys; open(sys.argv[2], "wb").write(lzma.open(sys.argv[1]).read())' "$f" "$bin/$name"
+        chmod +x "$bin/$name"
+    done
     # The test binaries find their fixtures through the path they were built at.
-    built_at="$(grep -ao '/[[:alnum:]_./-]*/crates/avsl-model' .gpu/train_fixture | head -1)"
+    built_at="$(grep -ao "/[[:alnum:]_./-]*/crates/avsl-model" "$bin/train_fixture" | head -1)"
     root="${built_at%/crates/avsl-model}"
     if [ -n "$root" ] && [ ! -e "$built_at" ]; then
         mkdir -p "$(dirname "$root")" && ln -sfn "$PWD" "$root"
     fi
+    # NVRTC (cubecl compiles its kernels with it at run time) from the CUDA toolkit.
+    for lib in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+        [ -d "$lib" ] && export LD_LIBRARY_PATH="$lib:${LD_LIBRARY_PATH:-}"
+    done
     export AVSL_TEST_DEVICE=cuda RUST_BACKTRACE=1
     for t in train_fixture model_fixture data_parallel; do
         filter=device_kernels
         [ "$t" = data_parallel ] && filter=two_replicas
-        timeout 240 ".gpu/$t" "$filter" --test-threads 1 --nocapture 2>&1 | tee "$out/test_$t.log" |
+        timeout 240 "$bin/$t" "$filter" --test-threads 1 --nocapture 2>&1 | tee "$out/test_$t.log" |
             grep -E "^test |panicked|result"
     done
     threads="$(nproc)"
-    timeout 300 .gpu/avsl bench forward train --device cuda --threads "$threads" --train-batch 128 \
+    timeout 300 "$bin/avsl" bench forward train --device cuda --threads "$threads" --train-batch 128 \
         --eval-batch 1,8,128 --json 2>&1 | tee "$out/bench_avsl.log" | tail -1 >"$out/avsl.json"
     for variant in "fp32" "bf16" "bf16 --channels-last"; do
         name="$(echo "$variant" | tr -d ' -')"
