@@ -13,9 +13,9 @@
 //! instead (fewer negatives); decided against, so that the device count does not change
 //! the objective.
 //!
-//! Embeddings and gradients move between devices through `Tensor::to_device`: each
-//! replica adds the others' gradients in replica order, so all replicas add the same
-//! numbers in the same order.
+//! Embeddings and gradients move between devices through `Tensor::to_device`: the
+//! gradients are added once, in replica order, on the first replica's device, and that
+//! sum is copied to every replica, so all replicas apply the same numbers.
 
 use std::thread;
 
@@ -76,17 +76,23 @@ impl DataParallel {
         loss
     }
 
-    /// Every replica's Adam step with the summed gradients.
+    /// Every replica's Adam step with the summed gradients (added once, on the first
+    /// replica's device, then copied to each).
     pub fn apply(&mut self, grads: &[TensorMap]) {
+        let total = summed(grads, &self.first_device());
         for replica in self.replicas.iter_mut() {
             let device = replica.device().clone().inner();
-            replica.apply(summed(grads, &device));
+            replica.apply(total.iter().map(|(name, g)| (name.clone(), g.clone().to_device(&device))).collect());
         }
     }
 
     /// The summed gradient on the host (what [`DataParallel::apply`] applies).
     pub fn host_gradients(&self, grads: &[TensorMap]) -> Weights {
-        self.replicas[0].host_gradients(&summed(grads, &self.replicas[0].device().clone().inner()))
+        self.replicas[0].host_gradients(&summed(grads, &self.first_device()))
+    }
+
+    fn first_device(&self) -> Device {
+        self.replicas[0].device().clone().inner()
     }
 
     /// The loss of the global batch and every replica's gradient of it (with respect to
@@ -129,13 +135,13 @@ impl DataParallel {
                     })
                 })
                 .collect();
-            let forward: Vec<_> = forward.into_iter().map(|h| h.join().expect("a replica's forward pass")).collect();
-            let parts: Vec<Embeddings> = forward.iter().map(|(_, e)| e.clone()).collect();
+            let (steps, parts): (Vec<_>, Vec<Embeddings>) =
+                forward.into_iter().map(|h| h.join().expect("a replica's forward pass")).unzip();
             // Each replica: the global batch's loss, its own shard tracked, and its gradient.
-            let backward: Vec<_> = forward
+            let backward: Vec<_> = steps
                 .into_iter()
                 .enumerate()
-                .map(|(k, (step, _))| {
+                .map(|(k, step)| {
                     let global = gathered(&parts, k);
                     let config = &config;
                     scope.spawn(move || {
@@ -160,15 +166,14 @@ impl DataParallel {
 /// place (tracked) and the others' as constants moved to its device.
 fn gathered(parts: &[Embeddings], k: usize) -> Embeddings {
     let device = parts[k].images[0].device().inner();
-    let image = |shards: Vec<Tensor<4>>| {
-        let shards = shards.into_iter().enumerate();
-        Tensor::cat(shards.map(|(j, t)| if j == k { t } else { t.inner().to_device(&device).autodiff() }).collect(), 0)
-    };
-    let audio = |shards: Vec<Tensor<2>>| {
-        let shards = shards.into_iter().enumerate();
-        Tensor::cat(shards.map(|(j, t)| if j == k { t } else { t.inner().to_device(&device).autodiff() }).collect(), 0)
-    };
-    Embeddings::combine(parts, image, audio)
+    Embeddings::combine(parts, |shards| joined(shards, k, &device), |shards| joined(shards, k, &device))
+}
+
+/// The shards of one tensor in order along the batch: shard `k` as it is, the others as
+/// constants on `device`.
+fn joined<const D: usize>(shards: Vec<Tensor<D>>, k: usize, device: &Device) -> Tensor<D> {
+    let shards = shards.into_iter().enumerate();
+    Tensor::cat(shards.map(|(j, t)| if j == k { t } else { t.inner().to_device(device).autodiff() }).collect(), 0)
 }
 
 /// The sum over replicas of their gradients, in replica order, on `device`.

@@ -13,7 +13,7 @@ use crate::device_trunk::{TensorMap, tensor, trunk_forward};
 use crate::host_conv::Activation;
 use crate::step_graph::{Batch, Heads, Masks, StepEngine, StepLoss, Supervision, forward_loss, head_names};
 use crate::trainable::is_buffer;
-use crate::weights::{NamedTensor, Weights};
+use crate::weights::{NamedTensor, Weights, host_values};
 
 /// Adam as PyTorch's single-tensor `torch.optim.Adam` computes it (no weight decay, no
 /// AMSGrad), in float32 on the device; the same update as [`crate::adam::Adam`].
@@ -83,10 +83,6 @@ fn to_device(values: &[f32], device: &Device) -> Tensor<1> {
     Tensor::from_data(TensorData::new(values.to_vec(), [values.len()]), device)
 }
 
-fn host(t: Tensor<1>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().expect("float32 tensor")
-}
-
 impl DeviceTrainState {
     /// Moves checkpoint tensors onto `device`'s inner device; steps run on `device` (an
     /// autodiff device). Every name of the architecture must be present.
@@ -119,25 +115,23 @@ impl DeviceTrainState {
         self.params.keys().filter(|n| !n.starts_with("momentum_")).cloned().collect()
     }
 
-    /// Every tensor under the authors' names, copied to the host.
-    pub fn to_weights(&self) -> Weights {
+    /// Host copies of tensors named as parameters, in their parameters' shapes.
+    fn host_copy<'a>(&self, tensors: impl IntoIterator<Item = (&'a String, &'a Tensor<1>)>) -> Weights {
         let mut w = Weights::default();
-        for (name, t) in self.params.iter().chain(&self.buffers) {
-            w.insert(name.clone(), NamedTensor { shape: self.shapes[name].clone(), values: host(t.clone()) });
+        for (name, t) in tensors {
+            w.insert(name.clone(), NamedTensor { shape: self.shapes[name].clone(), values: host_values(t.clone()) });
         }
         w
     }
 
+    /// Every tensor under the authors' names, copied to the host.
+    pub fn to_weights(&self) -> Weights {
+        self.host_copy(self.params.iter().chain(&self.buffers))
+    }
+
     /// Adam's step count and moments on the host (a checkpoint's optimiser state).
     pub fn adam_moments(&self) -> (u64, Weights, Weights) {
-        let copy = |map: &TensorMap| {
-            let mut w = Weights::default();
-            for (name, t) in map {
-                w.insert(name.clone(), NamedTensor { shape: self.shapes[name].clone(), values: host(t.clone()) });
-            }
-            w
-        };
-        (self.adam.step, copy(&self.adam.exp_avg), copy(&self.adam.exp_avg_sq))
+        (self.adam.step, self.host_copy(&self.adam.exp_avg), self.host_copy(&self.adam.exp_avg_sq))
     }
 
     /// Restores Adam's state from a checkpoint's host copies.
@@ -204,11 +198,7 @@ impl DeviceTrainState {
 
     /// Host copies of gradients, under the parameters' names and shapes.
     pub fn host_gradients(&self, grads: &TensorMap) -> Weights {
-        let mut w = Weights::default();
-        for (name, g) in grads {
-            w.insert(name.clone(), NamedTensor { shape: self.shapes[name].clone(), values: host(g.clone()) });
-        }
-        w
+        self.host_copy(grads)
     }
 }
 

@@ -5,6 +5,7 @@
 use burn::tensor::Tensor;
 
 use crate::encoders::Encoders;
+use crate::weights::host_values;
 
 /// One image: per head, the normalised embedding `[d, h·w]` (channel-major), and
 /// SSL-align's normalised alignment projection.
@@ -30,17 +31,13 @@ fn rows(t: Tensor<2>) -> Vec<Vec<f32>> {
     t.into_data().try_to_vec::<f32>().expect("float32 embeddings").chunks_exact(d).map(<[f32]>::to_vec).collect()
 }
 
-fn host(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().expect("float32 embeddings")
-}
-
 impl Encoders {
     /// `[B, 3, 224, 224]` → one [`ImageEmbedding`] per image.
     pub fn embed_images(&self, images: Tensor<4>) -> Vec<ImageEmbedding> {
         let [b, _, _, _] = images.dims();
         let outputs = self.image_outputs(images);
         let [_, d, h, w] = outputs.heads[0].dims();
-        let values: Vec<Vec<f32>> = outputs.heads.into_iter().map(host).collect();
+        let values: Vec<Vec<f32>> = outputs.heads.into_iter().map(host_values).collect();
         let mut projected = outputs.projected.map(rows).map(Vec::into_iter);
         (0..b)
             .map(|i| ImageEmbedding {

@@ -96,8 +96,8 @@ impl Encoders {
         kernels: Kernels,
     ) -> Result<Encoders, ModelError> {
         let p = set.prefix();
-        let imgnet = ResNet18::load_on(w, &config.trunk(&format!("{p}imgnet."), 3), kernels, device)?;
-        let audnet = ResNet18::load_on(w, &config.trunk(&format!("{p}audnet."), 1), kernels, device)?;
+        let imgnet = ResNet18::load(w, &config.trunk(&format!("{p}imgnet."), 3), kernels, device)?;
+        let audnet = ResNet18::load(w, &config.trunk(&format!("{p}audnet."), 1), kernels, device)?;
         let (dim, features) = (config.dim, config.features());
         let mut img_proj = Vec::new();
         let mut aud_proj = Vec::new();

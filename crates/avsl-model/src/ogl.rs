@@ -25,7 +25,7 @@ impl ObjectSaliency {
         w.remove("fc.weight");
         w.remove("fc.bias");
         let spec = TrunkSpec::resnet18("", 3, RESNET18_WIDTH);
-        Ok(ObjectSaliency { trunk: ResNet18::load_on(w, &spec, kernels, device)? })
+        Ok(ObjectSaliency { trunk: ResNet18::load(w, &spec, kernels, device)? })
     }
 
     /// `[B, 3, 224, 224]` → the object-saliency maps `[B, 7, 7]`.

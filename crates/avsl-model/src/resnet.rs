@@ -103,19 +103,9 @@ pub struct ResNet18 {
 }
 
 impl ResNet18 {
-    /// Takes the tensors `spec` names out of `w`, for the CPU kernels.
-    pub fn load(w: &mut Weights, spec: &TrunkSpec) -> Result<ResNet18, ModelError> {
-        ResNet18::load_on(w, spec, Kernels::Host, &Device::flex())
-    }
-
     /// Takes the tensors `spec` names out of `w`, for `kernels`; device kernels keep
     /// their weights on `device`.
-    pub fn load_on(
-        w: &mut Weights,
-        spec: &TrunkSpec,
-        kernels: Kernels,
-        device: &Device,
-    ) -> Result<ResNet18, ModelError> {
+    pub fn load(w: &mut Weights, spec: &TrunkSpec, kernels: Kernels, device: &Device) -> Result<ResNet18, ModelError> {
         let load = |w: &mut Weights, spec: &ConvBnSpec| ConvBn::load(w, spec, kernels, device);
         let stem = load(w, &spec.stem)?;
         let blocks = spec

@@ -15,6 +15,7 @@ use crate::arch::{ALIGN_HEADS, Architecture, EncoderSet, ModelConfig};
 use crate::encoders::l2_normalize;
 use crate::host_conv::Activation;
 use crate::loss::{AlignViews, ezvsl_loss, semi_supervised_loss, slavc_loss, ssl_align_loss};
+use crate::weights::host_values;
 
 /// One training batch: normalised images `[B, 3, H, W]` and spectrograms `[B, 1, F, T]`.
 /// For SSL-align, the three views of B samples one after the other (`[3B, …]`: the
@@ -170,15 +171,8 @@ impl Embeddings {
             (0..pick(&parts[0]).len()).map(|i| audio(parts.iter().map(|p| pick(p)[i].clone()).collect())).collect()
         };
         let target = parts[0].target.as_ref().map(|_| {
-            let target = |p: &Embeddings| p.target.clone().expect("every part has targets");
-            let parts_targets: Vec<(Vec<Tensor<4>>, Vec<Tensor<2>>)> = parts.iter().map(target).collect();
-            let v = (0..parts_targets[0].0.len())
-                .map(|i| image(parts_targets.iter().map(|t| t.0[i].clone()).collect()))
-                .collect();
-            let a = (0..parts_targets[0].1.len())
-                .map(|i| audio(parts_targets.iter().map(|t| t.1[i].clone()).collect()))
-                .collect();
-            (v, a)
+            const ALL: &str = "every part has targets";
+            (images(&|p| &p.target.as_ref().expect(ALL).0), audios(&|p| &p.target.as_ref().expect(ALL).1))
         });
         Embeddings { images: images(&|p| &p.images), audios: audios(&|p| &p.audios), target }
     }
@@ -287,5 +281,5 @@ fn align_forward_loss(engine: &mut impl StepEngine, batch: Batch) -> (Tensor<1>,
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
-    t.into_data().try_to_vec::<f32>().expect("float32 tensor")[0] as f64
+    host_values(t)[0] as f64
 }

@@ -14,7 +14,7 @@ use crate::host_conv::Activation;
 pub use crate::step_graph::{Batch, Masks, StepLoss, Supervision};
 use crate::step_graph::{Heads, StepEngine, forward_loss, head_names};
 use crate::trunk_train::{TrunkTape, trunk_backward, trunk_forward};
-use crate::weights::{NamedTensor, Weights};
+use crate::weights::{NamedTensor, Weights, host_values};
 
 /// Everything a model holds: parameters (online and, for SLAVC, momentum copies) and
 /// BatchNorm running statistics.
@@ -113,12 +113,12 @@ impl TrainState {
         for (name, tensor) in &heads.tensors {
             let g = tensor.grad(&graph).expect("the loss depends on every head");
             let shape = self.params.get(name).expect("head parameter").shape.clone();
-            grads.insert(name.clone(), NamedTensor { shape, values: host(g) });
+            grads.insert(name.clone(), NamedTensor { shape, values: host_values(g) });
         }
         for leaf in leaves {
             let d = leaf.tensor.grad(&graph).expect("the loss depends on every trunk");
             let [n, c, h, w] = d.dims();
-            trunk_backward(leaf.tape, &self.params, Activation { n, c, h, w, data: host(d) }, &mut grads);
+            trunk_backward(leaf.tape, &self.params, Activation { n, c, h, w, data: host_values(d) }, &mut grads);
         }
         grads
     }
@@ -175,8 +175,4 @@ impl StepEngine for HostStep<'_> {
     fn momentum_update(&mut self, m_image: f64, m_audio: f64) {
         self.state.momentum_update(m_image, m_audio);
     }
-}
-
-fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().expect("float32 tensor")
 }

@@ -104,3 +104,8 @@ impl Weights {
         if self.tensors.is_empty() { Ok(()) } else { Err(ModelError::Unexpected(self.tensors.into_keys().collect())) }
     }
 }
+
+/// A float32 tensor's values on the host, row-major.
+pub(crate) fn host_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().expect("float32 tensor")
+}

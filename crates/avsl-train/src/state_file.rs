@@ -75,18 +75,13 @@ fn counter(metadata: &BTreeMap<String, String>, key: &str, path: &Path) -> Resul
         .map_err(|_| error(path, format!("metadata {key:?} is not a count")))
 }
 
-/// Restores a trainer saved by [`save`] on `device` (with the kernels for it), with its
-/// progress.
-pub fn load(path: &Path, device: &Device) -> Result<(Trainer, Progress), CheckpointError> {
-    load_with_kernels(path, device, Kernels::for_device(device))
-}
-
-/// As [`load`], on several devices (data-parallel) or one.
+/// Restores a trainer saved by [`save`] on `devices` (with the kernels for them; several:
+/// data-parallel), with its progress.
 pub fn load_on_devices(path: &Path, devices: &[Device]) -> Result<(Trainer, Progress), CheckpointError> {
     restore(path, |weights, config| Trainer::on_devices(weights, config, devices))
 }
 
-/// As [`load`], with the trunks' kernels chosen by the caller.
+/// As [`load_on_devices`] on one device, with the trunks' kernels chosen by the caller.
 pub fn load_with_kernels(
     path: &Path,
     device: &Device,

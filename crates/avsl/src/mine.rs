@@ -55,7 +55,7 @@ impl FeatureSource {
         weights.remove("fc.weight");
         weights.remove("fc.bias");
         let spec = TrunkSpec::resnet18("", 3, RESNET18_WIDTH);
-        let trunk = ResNet18::load_on(&mut weights, &spec, Kernels::for_device(device), device)
+        let trunk = ResNet18::load(&mut weights, &spec, Kernels::for_device(device), device)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(FeatureSource::Torchvision(Box::new(trunk)))
     }
