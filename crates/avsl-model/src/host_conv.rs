@@ -7,6 +7,7 @@
 use rayon::prelude::*;
 
 use crate::simd::vectorized;
+use crate::winograd::{self, Direction, TransformedWeights};
 
 /// An NCHW float32 activation.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,8 +21,7 @@ pub struct Activation {
 
 /// A convolution with BatchNorm folded into its weights and bias.
 pub struct HostConv {
-    /// `[out_c, in_c·k·k]`, row-major (PyTorch's weight layout, flattened).
-    weight: Vec<f32>,
+    weight: ConvWeight,
     bias: Vec<f32>,
     in_c: usize,
     out_c: usize,
@@ -30,9 +30,23 @@ pub struct HostConv {
     pad: usize,
 }
 
+/// How a convolution multiplies.
+enum ConvWeight {
+    /// `[out_c, in_c·k·k]`, row-major (PyTorch's weight layout, flattened), times the
+    /// patch matrix.
+    Patches(Vec<f32>),
+    /// 3×3, stride 1, padding 1: Winograd's F(2×2, 3×3).
+    Winograd(TransformedWeights),
+}
+
 impl HostConv {
     pub fn new(weight: Vec<f32>, bias: Vec<f32>, [out_c, in_c, k]: [usize; 3], stride: usize, pad: usize) -> HostConv {
         debug_assert_eq!(weight.len(), out_c * in_c * k * k);
+        let weight = if winograd::applies(k, stride, pad, [in_c, out_c]) {
+            ConvWeight::Winograd(TransformedWeights::new(&weight, out_c, in_c))
+        } else {
+            ConvWeight::Patches(weight)
+        };
         HostConv { weight, bias, in_c, out_c, k, stride, pad }
     }
 
@@ -40,14 +54,39 @@ impl HostConv {
         ConvGeometry::new([x.c, x.h, x.w], self.k, self.stride, self.pad)
     }
 
-    /// conv(x) + bias (+ residual), then ReLU when asked: the product of a group of images
-    /// (their patch matrix in a buffer reused across calls), then one pass that adds bias
-    /// and residual, applies the ReLU and writes the NCHW output.
+    /// conv(x) + bias (+ residual), then ReLU when asked.
     pub fn forward(&self, x: &Activation, residual: Option<&Activation>, relu: bool) -> Activation {
         debug_assert_eq!(x.c, self.in_c);
         let g = self.geometry(x);
-        let (ho, wo, hw, depth) = (g.ho, g.wo, g.hw(), g.depth());
-        let mut data = vec![0.0f32; x.n * self.out_c * hw];
+        let mut data = vec![0.0f32; x.n * self.out_c * g.hw()];
+        match &self.weight {
+            ConvWeight::Patches(weight) => self.forward_patches(weight, x, &mut data),
+            ConvWeight::Winograd(u) => winograd::convolve(u, Direction::Forward, x, 0..x.n, &mut data),
+        }
+        // The product alone, then added to bias and residual: the same operations
+        // whatever the group size, so a map does not depend on the batch.
+        let hw = g.hw();
+        data.par_chunks_mut(hw).enumerate().for_each(|(plane, out)| {
+            let b = self.bias[plane % self.out_c];
+            vectorized(|| match residual {
+                Some(r) => {
+                    let r = &r.data[plane * hw..][..hw];
+                    out.iter_mut().zip(r).for_each(|(d, &r)| *d += r + b);
+                }
+                None => out.iter_mut().for_each(|d| *d += b),
+            });
+            if relu {
+                vectorized(|| out.iter_mut().for_each(|v| *v = v.max(0.0)));
+            }
+        });
+        Activation { n: x.n, c: self.out_c, h: g.ho, w: g.wo, data }
+    }
+
+    /// The product of the weight with the patch matrix, a group of images at a time (their
+    /// patch matrix in a buffer reused across calls), written into NCHW `data`.
+    fn forward_patches(&self, weight: &[f32], x: &Activation, data: &mut [f32]) {
+        let g = self.geometry(x);
+        let (hw, depth) = (g.hw(), g.depth());
         // Images are multiplied in groups of at least MIN_COLUMNS patch columns: deep layers
         // have few positions per image, and one product per group streams their large
         // weight matrix once per group instead of once per image.
@@ -72,29 +111,15 @@ impl HostConv {
                     });
                     col
                 };
-                // The product alone, then added to bias and residual: the same operations
-                // whatever the group size, so a map does not depend on the batch.
-                matmul(product, &self.weight, false, rhs, false, [self.out_c, columns, depth], false, Threads::Rayon);
+                matmul(product, weight, false, rhs, false, [self.out_c, columns, depth], false, Threads::Rayon);
+                // [out_c][image·hw] → NCHW.
                 let dst = &mut data[first * self.out_c * hw..][..g_n * self.out_c * hw];
                 dst.par_chunks_mut(hw).enumerate().for_each(|(plane, out)| {
                     let (i, oc) = (plane / self.out_c, plane % self.out_c);
-                    let src = &product[oc * columns + i * hw..][..hw];
-                    let b = self.bias[oc];
-                    let global = (first + i) * self.out_c + oc;
-                    vectorized(|| match residual {
-                        Some(r) => {
-                            let r = &r.data[global * hw..][..hw];
-                            out.iter_mut().zip(src).zip(r).for_each(|((d, &v), &r)| *d = (r + b) + v);
-                        }
-                        None => out.iter_mut().zip(src).for_each(|(d, &v)| *d = b + v),
-                    });
-                    if relu {
-                        vectorized(|| out.iter_mut().for_each(|v| *v = v.max(0.0)));
-                    }
+                    out.copy_from_slice(&product[oc * columns + i * hw..][..hw]);
                 });
             }
         });
-        Activation { n: x.n, c: self.out_c, h: ho, w: wo, data }
     }
 }
 
@@ -208,6 +233,29 @@ pub enum Threads {
     Rayon,
 }
 
+/// Where the elements of a matrix lie in its slice: `[r, c]` at `r·row_stride + c·col_stride`.
+#[derive(Debug, Clone, Copy)]
+pub struct MatrixLayout {
+    pub row_stride: usize,
+    pub col_stride: usize,
+}
+
+impl MatrixLayout {
+    /// Row-major, or its transpose stored row-major (`transposed`), for a `rows`×`cols` matrix.
+    fn dense(rows: usize, cols: usize, transposed: bool) -> MatrixLayout {
+        if transposed {
+            MatrixLayout { row_stride: 1, col_stride: rows }
+        } else {
+            MatrixLayout { row_stride: cols, col_stride: 1 }
+        }
+    }
+
+    /// Elements a `rows`×`cols` matrix spans.
+    fn extent(&self, rows: usize, cols: usize) -> usize {
+        (rows - 1) * self.row_stride + (cols - 1) * self.col_stride + 1
+    }
+}
+
 /// `dst[m×n] = (dst if accumulate) + A·B`, with `A` `m×k` and `B` `k×n` stored row-major,
 /// or transposed (`a_t`: `A` is stored as its `k×m` transpose; same for `b_t`).
 #[allow(clippy::too_many_arguments)]
@@ -221,24 +269,46 @@ pub fn matmul(
     accumulate: bool,
     threads: Threads,
 ) {
-    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n, "matmul operand sizes");
+    let dst_layout = MatrixLayout::dense(m, n, false);
+    let (a_layout, b_layout) = (MatrixLayout::dense(m, k, a_t), MatrixLayout::dense(k, n, b_t));
+    matmul_strided((dst, dst_layout), (a, a_layout), (b, b_layout), [m, n, k], accumulate, threads);
+}
+
+/// `dst = (dst if accumulate) + A·B` for matrices laid out in their slices as given:
+/// `dst` `m×n`, `A` `m×k`, `B` `k×n`.
+pub fn matmul_strided(
+    (dst, dst_layout): (&mut [f32], MatrixLayout),
+    (a, a_layout): (&[f32], MatrixLayout),
+    (b, b_layout): (&[f32], MatrixLayout),
+    [m, n, k]: [usize; 3],
+    accumulate: bool,
+    threads: Threads,
+) {
     if m == 0 || n == 0 {
         return;
     }
+    assert!(dst.len() >= dst_layout.extent(m, n), "matmul destination size");
+    assert!(
+        dst_layout.col_stride == 1 && (m == 1 || dst_layout.row_stride >= n),
+        "matmul destination rows must be contiguous and disjoint"
+    );
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(0.0);
+            for row in 0..m {
+                dst[row * dst_layout.row_stride..][..n].fill(0.0);
+            }
         }
         return;
     }
-    // (column stride, row stride) of each operand.
-    let (a_cs, a_rs) = if a_t { (m as isize, 1) } else { (1, k as isize) };
-    let (b_cs, b_rs) = if b_t { (k as isize, 1) } else { (1, n as isize) };
+    assert!(a.len() >= a_layout.extent(m, k) && b.len() >= b_layout.extent(k, n), "matmul operand sizes");
     let parallelism = match threads {
         Threads::One => gemm::Parallelism::None,
         Threads::Rayon => gemm::Parallelism::Rayon(0),
     };
-    // SAFETY: the sizes were checked above; the three buffers are distinct borrows.
+    let stride = |s: usize| s as isize;
+    // SAFETY: every element the product reads or writes lies inside its slice (extents
+    // checked above); the destination's rows are contiguous and disjoint, and it is a
+    // distinct (mutable) borrow from the operands.
     unsafe {
         gemm::gemm(
             m,
@@ -246,14 +316,14 @@ pub fn matmul(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            stride(dst_layout.row_stride),
             accumulate,
             a.as_ptr(),
-            a_cs,
-            a_rs,
+            stride(a_layout.col_stride),
+            stride(a_layout.row_stride),
             b.as_ptr(),
-            b_cs,
-            b_rs,
+            stride(b_layout.col_stride),
+            stride(b_layout.row_stride),
             1.0,
             1.0,
             false,
@@ -334,12 +404,13 @@ mod tests {
 
     #[test]
     fn matches_the_definition_for_every_shape_the_trunks_use() {
-        // (in_c, out_c, k, stride, pad, h, w, n): stems, 3×3 blocks, strided, 1×1 downsample,
-        // odd sizes (spectrograms are 257 × T).
+        // (in_c, out_c, k, stride, pad, h, w, n): stems, 3×3 blocks (64 channels: Winograd),
+        // strided, 1×1 downsample, odd sizes (spectrograms are 257 × T).
         for (in_c, out_c, k, s, p, h, w, n) in [
             (3, 4, 7, 2, 3, 19, 17, 2),
             (1, 3, 7, 2, 3, 23, 12, 1),
             (5, 6, 3, 1, 1, 9, 11, 3),
+            (64, 64, 3, 1, 1, 9, 7, 2),
             (5, 6, 3, 2, 1, 9, 10, 2),
             (6, 4, 1, 2, 0, 9, 7, 2),
             (6, 4, 1, 1, 0, 5, 5, 1),

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use crate::host_conv::{self, Activation, ConvGeometry, Threads};
 use crate::simd::{sum_and_dot_f64, sum_f64, vectorized};
+use crate::winograd::{self, Direction, TransformedWeights};
 
 /// A product on one thread: the kernels below run images in parallel themselves.
 fn matmul(dst: &mut [f32], a: &[f32], a_t: bool, b: &[f32], b_t: bool, mnk: [usize; 3], accumulate: bool) {
@@ -39,6 +40,9 @@ pub struct Conv<'a> {
     pub pad: usize,
 }
 
+/// 2×2 output tiles per image from which training convolutions use Winograd's algorithm.
+const MIN_WINOGRAD_TILES: usize = 32;
+
 /// Images per partial sum of a weight gradient: fixed, so the order of the additions
 /// does not depend on the thread count.
 const IMAGES_PER_PARTIAL: usize = 4;
@@ -48,10 +52,24 @@ impl Conv<'_> {
         ConvGeometry::new([x.c, x.h, x.w], self.k, self.stride, self.pad)
     }
 
+    /// Whether the forward and input-gradient products use Winograd's F(2×2, 3×3): the
+    /// weights are transformed anew every step, which pays off on planes of at least
+    /// [`MIN_WINOGRAD_TILES`] tiles (layer4's 7×7 planes have 16; there the 16 transformed
+    /// 512×512 matrices are streamed for few columns, and im2col measured faster at batch 8).
+    fn winograd(&self, x: &Activation) -> bool {
+        winograd::applies(self.k, self.stride, self.pad, [x.c, self.out_c])
+            && winograd::tiles_per_image(x.h, x.w) >= MIN_WINOGRAD_TILES
+    }
+
     pub fn forward(&self, x: &Activation) -> Activation {
         let g = self.geometry(x);
         let (hw, depth, image_len) = (g.hw(), g.depth(), x.c * x.h * x.w);
         let mut data = vec![0.0f32; x.n * self.out_c * hw];
+        if self.winograd(x) {
+            let u = TransformedWeights::new(self.weight, self.out_c, x.c);
+            winograd::convolve(&u, Direction::Forward, x, 0..x.n, &mut data);
+            return Activation { n: x.n, c: self.out_c, h: g.ho, w: g.wo, data };
+        }
         data.par_chunks_mut(self.out_c * hw).zip(x.data.par_chunks(image_len)).for_each(|(out, image)| {
             if g.pointwise() {
                 matmul(out, self.weight, false, image, false, [self.out_c, hw, depth], false);
@@ -98,8 +116,14 @@ impl Conv<'_> {
         if !need_input {
             return (None, dw);
         }
-        // dX = col2im(Wᵀ · dY), image by image.
         let mut dx = vec![0.0f32; x.data.len()];
+        if self.winograd(x) {
+            // dX = the adjoint convolution of dY (3×3, stride 1, padding 1 again).
+            let u = TransformedWeights::new(self.weight, self.out_c, x.c);
+            winograd::convolve(&u, Direction::Adjoint, dy, 0..x.n, &mut dx);
+            return (Some(Activation { n: x.n, c: x.c, h: x.h, w: x.w, data: dx }), dw);
+        }
+        // dX = col2im(Wᵀ · dY), image by image.
         dx.par_chunks_mut(image_len).zip(dy.data.par_chunks(out_len)).for_each(|(dimage, grad)| {
             if g.pointwise() {
                 matmul(dimage, self.weight, true, grad, false, [depth, hw, self.out_c], false);
@@ -303,10 +327,15 @@ mod tests {
     #[test]
     fn convolution_gradients_are_the_adjoint_of_the_forward() {
         // ⟨dy, conv(x, W)⟩ is bilinear: its gradient in x is dX and in W is dW, so
-        // ⟨dX, x⟩ = ⟨dy, y⟩ = ⟨dW, W⟩ exactly (up to rounding) for a linear map.
-        for (in_c, out_c, k, s, p, h, w, n) in
-            [(3, 4, 7, 2, 3, 19, 17, 5), (5, 6, 3, 1, 1, 9, 11, 3), (5, 6, 3, 2, 1, 9, 10, 2), (6, 4, 1, 2, 0, 9, 7, 6)]
-        {
+        // ⟨dX, x⟩ = ⟨dy, y⟩ = ⟨dW, W⟩ exactly (up to rounding) for a linear map. The 64-channel
+        // 3×3 case takes the Winograd path (forward and input gradient).
+        for (in_c, out_c, k, s, p, h, w, n) in [
+            (3, 4, 7, 2, 3, 19, 17, 5),
+            (5, 6, 3, 1, 1, 9, 11, 3),
+            (64, 64, 3, 1, 1, 12, 11, 2),
+            (5, 6, 3, 2, 1, 9, 10, 2),
+            (6, 4, 1, 2, 0, 9, 7, 6),
+        ] {
             let x = Activation { n, c: in_c, h, w, data: values(n * in_c * h * w, 7) };
             let weight = values(out_c * in_c * k * k, 3);
             let conv = Conv { weight: &weight, out_c, k, stride: s, pad: p };

@@ -30,6 +30,7 @@ pub mod test_pass;
 pub mod trainable;
 pub mod trunk_train;
 pub mod weights;
+pub mod winograd;
 
 pub use arch::{Architecture, EncoderSet, ModelConfig};
 pub use encoders::Encoders;
