@@ -125,18 +125,20 @@ def main():
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--train-batch", type=int, default=8)
     ap.add_argument("--eval-batch", default="1,8", help="comma-separated batches")
+    ap.add_argument("--loader-only", action="store_true", help="only the loader figures (needs --data)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     setup = Setup(args.device, args.precision, args.channels_last)
     report = {"threads": args.threads, "device": args.device, "torch": torch.__version__}
     report["precision"] = args.precision + ("+channels_last" if args.channels_last else "")
-    b = args.train_batch
-    report[f"train_step_ms_b{b}"] = train_step_ms(setup, 64, 512, b)
-    report[f"train_samples_per_s_b{b}"] = b * 1000.0 / report[f"train_step_ms_b{b}"]
-    report["train_step_ms_demo"] = train_step_ms(setup, 16, 64, 32)
-    for b in map(int, args.eval_batch.split(",")):
-        report[f"eval_forward_ms_b{b}"] = eval_forward_ms(setup, b)
+    if not args.loader_only:
+        b = args.train_batch
+        report[f"train_step_ms_b{b}"] = train_step_ms(setup, 64, 512, b)
+        report[f"train_samples_per_s_b{b}"] = b * 1000.0 / report[f"train_step_ms_b{b}"]
+        report["train_step_ms_demo"] = train_step_ms(setup, 16, 64, 32)
+        for b in map(int, args.eval_batch.split(",")):
+            report[f"eval_forward_ms_b{b}"] = eval_forward_ms(setup, b)
     if setup.device.type == "cuda":
         report["peak_gpu_mb"] = torch.cuda.max_memory_allocated(setup.device) / 2**20
     if args.data:
