@@ -154,13 +154,16 @@ fn compare(expected: &Path, ours: &Path, samples: u64) {
             assert!((conf - g_conf).abs() <= 1e-6, "{label} {key:?} conf {conf} vs {g_conf}");
             // The thresholded pixels are the same, except that a pixel within ~1e-7 of a
             // median threshold may fall on the other side (EZ-VSL's min-max normalised
-            // maps): at most one sample in a variant, by a pixel or two.
+            // maps), by a pixel or two. How many samples that hits depends on the
+            // convolution's float32 rounding: 1 of 16 in momentum_relative/av_obj with
+            // im2col kernels, 2 of 16 (synth_test_000004 and _000006, |ΔcIoU| ≈ 3e-5 each)
+            // with the Winograd kernels of the 3×3 layers; the metrics stay identical.
             if ciou.to_bits() != g_ciou.to_bits() && !(ciou.is_nan() && g_ciou.is_nan()) {
                 inexact += 1;
                 assert!((ciou - g_ciou).abs() < 1e-4, "{label} {key:?} cIoU {ciou} vs {g_ciou}");
             }
         }
-        assert!(inexact <= 1, "{label}: {inexact} cIoUs differ");
+        assert!(inexact <= 2, "{label}: {inexact} cIoUs differ");
         assert_eq!(metric_lines(&expected.join("metrics.txt")), metric_lines(&ours.join("metrics.txt")), "{label}");
     }
 }
