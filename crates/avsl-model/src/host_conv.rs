@@ -54,19 +54,15 @@ impl HostConv {
         ConvGeometry::new([x.c, x.h, x.w], self.k, self.stride, self.pad)
     }
 
-    /// conv(x) + bias (+ residual), then ReLU when asked.
+    /// conv(x) + bias (+ residual), then ReLU when asked: the product alone, then each
+    /// output plane, while in cache, added to bias and residual (the same operations
+    /// whatever the group size, so a map does not depend on the batch).
     pub fn forward(&self, x: &Activation, residual: Option<&Activation>, relu: bool) -> Activation {
         debug_assert_eq!(x.c, self.in_c);
         let g = self.geometry(x);
-        let mut data = vec![0.0f32; x.n * self.out_c * g.hw()];
-        match &self.weight {
-            ConvWeight::Patches(weight) => self.forward_patches(weight, x, &mut data),
-            ConvWeight::Winograd(u) => winograd::convolve(u, Direction::Forward, x, 0..x.n, &mut data),
-        }
-        // The product alone, then added to bias and residual: the same operations
-        // whatever the group size, so a map does not depend on the batch.
         let hw = g.hw();
-        data.par_chunks_mut(hw).enumerate().for_each(|(plane, out)| {
+        let mut data = vec![0.0f32; x.n * self.out_c * hw];
+        let finish = |plane: usize, out: &mut [f32]| {
             let b = self.bias[plane % self.out_c];
             vectorized(|| match residual {
                 Some(r) => {
@@ -78,13 +74,24 @@ impl HostConv {
             if relu {
                 vectorized(|| out.iter_mut().for_each(|v| *v = v.max(0.0)));
             }
-        });
+        };
+        match &self.weight {
+            ConvWeight::Patches(weight) => self.forward_patches(weight, x, &mut data, finish),
+            ConvWeight::Winograd(u) => winograd::convolve(u, Direction::Forward, x, &mut data, finish),
+        }
         Activation { n: x.n, c: self.out_c, h: g.ho, w: g.wo, data }
     }
 
     /// The product of the weight with the patch matrix, a group of images at a time (their
-    /// patch matrix in a buffer reused across calls), written into NCHW `data`.
-    fn forward_patches(&self, weight: &[f32], x: &Activation, data: &mut [f32]) {
+    /// patch matrix in a buffer reused across calls), written into NCHW `data`;
+    /// `finish(plane, values)` runs on each plane once written.
+    fn forward_patches(
+        &self,
+        weight: &[f32],
+        x: &Activation,
+        data: &mut [f32],
+        finish: impl Fn(usize, &mut [f32]) + Sync,
+    ) {
         let g = self.geometry(x);
         let (hw, depth) = (g.hw(), g.depth());
         // Images are multiplied in groups of at least MIN_COLUMNS patch columns: deep layers
@@ -117,6 +124,7 @@ impl HostConv {
                 dst.par_chunks_mut(hw).enumerate().for_each(|(plane, out)| {
                     let (i, oc) = (plane / self.out_c, plane % self.out_c);
                     out.copy_from_slice(&product[oc * columns + i * hw..][..hw]);
+                    finish(first * self.out_c + plane, out);
                 });
             }
         });
@@ -369,7 +377,7 @@ pub fn max_pool_3x3_s2(x: &Activation) -> Activation {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The definition of a convolution, one output at a time.
@@ -402,7 +410,8 @@ mod tests {
         out
     }
 
-    fn values(n: usize, seed: u32) -> Vec<f32> {
+    /// Deterministic test values in [−1, 1) (the kernel tests of this crate share them).
+    pub(crate) fn values(n: usize, seed: u32) -> Vec<f32> {
         (0..n as u32).map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 500.0 - 1.0).collect()
     }
 

@@ -67,7 +67,7 @@ impl Conv<'_> {
         let mut data = vec![0.0f32; x.n * self.out_c * hw];
         if self.winograd(x) {
             let u = TransformedWeights::new(self.weight, self.out_c, x.c);
-            winograd::convolve(&u, Direction::Forward, x, 0..x.n, &mut data);
+            winograd::convolve(&u, Direction::Forward, x, &mut data, |_, _| ());
             return Activation { n: x.n, c: self.out_c, h: g.ho, w: g.wo, data };
         }
         data.par_chunks_mut(self.out_c * hw).zip(x.data.par_chunks(image_len)).for_each(|(out, image)| {
@@ -120,7 +120,7 @@ impl Conv<'_> {
         if self.winograd(x) {
             // dX = the adjoint convolution of dY (3×3, stride 1, padding 1 again).
             let u = TransformedWeights::new(self.weight, self.out_c, x.c);
-            winograd::convolve(&u, Direction::Adjoint, dy, 0..x.n, &mut dx);
+            winograd::convolve(&u, Direction::Adjoint, dy, &mut dx, |_, _| ());
             return (Some(Activation { n: x.n, c: x.c, h: x.h, w: x.w, data: dx }), dw);
         }
         // dX = col2im(Wᵀ · dY), image by image.
@@ -314,10 +314,7 @@ pub fn max_pool_backward(dy: &Activation, argmax: &[u32], input_hw: [usize; 2]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n as u32).map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 500.0 - 1.0).collect()
-    }
+    use crate::host_conv::tests::values;
 
     /// Σ dy·f(x) for a scalar check of gradients by central differences in float64.
     fn dot(a: &[f32], b: &[f32]) -> f64 {

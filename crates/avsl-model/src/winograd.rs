@@ -153,20 +153,20 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `conv(x)` (no bias) in `direction` for images `images` of `x`, written into `out` as
-/// NCHW (`out` starts at the first of `images`).
+/// `conv(x)` (no bias) in `direction`, written into `out` as NCHW; `finish(plane, values)`
+/// then runs on each output plane (index image·channels + channel) while it is in cache.
 pub fn convolve(
     u: &TransformedWeights,
     direction: Direction,
     x: &Activation,
-    images: std::ops::Range<usize>,
     out: &mut [f32],
+    finish: impl Fn(usize, &mut [f32]) + Sync,
 ) {
     let (in_c, out_c) = u.channels(direction);
     assert_eq!(x.c, in_c, "input channels of a Winograd convolution");
     let tiles = Tiles::new(x.h, x.w);
     let per_image = tiles.count();
-    let group = MIN_TILES.div_ceil(per_image).clamp(1, images.len().max(1));
+    let group = MIN_TILES.div_ceil(per_image).clamp(1, x.n.max(1));
     SCRATCH.with(|cell| {
         // A convolution started by a task stolen while this thread waits finds the
         // buffer taken; it gets its own.
@@ -176,8 +176,8 @@ pub fn convolve(
             Ok(buffer) => buffer,
             Err(_) => &mut own,
         };
-        for first in images.clone().step_by(group) {
-            let count = group.min(images.end - first);
+        for first in (0..x.n).step_by(group) {
+            let count = group.min(x.n - first);
             let columns = count * per_image;
             let (v_len, m_len) = (in_c * XI * columns, out_c * XI * columns);
             if scratch.len() < v_len + m_len {
@@ -197,8 +197,8 @@ pub fn convolve(
                 );
             });
             let image_len = out_c * x.h * x.w;
-            let out = &mut out[(first - images.start) * image_len..][..count * image_len];
-            transform_outputs(m, count, out_c, tiles, out);
+            let out = &mut out[first * image_len..][..count * image_len];
+            transform_outputs(m, count, out_c, tiles, out, |plane, values| finish(first * out_c + plane, values));
         }
     });
 }
@@ -269,8 +269,16 @@ fn transform_inputs(x: &Activation, images: std::ops::Range<usize>, tiles: Tiles
     });
 }
 
-/// `Y = Aᵀ M A` for every tile, one (image, output channel) plane of NCHW `out` per task.
-fn transform_outputs(m: &[f32], count: usize, out_c: usize, tiles: Tiles, out: &mut [f32]) {
+/// `Y = Aᵀ M A` for every tile, one (image, output channel) plane of NCHW `out` per task,
+/// each then handed to `finish` with its index in `out`.
+fn transform_outputs(
+    m: &[f32],
+    count: usize,
+    out_c: usize,
+    tiles: Tiles,
+    out: &mut [f32],
+    finish: impl Fn(usize, &mut [f32]) + Sync,
+) {
     let columns = count * tiles.count();
     out.par_chunks_mut(tiles.h * tiles.w).enumerate().for_each(|(index, plane)| {
         let (i, o) = (index / out_c, index % out_c);
@@ -306,13 +314,15 @@ fn transform_outputs(m: &[f32], count: usize, out_c: usize, tiles: Tiles, out: &
                     }
                 }
             }
-        })
+        });
+        finish(index, plane);
     });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host_conv::tests::values;
 
     /// The definition of a 3×3, padding-1 correlation, in float64.
     fn direct(x: &Activation, w: &[f32], out_c: usize) -> Vec<f64> {
@@ -341,10 +351,6 @@ mod tests {
         out
     }
 
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n as u32).map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 500.0 - 1.0).collect()
-    }
-
     /// Largest error relative to the scale of the products summed: Σ|w|·|x| bounds it.
     fn worst_relative(got: &[f32], expected: &[f64], scale: f64) -> f64 {
         got.iter().zip(expected).map(|(&g, &e)| (g as f64 - e).abs() / scale).fold(0.0, f64::max)
@@ -362,7 +368,7 @@ mod tests {
             let weight = values(out_c * in_c * 9, 3);
             let u = TransformedWeights::new(&weight, out_c, in_c);
             let mut got = vec![f32::NAN; n * out_c * h * w];
-            convolve(&u, Direction::Forward, &x, 0..n, &mut got);
+            convolve(&u, Direction::Forward, &x, &mut got, |_, _| ());
             let expected = direct(&x, &weight, out_c);
             // Each output sums 9·in_c products of magnitude ≤ 1; float32 rounding of the
             // transforms and the sum stays within ~2 ulps of that scale (measured: ≤ 3e-8).
@@ -372,15 +378,25 @@ mod tests {
     }
 
     #[test]
-    fn a_subrange_of_images_gives_the_same_planes_as_the_whole_batch() {
+    fn an_image_gets_the_same_planes_in_any_batch_and_finish_sees_every_plane_once() {
         let (in_c, out_c, h, w, n) = (3, 4, 6, 5, 5);
         let x = Activation { n, c: in_c, h, w, data: values(n * in_c * h * w, 11) };
         let u = TransformedWeights::new(&values(out_c * in_c * 9, 2), out_c, in_c);
-        let mut all = vec![0.0f32; n * out_c * h * w];
-        convolve(&u, Direction::Forward, &x, 0..n, &mut all);
-        let mut part = vec![0.0f32; 2 * out_c * h * w];
-        convolve(&u, Direction::Forward, &x, 2..4, &mut part);
-        assert_eq!(part, all[2 * out_c * h * w..4 * out_c * h * w]);
+        let (image_len, plane_len) = (in_c * h * w, h * w);
+        let mut all = vec![0.0f32; n * out_c * plane_len];
+        let finished = std::sync::Mutex::new(Vec::new());
+        convolve(&u, Direction::Forward, &x, &mut all, |plane, values| {
+            assert_eq!(values.len(), plane_len);
+            finished.lock().unwrap().push(plane);
+        });
+        let mut finished = finished.into_inner().unwrap();
+        finished.sort_unstable();
+        assert_eq!(finished, (0..n * out_c).collect::<Vec<_>>());
+        // Images 2 and 3 on their own (one product group instead of one of five).
+        let pair = Activation { n: 2, data: x.data[2 * image_len..4 * image_len].to_vec(), ..x.clone() };
+        let mut part = vec![0.0f32; 2 * out_c * plane_len];
+        convolve(&u, Direction::Forward, &pair, &mut part, |_, _| ());
+        assert_eq!(part, all[2 * out_c * plane_len..4 * out_c * plane_len]);
     }
 
     #[test]
@@ -392,9 +408,9 @@ mod tests {
         let y = Activation { n: 1, c: out_c, h, w, data: values(out_c * h * w, 9) };
         let u = TransformedWeights::new(&weight, out_c, in_c);
         let mut conv_x = vec![0.0f32; out_c * h * w];
-        convolve(&u, Direction::Forward, &x, 0..1, &mut conv_x);
+        convolve(&u, Direction::Forward, &x, &mut conv_x, |_, _| ());
         let mut adjoint_y = vec![0.0f32; in_c * h * w];
-        convolve(&u, Direction::Adjoint, &y, 0..1, &mut adjoint_y);
+        convolve(&u, Direction::Adjoint, &y, &mut adjoint_y, |_, _| ());
         let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(&a, &b)| a as f64 * b as f64).sum::<f64>();
         let (left, right) = (dot(&conv_x, &y.data), dot(&x.data, &adjoint_y));
         assert!((left - right).abs() < 1e-4 * left.abs().max(1.0), "{left} vs {right}");
