@@ -1,12 +1,12 @@
 //! Data-parallel SLAVC training against PyTorch's (`tools/make_ddp_fixtures.py`: two
 //! processes, gloo, per-process BatchNorm statistics, embeddings gathered with autograd,
 //! DDP's averaged gradients): two replicas on the CPU backend, two steps on a global batch
-//! of 4; the losses, the parameters after both steps, the first replica's running
+//! of 8; the losses, the parameters after both steps, the first replica's running
 //! statistics and the momentum parameters.
 
 mod common;
 
-use common::assert_summary;
+use common::{assert_summary, assert_summary_with_sums};
 
 use std::path::Path;
 
@@ -55,17 +55,26 @@ fn two_replicas_follow_pytorch_ddp() {
         if step == 0 {
             let summed = model.host_gradients(&grads);
             for (name, summary) in f["first_grads"].as_object().unwrap() {
-                let stem = name.starts_with("imgnet.conv1") || name.starts_with("imgnet.bn1");
-                let rtol = if stem { 5e-3 } else { 5e-4 };
-                assert_summary(&format!("grad {name}"), &summed.get(name).unwrap().values, summary, rtol, 1e-7);
+                // 5e-4 of the largest value, or where PyTorch's own float32 gradient is
+                // further off its float64 one (e: 0.7% of the largest in imgnet.bn1), 2e:
+                // if ours is as accurate as PyTorch's, |ours − torch32| ≤ 2e. The order
+                // of the convolutions' sums differs between machines (AVX2 or AVX-512
+                // kernels, here and in PyTorch), so where e is large so is the spread.
+                // Measured (AVX2): at most 1.4 e.
+                let error = 2.0 * summary["f32_error"].as_f64().unwrap();
+                let sum_error = error.max(2.0 * summary["f32_sum_error"].as_f64().unwrap());
+                let label = format!("grad {name}");
+                assert_summary_with_sums(&label, &summed.get(name).unwrap().values, summary, 5e-4, error, sum_error);
             }
         }
         model.apply(&grads);
         let loss = loss.total;
         let expected = expected.as_f64().unwrap();
-        // Within PyTorch's own float32 error (its float64 run), which grows after the first
-        // update: measured 2.4e-6 (step 0) and 1.1e-4 (step 1) against its 1.9e-5 and 1.4e-4.
-        let tol = (1e-5 * expected.abs()).max(f["loss_f32_error"][step as usize].as_f64().unwrap());
+        // Within twice PyTorch's own float32 error e (its float64 run), which grows after
+        // the first update (BatchNorm over 4 samples a device): as accurate as PyTorch,
+        // |ours − torch32| ≤ 2e. Measured on an AVX2 machine: 3.5e-5 (step 0) and 1.5e-4
+        // (step 1) against e = 8.1e-6 and 1.3e-4.
+        let tol = (1e-5 * expected.abs()).max(2.0 * f["loss_f32_error"][step as usize].as_f64().unwrap());
         println!("step {step}: loss ours {loss}, torch {expected} (tolerance {tol:e})");
         assert!((loss - expected).abs() <= tol, "step {step}: loss {loss} vs {expected}");
     }
@@ -74,7 +83,8 @@ fn two_replicas_follow_pytorch_ddp() {
         // Two Adam steps move each weight by at most 2·lr: compared to 2% of lr, or where
         // larger (the image trunk: float32 noise in its ill-conditioned gradients) to twice
         // PyTorch's own float32 error e (|torch32 − torch64| ≤ e; if ours is as accurate,
-        // |ours − torch32| ≤ 2e). Measured: imgnet.bn1.weight 1.01 e, the rest below e.
+        // |ours − torch32| ≤ 2e). Measured (AVX2): at most 1.6 e (aud_proj1.bias, 7e-9),
+        // the trunks' weights at most 1.0 e.
         let tol = (2.0 * summary["f32_error"].as_f64().unwrap()).max(2e-5);
         assert_summary(&format!("{name} after two steps"), &weights.get(name).unwrap().values, summary, 0.0, tol);
     }
