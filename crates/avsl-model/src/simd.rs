@@ -4,7 +4,10 @@
 //! feature changes the instructions, never the arithmetic: Rust does not contract
 //! multiply-adds or reassociate sums, so results are identical either way.
 
-/// Runs `f` compiled for AVX2 when the CPU has it (`f` is inlined into an AVX2 function).
+/// Runs `f` compiled for AVX2 when the CPU has it. Only as good as the inliner: a short
+/// closure is inlined into the AVX2 function, a long one is compiled on its own, for the
+/// baseline (measured: the Winograd transforms ran in SSE scalar code this way). Long
+/// bodies use [`vectorized_fn!`].
 #[inline(always)]
 pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
@@ -19,6 +22,78 @@ pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
 #[target_feature(enable = "avx2")]
 fn avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
+}
+
+/// Defines a function whose body is compiled twice, for AVX2 and for the baseline, and
+/// picks one when called. The body is copied into each variant, so its closures (rayon
+/// tasks included) are defined inside a `target_feature` function and inherit AVX2.
+macro_rules! vectorized_fn {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) $body
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { avx2($($arg),*) };
+            }
+            fn baseline($($arg: $ty),*) $body
+            baseline($($arg),*)
+        }
+    };
+}
+pub(crate) use vectorized_fn;
+
+/// `L` float32 values computed on together. Arithmetic on a fixed-size array becomes
+/// vector instructions without the run-time aliasing checks a loop over many slices needs
+/// (with more than a few slices the loop vectoriser gives up and the loop runs scalar).
+/// Plain loops, not `array::from_fn`/`map`: those are not always inlined, and a copy
+/// compiled apart from the AVX2 caller runs SSE code (measured in the Winograd transforms).
+#[derive(Debug, Clone, Copy)]
+pub struct Lanes<const L: usize>([f32; L]);
+
+/// Lanes of an AVX2 register.
+pub const WIDTH: usize = 8;
+
+impl<const L: usize> Lanes<L> {
+    pub const ZERO: Lanes<L> = Lanes([0.0; L]);
+
+    /// The first `L` values of `values`.
+    #[inline(always)]
+    pub fn load(values: &[f32]) -> Lanes<L> {
+        let mut lanes = [0.0; L];
+        lanes.copy_from_slice(&values[..L]);
+        Lanes(lanes)
+    }
+
+    /// Writes the lanes over the first `L` values of `out`.
+    #[inline(always)]
+    pub fn store(self, out: &mut [f32]) {
+        out[..L].copy_from_slice(&self.0);
+    }
+}
+
+impl<const L: usize> std::ops::Add for Lanes<L> {
+    type Output = Lanes<L>;
+    #[inline(always)]
+    fn add(mut self, other: Lanes<L>) -> Lanes<L> {
+        for l in 0..L {
+            self.0[l] += other.0[l];
+        }
+        self
+    }
+}
+
+impl<const L: usize> std::ops::Sub for Lanes<L> {
+    type Output = Lanes<L>;
+    #[inline(always)]
+    fn sub(mut self, other: Lanes<L>) -> Lanes<L> {
+        for l in 0..L {
+            self.0[l] -= other.0[l];
+        }
+        self
+    }
 }
 
 /// Lanes of the float64 sums below: independent accumulators, so the additions pipeline

@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use crate::host_conv::{self, Activation, MatrixLayout, Threads};
-use crate::simd::vectorized;
+use crate::simd::{vectorized, vectorized_fn, Lanes, WIDTH};
 
 /// Whether a convolution is one that this module computes, and faster than im2col: the
 /// transforms cost per channel and the products per pair of channels, so narrow layers do
@@ -203,72 +203,84 @@ pub fn convolve(
     });
 }
 
-/// `V[c][ξ][t] = (Bᵀ d B)_ξ` for every tile `t` of the images `images` and channel `c`.
+vectorized_fn! {
+/// `V[c][ξ][t] = (Bᵀ d B)_ξ` for every tile `t` of the images `images` and channel `c`:
+/// each tile's 4×4 inputs gathered into the 16 rows of `V` (contiguous copies), then
+/// transformed in place across all tiles at once (deep layers have only 4–7 tiles a row).
 fn transform_inputs(x: &Activation, images: std::ops::Range<usize>, tiles: Tiles, v: &mut [f32]) {
     let columns = images.len() * tiles.count();
     // Padded input columns −1 … 2·cols, split into even and odd ones: tile `b` reads
-    // even[b], odd[b], even[b+1], odd[b+1], so every pass below is contiguous.
+    // even[b], odd[b], even[b+1], odd[b+1]. Each row of a plane is split once (tile rows
+    // overlap by two input rows); rows −1 and h… stay zero.
     let half = tiles.cols + 1;
     v.par_chunks_mut(XI * columns).enumerate().for_each(|(c, v_c)| {
-        vectorized(|| {
-            // Four input rows (even, odd), then their row transform Bᵀd.
-            let mut d = vec![0.0f32; 8 * half];
-            let mut t = vec![0.0f32; 8 * half];
-            for (i, image) in images.clone().enumerate() {
-                let plane = &x.data[(image * x.c + c) * x.h * x.w..][..x.h * x.w];
-                for a in 0..tiles.rows {
-                    for (r, row) in d.chunks_mut(2 * half).enumerate() {
-                        let (even, odd) = row.split_at_mut(half);
-                        let y = (2 * a + r) as isize - 1;
-                        if y < 0 || y >= tiles.h as isize {
-                            even.fill(0.0);
-                            odd.fill(0.0);
-                            continue;
-                        }
-                        let src = &plane[y as usize * tiles.w..][..tiles.w];
-                        // Padded column p = x + 1: odd p are x = 2j, even p are x = 2j − 1.
-                        even.fill(0.0);
-                        odd.fill(0.0);
-                        for (j, pair) in src.chunks(2).enumerate() {
-                            odd[j] = pair[0];
-                            if let Some(&v) = pair.get(1) {
-                                even[j + 1] = v;
-                            }
-                        }
-                    }
-                    let row = |r: usize| &d[r * 2 * half..][..2 * half];
-                    let (t0, rest) = t.split_at_mut(2 * half);
-                    let (t1, rest) = rest.split_at_mut(2 * half);
-                    let (t2, t3) = rest.split_at_mut(2 * half);
-                    let (d0, d1, d2, d3) = (row(0), row(1), row(2), row(3));
-                    for j in 0..2 * half {
-                        t0[j] = d0[j] - d2[j];
-                        t1[j] = d1[j] + d2[j];
-                        t2[j] = d2[j] - d1[j];
-                        t3[j] = d1[j] - d3[j];
-                    }
-                    let base = i * tiles.count() + a * tiles.cols;
-                    for (r, tr) in t.chunks(2 * half).enumerate() {
-                        let (even, odd) = tr.split_at(half);
-                        let (o0, rest) = v_c[r * 4 * columns..].split_at_mut(columns);
-                        let (o1, rest) = rest.split_at_mut(columns);
-                        let (o2, o3) = rest.split_at_mut(columns);
-                        let (o0, o1) = (&mut o0[base..][..tiles.cols], &mut o1[base..][..tiles.cols]);
-                        let (o2, o3) = (&mut o2[base..][..tiles.cols], &mut o3[base..][..tiles.cols]);
-                        let (e0, e1, p0, p1) = (&even[..tiles.cols], &even[1..], &odd[..tiles.cols], &odd[1..]);
-                        for b in 0..tiles.cols {
-                            o0[b] = e0[b] - e1[b];
-                            o1[b] = p0[b] + e1[b];
-                            o2[b] = e1[b] - p0[b];
-                            o3[b] = p0[b] - p1[b];
-                        }
-                    }
+        let mut split = vec![0.0f32; (2 * tiles.rows + 2) * 2 * half];
+        for (i, image) in images.clone().enumerate() {
+            let plane = &x.data[(image * x.c + c) * x.h * x.w..][..x.h * x.w];
+            for (src, row) in plane.chunks_exact(tiles.w).zip(split.chunks_exact_mut(2 * half).skip(1)) {
+                let (even, odd) = row.split_at_mut(half);
+                split_even_odd(src, even, odd);
+            }
+            for a in 0..tiles.rows {
+                let base = i * tiles.count() + a * tiles.cols;
+                for (xi, v_xi) in v_c.chunks_exact_mut(columns).enumerate() {
+                    // Position ξ = 4r + k: input row 2a + r − 1, column k of the tile.
+                    let row = &split[(2 * a + xi / 4) * 2 * half..][..2 * half];
+                    let start = [0, half, 1, half + 1][xi % 4];
+                    v_xi[base..][..tiles.cols].copy_from_slice(&row[start..][..tiles.cols]);
                 }
             }
-        })
+        }
+        let mut streams = v_c.chunks_exact_mut(columns);
+        let mut v: [&mut [f32]; XI] = std::array::from_fn(|_| streams.next().expect("16 transformed positions"));
+        let full = columns - columns % WIDTH;
+        for t in (0..full).step_by(WIDTH) {
+            input_tiles::<WIDTH>(&mut v, t);
+        }
+        for t in full..columns {
+            input_tiles::<1>(&mut v, t);
+        }
     });
 }
+}
 
+/// `src[2j]` into `odd[j]` and `src[2j + 1]` into `even[j + 1]` (padded column p = x + 1);
+/// `even[0]` and what `src` does not reach stay zero.
+#[inline(always)]
+fn split_even_odd(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
+    let (pairs, last) = src.as_chunks::<2>();
+    for ((&[x0, x1], o), e) in pairs.iter().zip(odd.iter_mut()).zip(even[1..].iter_mut()) {
+        *o = x0;
+        *e = x1;
+    }
+    if let [x0] = last {
+        odd[pairs.len()] = *x0;
+    }
+}
+
+/// `Bᵀ d B` in place for the `L` tiles from `t`: `v[4r + k]` holds row r, column k of each
+/// tile's input `d` and receives position 4r + k of the transform.
+#[inline(always)]
+fn input_tiles<const L: usize>(v: &mut [&mut [f32]; XI], t: usize) {
+    let mut d = [Lanes::<L>::ZERO; XI];
+    for xi in 0..XI {
+        d[xi] = Lanes::load(&v[xi][t..]);
+    }
+    // Bᵀ·d over rows (stride 4), then ·B over columns (stride 1), each
+    // [x0 − x2, x1 + x2, x2 − x1, x1 − x3].
+    for (first, stride) in [(0, 4), (1, 4), (2, 4), (3, 4), (0, 1), (4, 1), (8, 1), (12, 1)] {
+        let x: [Lanes<L>; 4] = [d[first], d[first + stride], d[first + 2 * stride], d[first + 3 * stride]];
+        d[first] = x[0] - x[2];
+        d[first + stride] = x[1] + x[2];
+        d[first + 2 * stride] = x[2] - x[1];
+        d[first + 3 * stride] = x[1] - x[3];
+    }
+    for xi in 0..XI {
+        d[xi].store(&mut v[xi][t..]);
+    }
+}
+
+vectorized_fn! {
 /// `Y = Aᵀ M A` for every tile, one (image, output channel) plane of NCHW `out` per task,
 /// each then handed to `finish` with its index in `out`.
 fn transform_outputs(
@@ -282,41 +294,66 @@ fn transform_outputs(
     let columns = count * tiles.count();
     out.par_chunks_mut(tiles.h * tiles.w).enumerate().for_each(|(index, plane)| {
         let (i, o) = (index / out_c, index % out_c);
-        let m_o = |xi: usize| &m[(xi * out_c + o) * columns..][..columns];
-        vectorized(|| {
-            // The four outputs of each tile of a row, then interleaved into two image rows.
-            let mut y = vec![0.0f32; 4 * tiles.cols];
-            for a in 0..tiles.rows {
-                let base = i * tiles.count() + a * tiles.cols;
-                let q: [&[f32]; XI] = std::array::from_fn(|xi| &m_o(xi)[base..][..tiles.cols]);
-                let (y00, rest) = y.split_at_mut(tiles.cols);
-                let (y01, rest) = rest.split_at_mut(tiles.cols);
-                let (y10, y11) = rest.split_at_mut(tiles.cols);
-                for b in 0..tiles.cols {
-                    // Aᵀ·M: rows 0+1+2 and 1−2−3, for each of the four columns; then ·A.
-                    let s0: [f32; 4] = std::array::from_fn(|j| q[j][b] + q[4 + j][b] + q[8 + j][b]);
-                    let s1: [f32; 4] = std::array::from_fn(|j| q[4 + j][b] - q[8 + j][b] - q[12 + j][b]);
-                    y00[b] = s0[0] + s0[1] + s0[2];
-                    y01[b] = s0[1] - s0[2] - s0[3];
-                    y10[b] = s1[0] + s1[1] + s1[2];
-                    y11[b] = s1[1] - s1[2] - s1[3];
-                }
-                for (dy, (left, right)) in [(y00, y01), (y10, y11)].into_iter().enumerate() {
-                    let row = 2 * a + dy;
-                    if row < tiles.h {
-                        let out = &mut plane[row * tiles.w..][..tiles.w];
-                        for (pair, (&l, &r)) in out.chunks_mut(2).zip(left.iter().zip(right.iter())) {
-                            pair[0] = l;
-                            if let Some(o) = pair.get_mut(1) {
-                                *o = r;
-                            }
-                        }
-                    }
+        // The four outputs of every tile of the image (all tiles at once: deep layers have
+        // only 4–7 a row), then interleaved into the plane's rows.
+        let per_image = tiles.count();
+        let q: [&[f32]; XI] = std::array::from_fn(|xi| &m[(xi * out_c + o) * columns + i * per_image..][..per_image]);
+        let mut y = vec![0.0f32; 4 * per_image];
+        {
+            let mut rows = y.chunks_exact_mut(per_image);
+            let mut y: [&mut [f32]; 4] = std::array::from_fn(|_| rows.next().expect("four outputs a tile"));
+            let full = per_image - per_image % WIDTH;
+            for t in (0..full).step_by(WIDTH) {
+                output_tiles::<WIDTH>(&q, &mut y, t);
+            }
+            for t in full..per_image {
+                output_tiles::<1>(&q, &mut y, t);
+            }
+        }
+        let tile_row = |r: usize, a: usize| &y[r * per_image + a * tiles.cols..][..tiles.cols];
+        for a in 0..tiles.rows {
+            for dy in 0..2 {
+                let row = 2 * a + dy;
+                if row < tiles.h {
+                    interleave(tile_row(2 * dy, a), tile_row(2 * dy + 1, a), &mut plane[row * tiles.w..][..tiles.w]);
                 }
             }
-        });
+        }
         finish(index, plane);
     });
+}
+}
+
+/// `Aᵀ M A` for the `L` tiles from `t`: `q[ξ]` holds entry ξ of each tile's `M`; `y`
+/// receives outputs (0,0), (0,1), (1,0), (1,1).
+#[inline(always)]
+fn output_tiles<const L: usize>(q: &[&[f32]; XI], y: &mut [&mut [f32]; 4], t: usize) {
+    let mut m = [Lanes::<L>::ZERO; XI];
+    for xi in 0..XI {
+        m[xi] = Lanes::load(&q[xi][t..]);
+    }
+    // Aᵀ·M: rows 0+1+2 and 1−2−3, for each of the four columns; then ·A.
+    let (mut s0, mut s1) = ([Lanes::<L>::ZERO; 4], [Lanes::<L>::ZERO; 4]);
+    for j in 0..4 {
+        s0[j] = m[j] + m[4 + j] + m[8 + j];
+        s1[j] = m[4 + j] - m[8 + j] - m[12 + j];
+    }
+    (s0[0] + s0[1] + s0[2]).store(&mut y[0][t..]);
+    (s0[1] - s0[2] - s0[3]).store(&mut y[1][t..]);
+    (s1[0] + s1[1] + s1[2]).store(&mut y[2][t..]);
+    (s1[1] - s1[2] - s1[3]).store(&mut y[3][t..]);
+}
+
+/// `out[2b] = left[b]`, `out[2b + 1] = right[b]`; an odd `out` drops the last `right`.
+#[inline(always)]
+fn interleave(left: &[f32], right: &[f32], out: &mut [f32]) {
+    let (pairs, last) = out.as_chunks_mut::<2>();
+    for ((pair, &l), &r) in pairs.iter_mut().zip(left).zip(right) {
+        *pair = [l, r];
+    }
+    if let [last] = last {
+        *last = left[pairs.len()];
+    }
 }
 
 #[cfg(test)]
