@@ -189,13 +189,22 @@ impl ConvGeometry {
             let src = &plane[iy as usize * self.w..][..self.w];
             out_row[..first].fill(0.0);
             out_row[last..].fill(0.0);
-            if stride == 1 {
-                let start = first + kx - pad;
-                out_row[first..last].copy_from_slice(&src[start..start + (last - first)]);
-            } else {
-                for (ox, o) in out_row.iter_mut().enumerate().take(last).skip(first) {
-                    *o = src[ox * stride + kx - pad];
+            let start = first * stride + kx - pad;
+            let (out_row, src) = (&mut out_row[first..last], &src[start..]);
+            match stride {
+                1 => out_row.copy_from_slice(&src[..out_row.len()]),
+                // Pairs, so the loop vectorises (a variable stride leaves it scalar).
+                2 => {
+                    let (pairs, rest) = src.as_chunks::<2>();
+                    let mut out_pairs = out_row.iter_mut();
+                    for (&[x, _], o) in pairs.iter().zip(&mut out_pairs) {
+                        *o = x;
+                    }
+                    if let (Some(o), [x]) = (out_pairs.next(), rest) {
+                        *o = *x;
+                    }
                 }
+                _ => out_row.iter_mut().zip(src.iter().step_by(stride)).for_each(|(o, &x)| *o = x),
             }
         }
     }
@@ -222,10 +231,23 @@ impl ConvGeometry {
                 if iy < 0 || iy >= self.h as isize {
                     continue;
                 }
-                let dst = &mut plane[iy as usize * self.w..][..self.w];
-                let src = &src_rows[oy * wo..][..wo];
-                for ox in first..last {
-                    dst[ox * stride + kx - pad] += src[ox];
+                let start = first * stride + kx - pad;
+                let dst = &mut plane[iy as usize * self.w + start..][..self.w - start];
+                let src = &src_rows[oy * wo + first..][..last - first];
+                match stride {
+                    1 => dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s),
+                    // Whole pairs written back, so the loop vectorises.
+                    2 => {
+                        let (pairs, rest) = dst.as_chunks_mut::<2>();
+                        let mut src = src.iter();
+                        for (pair, &s) in pairs.iter_mut().zip(&mut src) {
+                            *pair = [pair[0] + s, pair[1]];
+                        }
+                        if let (Some(&s), [d]) = (src.next(), rest) {
+                            *d += s;
+                        }
+                    }
+                    _ => dst.iter_mut().step_by(stride).zip(src).for_each(|(d, &s)| *d += s),
                 }
             }
         }
