@@ -179,6 +179,9 @@ impl ConvGeometry {
         let (c, ky, kx) = (row / (k * k), (row / k) % k, row % k);
         let plane = &image[c * self.h * self.w..][..self.h * self.w];
         let (first, last) = self.inside_columns(kx);
+        if stride == 1 && wo == self.w {
+            return self.shifted_plane(plane, [ky, kx], [first, last], out);
+        }
         for oy in 0..self.ho {
             let out_row = &mut out[oy * wo..][..wo];
             let iy = (oy * stride + ky) as isize - pad as isize;
@@ -206,6 +209,32 @@ impl ConvGeometry {
                 }
                 _ => out_row.iter_mut().zip(src.iter().step_by(stride)).for_each(|(o, &x)| *o = x),
             }
+        }
+    }
+
+    /// A patch row of a stride-1 convolution whose output is as wide as its input: the
+    /// plane shifted by (ky − pad, kx − pad), so the rows inside the image are one
+    /// contiguous copy (short rows made one copy each the main cost); then the columns
+    /// outside, which that copy filled from the neighbouring rows, and the rows outside
+    /// are zeroed.
+    fn shifted_plane(&self, plane: &[f32], [ky, kx]: [usize; 2], [first, last]: [usize; 2], out: &mut [f32]) {
+        let (w, pad) = (self.w, self.pad);
+        // Output rows whose input row oy + ky − pad lies inside the image.
+        let top = pad.saturating_sub(ky).min(self.ho);
+        let bottom = (self.h + pad).saturating_sub(ky).clamp(top, self.ho);
+        out[..top * w].fill(0.0);
+        out[bottom * w..self.ho * w].fill(0.0);
+        if top == bottom || first == last {
+            out[top * w..bottom * w].fill(0.0);
+            return;
+        }
+        let start = top * w + first;
+        let end = (bottom - 1) * w + last;
+        let src = (top + ky - pad) * w + first + kx - pad;
+        out[start..end].copy_from_slice(&plane[src..][..end - start]);
+        for row in out[top * w..bottom * w].chunks_exact_mut(w) {
+            row[..first].fill(0.0);
+            row[last..].fill(0.0);
         }
     }
 
@@ -440,7 +469,8 @@ pub(crate) mod tests {
     #[test]
     fn matches_the_definition_for_every_shape_the_trunks_use() {
         // (in_c, out_c, k, stride, pad, h, w, n): stems, 3×3 blocks (64 channels: Winograd),
-        // strided, 1×1 downsample, odd sizes (spectrograms are 257 × T).
+        // strided, 1×1 downsample, odd sizes (spectrograms are 257 × T), a plane narrower
+        // than the kernel.
         for (in_c, out_c, k, s, p, h, w, n) in [
             (3, 4, 7, 2, 3, 19, 17, 2),
             (1, 3, 7, 2, 3, 23, 12, 1),
@@ -449,6 +479,7 @@ pub(crate) mod tests {
             (5, 6, 3, 2, 1, 9, 10, 2),
             (6, 4, 1, 2, 0, 9, 7, 2),
             (6, 4, 1, 1, 0, 5, 5, 1),
+            (3, 2, 3, 1, 1, 1, 2, 2),
         ] {
             let x = Activation { n, c: in_c, h, w, data: values(n * in_c * h * w, 7) };
             let weight = values(out_c * in_c * k * k, 3);

@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use crate::host_conv::{self, Activation, ConvGeometry, Threads};
-use crate::simd::{sum_and_dot_f64, sum_f64, vectorized};
+use crate::simd::{sum_and_dot_f64, sum_f64, vectorized, vectorized_fn};
 use crate::winograd::{self, Direction, TransformedWeights};
 
 /// A product on one thread: the kernels below run images in parallel themselves.
@@ -194,18 +194,11 @@ pub fn batch_norm_train(
         let alpha = s * gamma[c];
         let shift = beta[c] - m * alpha;
         let src = &x.data[i * plane..][..plane];
-        vectorized(|| {
-            dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v * alpha + shift);
-            if let Some(r) = epilogue.residual {
-                dst.iter_mut().zip(&r.data[i * plane..][..plane]).for_each(|(d, &r)| *d += r);
-            }
-            if epilogue.relu {
-                dst.iter_mut().for_each(|d| *d = d.max(0.0));
-            }
-            if let Some(xhat) = xhat {
-                xhat.iter_mut().zip(src).for_each(|(h, &v)| *h = (v - m) * s);
-            }
-        })
+        let residual = epilogue.residual.map(|r| &r.data[i * plane..][..plane]);
+        normalize_plane(src, [alpha, shift], residual, epilogue.relu, dst);
+        if let Some(xhat) = xhat {
+            vectorized(|| xhat.iter_mut().zip(src).for_each(|(h, &v)| *h = (v - m) * s));
+        }
     };
     if keep_tape {
         out.par_chunks_mut(plane)
@@ -217,6 +210,20 @@ pub fn batch_norm_train(
     }
     let tape = keep_tape.then_some(BatchNormTape { normalized, inv_std });
     (Activation { n: x.n, c: x.c, h: x.h, w: x.w, data: out }, (mean, var), tape)
+}
+
+vectorized_fn! {
+/// `x·α + shift` (+ residual), then ReLU when asked, into `dst`.
+fn normalize_plane(src: &[f32], affine: [f32; 2], residual: Option<&[f32]>, relu: bool, dst: &mut [f32]) {
+    let [alpha, shift] = affine;
+    dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v * alpha + shift);
+    if let Some(r) = residual {
+        dst.iter_mut().zip(r).for_each(|(d, &r)| *d += r);
+    }
+    if relu {
+        dst.iter_mut().for_each(|d| *d = d.max(0.0));
+    }
+}
 }
 
 /// BatchNorm's backward: the input's gradient (in place of `dy`) and the gradients of γ
@@ -243,14 +250,20 @@ pub fn batch_norm_backward(dy: &mut Activation, tape: &BatchNormTape, gamma: &[f
         let c = i % c_all;
         let (sum, dot) = sums[c];
         let scale = gamma[c] as f64 * tape.inv_std[c] as f64 / count;
-        let xhat = &tape.normalized[i * plane..][..plane];
-        vectorized(|| {
-            for (g, &h) in grad.iter_mut().zip(xhat) {
-                *g = (scale * (count * *g as f64 - sum - h as f64 * dot)) as f32;
-            }
-        })
+        batch_norm_input_gradient(grad, &tape.normalized[i * plane..][..plane], [scale, count, sum, dot]);
     });
     (sums.iter().map(|s| s.1 as f32).collect(), sums.iter().map(|s| s.0 as f32).collect())
+}
+
+vectorized_fn! {
+/// One plane of BatchNorm's input gradient, in place of `grad` (dy):
+/// scale·(count·dy − Σdy − x̂·Σ(dy·x̂)) in float64.
+fn batch_norm_input_gradient(grad: &mut [f32], xhat: &[f32], terms: [f64; 4]) {
+    let [scale, count, sum, dot] = terms;
+    for (g, &h) in grad.iter_mut().zip(xhat) {
+        *g = (scale * (count * *g as f64 - sum - h as f64 * dot)) as f32;
+    }
+}
 }
 
 /// Zeroes the gradient where the ReLU's output was 0.
@@ -270,30 +283,55 @@ pub fn add_in_place(a: &mut Activation, b: &Activation) {
 }
 
 /// 3×3 max pooling, stride 2, padding 1, with the flat index (within its plane) of each
-/// output's maximum; the first maximum in scan order wins a tie, as in PyTorch.
+/// output's maximum; the first maximum in scan order wins a tie and a NaN wins over
+/// numbers (a later NaN over an earlier one), as in PyTorch's CPU kernel.
 pub fn max_pool_train(x: &Activation) -> (Activation, Vec<u32>) {
     let (ho, wo) = ((x.h + 2 - 3) / 2 + 1, (x.w + 2 - 3) / 2 + 1);
     let mut data = vec![0.0f32; x.n * x.c * ho * wo];
     let mut argmax = vec![0u32; data.len()];
-    data.par_chunks_mut(ho * wo).zip(argmax.par_chunks_mut(ho * wo)).enumerate().for_each(|(plane, (out, at))| {
-        let src = &x.data[plane * x.h * x.w..][..x.h * x.w];
-        for oy in 0..ho {
-            for ox in 0..wo {
-                let (mut m, mut best) = (f32::NEG_INFINITY, 0usize);
-                for iy in (2 * oy).saturating_sub(1)..(2 * oy + 2).min(x.h) {
-                    for ix in (2 * ox).saturating_sub(1)..(2 * ox + 2).min(x.w) {
-                        let v = src[iy * x.w + ix];
-                        if v > m || v.is_nan() {
-                            (m, best) = (v, iy * x.w + ix);
-                        }
-                    }
+    data.par_chunks_mut(ho * wo)
+        .zip(argmax.par_chunks_mut(ho * wo))
+        .enumerate()
+        .for_each(|(plane, (out, at))| max_pool_plane(&x.data[plane * x.h * x.w..][..x.h * x.w], [x.h, x.w], out, at));
+    (Activation { n: x.n, c: x.c, h: ho, w: wo, data }, argmax)
+}
+
+vectorized_fn! {
+/// One plane of [`max_pool_train`]. For each input row of an output row, its columns
+/// 2·ox − 1, 2·ox and 2·ox + 1 are gathered into three arrays (−∞ outside the image) and
+/// each is compared with every output of the row at once: the same candidates in the
+/// same scan order per output as a window-by-window loop, so the same winner.
+fn max_pool_plane(src: &[f32], hw: [usize; 2], out: &mut [f32], at: &mut [u32]) {
+    let [h, w] = hw;
+    let wo = (w + 2 - 3) / 2 + 1;
+    let mut columns = vec![f32::NEG_INFINITY; 3 * wo];
+    for (oy, (out, at)) in out.chunks_exact_mut(wo).zip(at.chunks_exact_mut(wo)).enumerate() {
+        out.fill(f32::NEG_INFINITY);
+        at.fill(0);
+        for iy in (2 * oy).saturating_sub(1)..(2 * oy + 2).min(h) {
+            let row = &src[iy * w..][..w];
+            let (left, rest) = columns.split_at_mut(wo);
+            let (middle, right) = rest.split_at_mut(wo);
+            // left[ox] = row[2ox − 1], middle[ox] = row[2ox], right[ox] = row[2ox + 1].
+            for (ox, pair) in row.chunks(2).enumerate() {
+                middle[ox] = pair[0];
+                right[ox] = pair.get(1).copied().unwrap_or(f32::NEG_INFINITY);
+                if ox + 1 < wo {
+                    left[ox + 1] = right[ox];
                 }
-                out[oy * wo + ox] = m;
-                at[oy * wo + ox] = best as u32;
+            }
+            for (offset, candidates) in [left, middle, right].into_iter().enumerate() {
+                // Column 2·ox + offset − 1; never taken where it is padding (−∞).
+                let first = (iy * w) as u32 + offset as u32;
+                for (ox, ((m, best), &v)) in out.iter_mut().zip(at.iter_mut()).zip(candidates.iter()).enumerate() {
+                    let take = v > *m || v.is_nan();
+                    *m = if take { v } else { *m };
+                    *best = if take { (first + 2 * ox as u32).wrapping_sub(1) } else { *best };
+                }
             }
         }
-    });
-    (Activation { n: x.n, c: x.c, h: ho, w: wo, data }, argmax)
+    }
+}
 }
 
 /// Routes each output gradient to its maximum's input position.
@@ -383,6 +421,49 @@ mod tests {
             assert!((numeric - dgamma[c] as f64).abs() < 2e-3, "dgamma[{c}]: {numeric} vs {}", dgamma[c]);
             let expected: f64 = (0..3).map(|n| dy[(n * 2 + c) * 6..][..6].iter().map(|&v| v as f64).sum::<f64>()).sum();
             assert!((expected - dbeta[c] as f64).abs() < 1e-5);
+        }
+    }
+
+    /// Max pooling as PyTorch's CPU kernel loops: window by window, in scan order,
+    /// `v > max || isnan(v)` takes the candidate.
+    fn max_pool_definition(x: &Activation) -> (Vec<f32>, Vec<u32>) {
+        let (ho, wo) = ((x.h + 2 - 3) / 2 + 1, (x.w + 2 - 3) / 2 + 1);
+        let (mut out, mut at) = (Vec::new(), Vec::new());
+        for src in x.data.chunks(x.h * x.w) {
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let (mut m, mut best) = (f32::NEG_INFINITY, 0usize);
+                    for iy in (2 * oy).saturating_sub(1)..(2 * oy + 2).min(x.h) {
+                        for ix in (2 * ox).saturating_sub(1)..(2 * ox + 2).min(x.w) {
+                            let v = src[iy * x.w + ix];
+                            if v > m || v.is_nan() {
+                                (m, best) = (v, iy * x.w + ix);
+                            }
+                        }
+                    }
+                    out.push(m);
+                    at.push(best as u32);
+                }
+            }
+        }
+        (out, at)
+    }
+
+    #[test]
+    fn max_pool_keeps_pytorch_ties_and_nans() {
+        // Values on a coarse grid (many ties), a few NaNs, odd and even sizes, rows wider
+        // than a vector.
+        for (h, w) in [(7, 6), (6, 7), (1, 1), (2, 3), (9, 37), (12, 40)] {
+            let mut data: Vec<f32> = values(3 * h * w, 5).iter().map(|v| (v * 3.0).round()).collect();
+            for i in (0..data.len()).step_by(13) {
+                data[i] = f32::NAN;
+            }
+            let x = Activation { n: 1, c: 3, h, w, data };
+            let (y, argmax) = max_pool_train(&x);
+            let (expected, expected_at) = max_pool_definition(&x);
+            assert_eq!(argmax, expected_at, "{h}×{w}");
+            let same = |a: f32, b: f32| a == b || (a.is_nan() && b.is_nan());
+            assert!(y.data.iter().zip(&expected).all(|(&a, &b)| same(a, b)), "{h}×{w}");
         }
     }
 

@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use crate::host_conv::{self, Activation, MatrixLayout, Threads};
-use crate::simd::{vectorized, vectorized_fn, Lanes, WIDTH};
+use crate::simd::{Lanes, WIDTH, vectorized, vectorized_fn};
 
 /// Whether a convolution is one that this module computes, and faster than im2col: the
 /// transforms cost per channel and the products per pair of channels, so narrow layers do
