@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::error::{BadFile, DataError, Result};
 use crate::frame_cache::{CachedResize, FrameCache};
 use crate::image_io::RgbImage;
-use crate::preprocess::{load_shifted_spectrogram, load_spectrogram, resized_frame};
+use crate::preprocess::{load_shifted_spectrograms, load_spectrogram, resized_frame};
 use crate::simclr::simclr_augment;
 use crate::spectrogram::Spectrogram;
 use crate::transform::{Crop, INPUT_SIZE, random_crop_flip, to_normalized_chw};
@@ -271,14 +271,16 @@ fn load_sample(samples: &[PairFiles], i: usize, config: &LoaderConfig, epoch: u6
     // Decoded once: view 0 and SSL-align's augmented view share it.
     let resized = resized_sample(samples, i, config)?;
     let (image, crop) = view(&resized, i, config, epoch);
-    let spectrogram = load_spectrogram(&samples[i].audio)?;
     let Some(views) = &config.align_views else {
+        let spectrogram = load_spectrogram(&samples[i].audio)?;
         return Ok(Loaded { images: vec![image], crop, spectrograms: vec![spectrogram] });
     };
     let mut rng = sample_rng(config, epoch, i, VIEW_STREAM);
     let augmented = to_normalized_chw(&simclr_augment(&resized, &mut rng));
     let shift = if views.audio_shift > 0.0 { rng.random_range(-views.audio_shift..=views.audio_shift) } else { 0.0 };
-    let shifted = load_shifted_spectrogram(&samples[i].audio, shift)?;
+    // The clip read once for the centred and the shifted window.
+    let [spectrogram, shifted]: [Spectrogram; 2] =
+        load_shifted_spectrograms(&samples[i].audio, &[0.0, shift])?.try_into().expect("one spectrogram per shift");
     let table = &views.neighbours;
     let image_neighbour = table.image[i * table.k + rng.random_range(0..table.k)] as usize;
     let audio_neighbour = table.audio[i * table.k + rng.random_range(0..table.k)] as usize;

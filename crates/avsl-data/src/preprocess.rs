@@ -12,25 +12,31 @@ use crate::wav::read_wav;
 
 /// The log-spectrogram the audio network sees for a WAV file (3 s centred window).
 pub fn load_spectrogram(path: &Path) -> Result<Spectrogram> {
-    load_shifted_spectrogram(path, 0.0)
+    let mut spectrograms = load_shifted_spectrograms(path, &[0.0])?;
+    Ok(spectrograms.remove(0))
 }
 
-/// [`load_spectrogram`] of the window moved by `shift_seconds` (SSL-align's augmented
-/// audio view; see [`shifted_model_signal`]).
-pub fn load_shifted_spectrogram(path: &Path, shift_seconds: f64) -> Result<Spectrogram> {
+/// The spectrograms of the window moved by each of `shifts_seconds` (SSL-align's
+/// augmented audio view; see [`shifted_model_signal`]), from one read of the file.
+pub fn load_shifted_spectrograms(path: &Path, shifts_seconds: &[f64]) -> Result<Vec<Spectrogram>> {
     let (pcm, _) = read_wav(path)?;
     let mono = to_mono(&pcm).map_err(|p| DataError::invalid(path, p))?;
-    let shift = (shift_seconds * pcm.sample_rate as f64).round() as i64;
-    let signal =
-        shifted_model_signal(&mono, pcm.sample_rate, WINDOW_SECONDS, shift).map_err(|p| DataError::invalid(path, p))?;
-    let spec = log_spectrogram(&signal, pcm.sample_rate);
-    if spec.frames == 0 {
-        return Err(DataError::invalid(
-            path,
-            format!("{} Hz is too low a sample rate for a 512-point spectrogram of 3 s", pcm.sample_rate),
-        ));
-    }
-    Ok(spec)
+    shifts_seconds
+        .iter()
+        .map(|&shift_seconds| {
+            let shift = (shift_seconds * pcm.sample_rate as f64).round() as i64;
+            let signal = shifted_model_signal(&mono, pcm.sample_rate, WINDOW_SECONDS, shift)
+                .map_err(|p| DataError::invalid(path, p))?;
+            let spec = log_spectrogram(&signal, pcm.sample_rate);
+            if spec.frames == 0 {
+                return Err(DataError::invalid(
+                    path,
+                    format!("{} Hz is too low a sample rate for a 512-point spectrogram of 3 s", pcm.sample_rate),
+                ));
+            }
+            Ok(spec)
+        })
+        .collect()
 }
 
 /// The 224×224 8-bit frame the test pipeline feeds (before normalisation).
