@@ -1,6 +1,6 @@
 //! Data-parallel training across devices, as PyTorch's DistributedDataParallel runs it:
 //! one replica of the model per device, each device its contiguous shard of the global
-//! batch, BatchNorm statistics per device (and the running statistics of the first
+//! batch (SSL-align: its samples of each of the three views), BatchNorm statistics per device (and the running statistics of the first
 //! device, which DDP broadcasts to the others before each forward pass), the summed
 //! gradient applied by every replica's own Adam so the replicas stay identical.
 //!
@@ -22,28 +22,31 @@ use std::thread;
 use burn::tensor::{Device, Tensor};
 
 use crate::arch::{Architecture, ModelConfig};
-use crate::device_train::DeviceTrainState;
+use crate::device_train::{DeviceStep, DeviceTrainState};
 use crate::device_trunk::TensorMap;
 use crate::host_conv::Activation;
-use crate::step_graph::{Batch, Embeddings, Masks, StepLoss, Supervision, embedding_loss, forward_embeddings};
+use crate::loss::AlignViews;
+use crate::step_graph::{
+    Batch, Embeddings, Masks, StepLoss, Supervision, align_loss, align_views, embedding_loss, forward_embeddings,
+};
 use crate::weights::Weights;
 
 pub struct DataParallel {
     replicas: Vec<DeviceTrainState>,
 }
 
-/// Samples `range` of a batch in `[N, C, H, W]` host layout.
-fn shard(x: &Activation, range: std::ops::Range<usize>) -> Activation {
-    let per = x.c * x.h * x.w;
-    Activation { n: range.len(), c: x.c, h: x.h, w: x.w, data: x.data[range.start * per..range.end * per].to_vec() }
+/// Samples `range` of a batch in `[N, C, H, W]` host layout that holds `views` views of
+/// N/views samples one after the other: those samples of every view, view after view.
+fn shard(x: &Activation, views: usize, range: std::ops::Range<usize>) -> Activation {
+    let (per, samples) = (x.c * x.h * x.w, x.n / views);
+    let data = (0..views).flat_map(|v| &x.data[(v * samples + range.start) * per..(v * samples + range.end) * per]);
+    Activation { n: views * range.len(), c: x.c, h: x.h, w: x.w, data: data.copied().collect() }
 }
 
 impl DataParallel {
     /// One replica per device in `devices` (autodiff devices; the same device may appear
-    /// twice, e.g. two replicas on the CPU backend in tests). SSL-align is not supported
-    /// yet (its batches hold three views per sample; sharding them is not written).
+    /// twice, e.g. two replicas on the CPU backend in tests).
     pub fn new(weights: &Weights, config: ModelConfig, devices: &[Device], lr: f64) -> DataParallel {
-        assert!(config.architecture != Architecture::SslAlign, "data-parallel SSL-align is not supported");
         assert!(!devices.is_empty(), "at least one device");
         DataParallel { replicas: devices.iter().map(|d| DeviceTrainState::new(weights, config, d, lr)).collect() }
     }
@@ -105,52 +108,97 @@ impl DataParallel {
         momentum: (f64, f64),
         supervision: Option<&Supervision>,
     ) -> (StepLoss, Vec<TensorMap>) {
+        let config = self.replicas[0].config;
+        if config.architecture == Architecture::SslAlign {
+            return self.align_loss_and_gradients(batch);
+        }
         let n = self.replicas.len();
         let global = batch.images.n;
         assert_eq!(global % n, 0, "the batch ({global}) splits evenly over {n} devices");
         let per = global / n;
         let range = |k: usize| k * per..(k + 1) * per;
-        let on = |mask: &Option<Tensor<4>>, k: usize, device: &Device| {
-            mask.as_ref().map(|m| m.clone().slice(range(k)).to_device(device))
-        };
+        let shards = (0..n)
+            .map(|k| {
+                let device = self.replicas[k].device().clone();
+                let on = |mask: &Option<Tensor<4>>| mask.as_ref().map(|m| m.clone().slice(range(k)).to_device(&device));
+                let batch = Batch {
+                    images: shard(&batch.images, 1, range(k)),
+                    spectrograms: shard(&batch.spectrograms, 1, range(k)),
+                };
+                (batch, Masks { online: on(&masks.online), target: on(&masks.target) })
+            })
+            .collect();
+        self.run_replicas(
+            shards,
+            |step, (batch, masks)| forward_embeddings(step, batch, masks, momentum).0,
+            gathered,
+            |global| embedding_loss(&config, global, supervision),
+        )
+    }
+
+    /// SSL-align's step on the global batch (three views of B samples, B a multiple of
+    /// the replica count): each replica its samples of every view, so its BatchNorm
+    /// statistics are over its 3·B/n samples, as a process of the authors' DDP sees them.
+    fn align_loss_and_gradients(&mut self, batch: Batch) -> (StepLoss, Vec<TensorMap>) {
+        const VIEWS: usize = 3;
+        let n = self.replicas.len();
+        let samples = batch.images.n / VIEWS;
+        assert_eq!(batch.images.n, VIEWS * samples, "SSL-align batches hold three views");
+        assert_eq!(samples % n, 0, "the batch ({samples} samples) splits evenly over {n} devices");
+        let per = samples / n;
+        let shards = (0..n)
+            .map(|k| Batch {
+                images: shard(&batch.images, VIEWS, k * per..(k + 1) * per),
+                spectrograms: shard(&batch.spectrograms, VIEWS, k * per..(k + 1) * per),
+            })
+            .collect();
         let config = self.replicas[0].config;
+        self.run_replicas(
+            shards,
+            |step, batch| align_views(step, batch).0,
+            gathered_views,
+            |global| align_loss(&config, global),
+        )
+    }
+
+    /// The data-parallel step: every replica's `forward` on its shard (in parallel), then
+    /// on every replica the loss of the global batch (`gather`: the parts in order, its
+    /// own tracked) and its gradient. Returns the loss and each replica's gradient.
+    fn run_replicas<S: Send, P: Send>(
+        &mut self,
+        shards: Vec<S>,
+        forward: impl Fn(&mut DeviceStep<'_>, S) -> P + Sync,
+        gather: impl Fn(&[P], usize) -> P,
+        loss: impl Fn(&P) -> (Tensor<1>, StepLoss) + Sync,
+    ) -> (StepLoss, Vec<TensorMap>) {
         let results: Vec<(StepLoss, TensorMap)> = thread::scope(|scope| {
-            // Each replica: the embeddings of its shard (online tracked, targets constant).
-            let forward: Vec<_> = self
+            let (forward, loss) = (&forward, &loss);
+            let handles: Vec<_> = self
                 .replicas
                 .iter_mut()
-                .enumerate()
-                .map(|(k, replica)| {
-                    let device = replica.device().clone();
-                    let shard_batch = Batch {
-                        images: shard(&batch.images, range(k)),
-                        spectrograms: shard(&batch.spectrograms, range(k)),
-                    };
-                    let shard_masks =
-                        Masks { online: on(&masks.online, k, &device), target: on(&masks.target, k, &device) };
+                .zip(shards)
+                .map(|(replica, shard)| {
                     scope.spawn(move || {
                         let mut step = replica.begin_step();
-                        let (embeddings, _) = forward_embeddings(&mut step, shard_batch, shard_masks, momentum);
-                        (step, embeddings)
+                        let part = forward(&mut step, shard);
+                        (step, part)
                     })
                 })
                 .collect();
-            let (steps, parts): (Vec<_>, Vec<Embeddings>) =
-                forward.into_iter().map(|h| h.join().expect("a replica's forward pass")).unzip();
-            // Each replica: the global batch's loss, its own shard tracked, and its gradient.
-            let backward: Vec<_> = steps
+            let (steps, parts): (Vec<_>, Vec<P>) =
+                handles.into_iter().map(|h| h.join().expect("a replica's forward pass")).unzip();
+            let handles: Vec<_> = steps
                 .into_iter()
                 .enumerate()
                 .map(|(k, step)| {
-                    let global = gathered(&parts, k);
-                    let config = &config;
+                    let global = gather(&parts, k);
                     scope.spawn(move || {
-                        let (loss, value) = embedding_loss(config, &global, supervision);
-                        (value, step.gradients(loss))
+                        let (total, value) = loss(&global);
+                        (value, step.gradients(total))
                     })
                 })
                 .collect();
-            backward.into_iter().map(|h| h.join().expect("a replica's backward pass")).collect()
+            handles.into_iter().map(|h| h.join().expect("a replica's backward pass")).collect()
         });
         let loss = results[0].0;
         (loss, results.into_iter().map(|(_, g)| g).collect())
@@ -167,6 +215,24 @@ impl DataParallel {
 fn gathered(parts: &[Embeddings], k: usize) -> Embeddings {
     let device = parts[k].images[0].device().inner();
     Embeddings::combine(parts, |shards| joined(shards, k, &device), |shards| joined(shards, k, &device))
+}
+
+/// [`gathered`] for SSL-align's views: each view's tensors joined over the replicas.
+fn gathered_views(parts: &[AlignViews], k: usize) -> AlignViews {
+    let device = parts[k].images[0].device().inner();
+    let join4 = |pick: &dyn Fn(&AlignViews) -> Tensor<4>| joined(parts.iter().map(pick).collect(), k, &device);
+    let join2 = |pick: &dyn Fn(&AlignViews) -> Tensor<2>| joined(parts.iter().map(pick).collect(), k, &device);
+    const ALL: &str = "every replica projects (or none does)";
+    AlignViews {
+        images: std::array::from_fn(|v| join4(&|p| p.images[v].clone())),
+        audios: std::array::from_fn(|v| join2(&|p| p.audios[v].clone())),
+        projections: parts[k].projections.as_ref().map(|_| {
+            (
+                std::array::from_fn(|v| join2(&|p| p.projections.as_ref().expect(ALL).0[v].clone())),
+                std::array::from_fn(|v| join2(&|p| p.projections.as_ref().expect(ALL).1[v].clone())),
+            )
+        }),
+    }
 }
 
 /// The shards of one tensor in order along the batch: shard `k` as it is, the others as

@@ -247,10 +247,17 @@ pub(crate) fn forward_loss(
     (loss, value, heads)
 }
 
-/// SSL-align's step (eq. 5): both trunks run once on the three views of the batch (so
-/// BatchNorm's statistics are over all 3B samples), the views are split apart and
-/// paired in the 9 ways of the loss.
+/// SSL-align's step (eq. 5): see [`align_views`] and [`align_loss`].
 fn align_forward_loss(engine: &mut impl StepEngine, batch: Batch) -> (Tensor<1>, StepLoss, Heads) {
+    let (views, heads) = align_views(engine, batch);
+    let (loss, value) = align_loss(engine.config(), &views);
+    (loss, value, heads)
+}
+
+/// SSL-align's features: both trunks run once on the three views of the batch (so
+/// BatchNorm's statistics are over all 3B samples), then the views are split apart.
+/// Returns them with the online heads whose gradients the engine collects.
+pub(crate) fn align_views(engine: &mut impl StepEngine, batch: Batch) -> (AlignViews, Heads) {
     let views = 3;
     assert_eq!(batch.images.n % views, 0, "SSL-align batches hold three views");
     let b = batch.images.n / views;
@@ -275,9 +282,14 @@ fn align_forward_loss(engine: &mut impl StepEngine, batch: Batch) -> (Tensor<1>,
         audios: split2(&audio),
         projections: projections.map(|(pv, pa)| (split2(&pv), split2(&pa))),
     };
-    let loss = ssl_align_loss(&align, engine.config().tau);
+    (align, heads)
+}
+
+/// SSL-align's loss of a batch's views, the views paired in the 9 ways of eq. 5.
+pub(crate) fn align_loss(config: &ModelConfig, views: &AlignViews) -> (Tensor<1>, StepLoss) {
+    let loss = ssl_align_loss(views, config.tau);
     let value = StepLoss { total: scalar(loss.clone()), semi: None };
-    (loss, value, heads)
+    (loss, value)
 }
 
 fn scalar(t: Tensor<1>) -> f64 {

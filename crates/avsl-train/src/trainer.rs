@@ -67,16 +67,16 @@ impl Trainer {
     }
 
     /// A trainer on `devices` (autodiff devices): on one, as [`Trainer::new`]; on several,
-    /// data-parallel with the device kernels (SLAVC and EZ-VSL).
+    /// data-parallel with the device kernels.
     pub fn on_devices(weights: &Weights, config: TrainConfig, devices: &[Device]) -> Result<Trainer, String> {
         match devices {
             [] => Err("no device".to_string()),
             [device] => Ok(Trainer::new(weights, config, device)),
-            _ if config.model == Architecture::SslAlign => {
-                Err("data-parallel training (several devices) is not available for SSL-align yet".to_string())
-            }
             _ => {
-                let replicas = DataParallel::new(weights, config.model_config(), devices, config.lr);
+                let mut replicas = DataParallel::new(weights, config.model_config(), devices, config.lr);
+                for replica in replicas.replicas_mut() {
+                    replica.alignment_loss = config.alignment_loss;
+                }
                 Ok(Trainer { config, engine: Engine::Replicas(replicas), device: devices[0].clone(), step: 0 })
             }
         }
