@@ -134,44 +134,55 @@ def worker(rank, dtype):
         if step == 0:
             first_grads = {n: online[n].grad.detach().clone() for n in WATCHED}
         opt.step()
+    state = model.state_dict()
+    header = {"dim": DIM, "tau": TAU, "momentum": M, "lr": LR, "image": IMAGE, "audio": AUDIO, "adam_eps": ADAM_EPS,
+              "devices": WORLD, "first_input": 9101, "tensors": names}
+    extra = {"buffers": {n: summary(state[n]) for n in BUFFERS}, "momentum_params": {n: summary(state[n]) for n in MOMENTUM}}
+    write_figures(rank, dtype, EXACT, os.path.join(OUT, "slavc_ddp.json"), header, losses, first_grads, state, worst,
+                  extra)
+
+
+def write_figures(rank, dtype, exact_path, out_path, header, losses, first_grads, state, worst, extra):
+    """On the first process: the float64 run's figures to `exact_path`; the float32 run's
+    fixture to `out_path`, each figure with PyTorch's own float32 error (against the
+    float64 run), plus `header` and `extra`. Then the processes part."""
     if rank == 0 and dtype == torch.float64:
-        state = model.state_dict()
-        with open(EXACT, "w") as f:
+        with open(exact_path, "w") as f:
             json.dump({
                 "losses": losses,
                 "first_grads": {n: g.reshape(-1).tolist() for n, g in first_grads.items()},
-                "after_steps": {n: state[n].reshape(-1).tolist() for n in WATCHED},
+                "after_steps": {n: state[n].reshape(-1).tolist() for n in first_grads},
             }, f)
     elif rank == 0:
         print(f"summed gradients vs the single-process reference: worst {worst:.1e} of the largest")
         assert worst < 5e-3
-        with open(EXACT) as f:
+        with open(exact_path) as f:
             exact = json.load(f)
-        state = model.state_dict()
-        out = {
-            "dim": DIM, "tau": TAU, "momentum": M, "lr": LR, "image": IMAGE, "audio": AUDIO,
-            "adam_eps": ADAM_EPS, "devices": WORLD, "first_input": 9101, "tensors": names, "losses": losses,
+        out = dict(header, **{
+            "losses": losses,
             "loss_f32_error": [abs(a - b) for a, b in zip(losses, exact["losses"])],
             "first_grads": {n: dict(summary(g), **f32_errors(g, exact["first_grads"][n])) for n, g in first_grads.items()},
             "after_steps": {n: dict(summary(state[n]), f32_error=f32_error(state[n], exact["after_steps"][n]))
-                            for n in WATCHED},
-            "buffers": {n: summary(state[n]) for n in BUFFERS},
-            "momentum_params": {n: summary(state[n]) for n in MOMENTUM},
+                            for n in first_grads},
             "torch": torch.__version__,
-        }
-        with open(os.path.join(OUT, "slavc_ddp.json"), "w") as f:
+        }, **extra)
+        with open(out_path, "w") as f:
             json.dump(out, f)
         print("losses", losses)
     dist.barrier()
     dist.destroy_process_group()
 
 
-def main():
+def spawn_float64_then_float32(worker, nprocs, exact_path):
+    """PyTorch's own float32 error, for the tolerances: the same run in float64 first."""
     os.makedirs(OUT, exist_ok=True)
-    # PyTorch's own float32 error, for the tolerance of the losses: the same run in float64.
-    mp.spawn(worker, args=(torch.float64,), nprocs=WORLD)
-    mp.spawn(worker, args=(torch.float32,), nprocs=WORLD)
-    os.remove(EXACT)
+    mp.spawn(worker, args=(torch.float64,), nprocs=nprocs)
+    mp.spawn(worker, args=(torch.float32,), nprocs=nprocs)
+    os.remove(exact_path)
+
+
+def main():
+    spawn_float64_then_float32(worker, WORLD, EXACT)
 
 
 if __name__ == "__main__":

@@ -20,16 +20,14 @@ the test's tolerances; Adam's ε is 1 (see there).
     ~/.venvs/avsl-ref/bin/python tools/make_ssl_align_ddp_fixtures.py
 """
 import copy
-import json
 import os
 import sys
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_ddp_fixtures import ADAM_EPS, f32_error, f32_errors, gather_constant  # noqa: E402
+from make_ddp_fixtures import ADAM_EPS, gather_constant, spawn_float64_then_float32, write_figures  # noqa: E402
 from make_model_fixtures import fill_with_formula, formula_values  # noqa: E402
 from make_train_fixtures import summary  # noqa: E402
 import make_ssl_align_fixtures as align  # noqa: E402
@@ -41,7 +39,6 @@ WORLD, B, VIEWS, STEPS = 2, 4, 3, 2
 DIM, TAU, LR = step_fixtures.DIM, step_fixtures.TAU, step_fixtures.LR
 IMAGE, AUDIO = [VIEWS * B, 3, 64, 64], [VIEWS * B, 1, 257, 40]
 WATCHED = step_fixtures.WATCHED
-BUFFERS = step_fixtures.BUFFERS
 FIRST_INPUT = 9201
 
 
@@ -116,42 +113,15 @@ def worker(rank, dtype):
             params = dict(model.named_parameters())
             first_grads = {n: params[n].grad.detach().clone() for n in WATCHED}
         opt.step()
+    header = {"dim": DIM, "tau": TAU, "lr": LR, "image": IMAGE, "audio": AUDIO, "views": VIEWS, "adam_eps": ADAM_EPS,
+              "devices": WORLD, "first_input": FIRST_INPUT, "tensors": names}
     state = model.state_dict()
-    if rank == 0 and dtype == torch.float64:
-        with open(EXACT, "w") as f:
-            json.dump({
-                "losses": losses,
-                "first_grads": {n: g.reshape(-1).tolist() for n, g in first_grads.items()},
-                "after_steps": {n: state[n].reshape(-1).tolist() for n in WATCHED},
-            }, f)
-    elif rank == 0:
-        print(f"summed gradients vs the single-process reference: worst {worst:.1e} of the largest")
-        assert worst < 5e-3
-        with open(EXACT) as f:
-            exact = json.load(f)
-        out = {
-            "dim": DIM, "tau": TAU, "lr": LR, "image": IMAGE, "audio": AUDIO, "views": VIEWS,
-            "adam_eps": ADAM_EPS, "devices": WORLD, "first_input": FIRST_INPUT, "tensors": names, "losses": losses,
-            "loss_f32_error": [abs(a - b) for a, b in zip(losses, exact["losses"])],
-            "first_grads": {n: dict(summary(g), **f32_errors(g, exact["first_grads"][n]))
-                            for n, g in first_grads.items()},
-            "after_steps": {n: dict(summary(state[n]), f32_error=f32_error(state[n], exact["after_steps"][n]))
-                            for n in WATCHED},
-            "buffers": {n: summary(state[n]) for n in BUFFERS},
-            "torch": torch.__version__,
-        }
-        with open(os.path.join(OUT, "ssl_align_ddp.json"), "w") as f:
-            json.dump(out, f)
-        print("losses", losses)
-    dist.barrier()
-    dist.destroy_process_group()
+    write_figures(rank, dtype, EXACT, os.path.join(OUT, "ssl_align_ddp.json"), header, losses, first_grads, state,
+                  worst, {"buffers": {n: summary(state[n]) for n in step_fixtures.BUFFERS}})
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    mp.spawn(worker, args=(torch.float64,), nprocs=WORLD)
-    mp.spawn(worker, args=(torch.float32,), nprocs=WORLD)
-    os.remove(EXACT)
+    spawn_float64_then_float32(worker, WORLD, EXACT)
 
 
 if __name__ == "__main__":
