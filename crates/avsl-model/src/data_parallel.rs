@@ -1,8 +1,9 @@
 //! Data-parallel training across devices, as PyTorch's DistributedDataParallel runs it:
 //! one replica of the model per device, each device its contiguous shard of the global
-//! batch (SSL-align: its samples of each of the three views), BatchNorm statistics per device (and the running statistics of the first
-//! device, which DDP broadcasts to the others before each forward pass), the summed
-//! gradient applied by every replica's own Adam so the replicas stay identical.
+//! batch (SSL-align: its samples of each of the three views), BatchNorm statistics per
+//! device (and the running statistics of the first device, which DDP broadcasts to the
+//! others before each forward pass), the summed gradient applied by every replica's own
+//! Adam so the replicas stay identical.
 //!
 //! The contrastive losses need the whole batch's negatives, so every replica computes the
 //! loss of the *global* batch: its own shard's embeddings tracked, the other shards'
@@ -110,7 +111,7 @@ impl DataParallel {
     ) -> (StepLoss, Vec<TensorMap>) {
         let config = self.replicas[0].config;
         if config.architecture == Architecture::SslAlign {
-            return self.align_loss_and_gradients(batch);
+            return self.align_loss_and_gradients(config, batch);
         }
         let n = self.replicas.len();
         let global = batch.images.n;
@@ -139,7 +140,7 @@ impl DataParallel {
     /// SSL-align's step on the global batch (three views of B samples, B a multiple of
     /// the replica count): each replica its samples of every view, so its BatchNorm
     /// statistics are over its 3·B/n samples, as a process of the authors' DDP sees them.
-    fn align_loss_and_gradients(&mut self, batch: Batch) -> (StepLoss, Vec<TensorMap>) {
+    fn align_loss_and_gradients(&mut self, config: ModelConfig, batch: Batch) -> (StepLoss, Vec<TensorMap>) {
         const VIEWS: usize = 3;
         let n = self.replicas.len();
         let samples = batch.images.n / VIEWS;
@@ -152,7 +153,6 @@ impl DataParallel {
                 spectrograms: shard(&batch.spectrograms, VIEWS, k * per..(k + 1) * per),
             })
             .collect();
-        let config = self.replicas[0].config;
         self.run_replicas(
             shards,
             |step, batch| align_views(step, batch).0,

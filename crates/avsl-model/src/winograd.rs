@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use crate::host_conv::{self, Activation, MatrixLayout, Threads};
-use crate::simd::{Lanes, WIDTH, vectorized, vectorized_fn};
+use crate::simd::{Lanes, WIDTH, vectorized_fn};
 
 /// Whether a convolution is one that this module computes, and faster than im2col: the
 /// transforms cost per channel and the products per pair of channels, so narrow layers do
@@ -53,41 +53,10 @@ impl TransformedWeights {
     /// for all input channels of an output channel at once (channels in the vector lanes).
     pub fn new(weight: &[f32], out_c: usize, in_c: usize) -> TransformedWeights {
         assert_eq!(weight.len(), out_c * in_c * 9, "3×3 weight size");
-        fn g_rows(out: [&mut [f32]; 4], g0: &[f32], g1: &[f32], g2: &[f32]) {
-            let [o0, o1, o2, o3] = out;
-            for c in 0..g0.len() {
-                let (a, b, e) = (g0[c], g1[c], g2[c]);
-                o0[c] = a;
-                o1[c] = ((a + e) + b) * 0.5;
-                o2[c] = ((a + e) - b) * 0.5;
-                o3[c] = e;
-            }
-        }
         let mut u = vec![0.0f32; out_c * XI * in_c];
-        u.par_chunks_mut(XI * in_c).zip(weight.par_chunks(in_c * 9)).for_each(|(u_o, g_o)| {
-            vectorized(|| {
-                // taps[t][c], t = 3·ky + kx; then rows[i][kx][c] = (G·g)[i][kx].
-                let mut taps = vec![0.0f32; 9 * in_c];
-                for (c, g) in g_o.chunks_exact(9).enumerate() {
-                    for (t, &v) in g.iter().enumerate() {
-                        taps[t * in_c + c] = v;
-                    }
-                }
-                let tap = |t: usize| &taps[t * in_c..][..in_c];
-                let mut rows = vec![0.0f32; 12 * in_c];
-                for kx in 0..3 {
-                    let mut planes = rows.chunks_mut(in_c).skip(kx).step_by(3);
-                    let out = std::array::from_fn(|_| planes.next().expect("four rows"));
-                    g_rows(out, tap(kx), tap(3 + kx), tap(6 + kx));
-                }
-                for i in 0..4 {
-                    let row = |kx: usize| &rows[(i * 3 + kx) * in_c..][..in_c];
-                    let mut planes = u_o[i * 4 * in_c..][..4 * in_c].chunks_mut(in_c);
-                    let out = std::array::from_fn(|_| planes.next().expect("four columns"));
-                    g_rows(out, row(0), row(1), row(2));
-                }
-            })
-        });
+        u.par_chunks_mut(XI * in_c)
+            .zip(weight.par_chunks(in_c * 9))
+            .for_each(|(u_o, g_o)| transform_filters(g_o, in_c, u_o));
         TransformedWeights { u, out_c, in_c }
     }
 
@@ -108,6 +77,47 @@ impl TransformedWeights {
                 (&self.u[flipped * self.in_c..], MatrixLayout { row_stride: 1, col_stride: XI * self.in_c })
             }
         }
+    }
+}
+
+vectorized_fn! {
+/// `U = G g Gᵀ` for the filters `g_o` (`[in_c, 3, 3]`) of one output channel into `u_o`
+/// (`[16][in_c]`), all input channels at once.
+fn transform_filters(g_o: &[f32], in_c: usize, u_o: &mut [f32]) {
+    // taps[t][c], t = 3·ky + kx; then rows[i][kx][c] = (G·g)[i][kx].
+    let mut taps = vec![0.0f32; 9 * in_c];
+    for (c, g) in g_o.chunks_exact(9).enumerate() {
+        for (t, &v) in g.iter().enumerate() {
+            taps[t * in_c + c] = v;
+        }
+    }
+    let tap = |t: usize| &taps[t * in_c..][..in_c];
+    let mut rows = vec![0.0f32; 12 * in_c];
+    for kx in 0..3 {
+        let mut planes = rows.chunks_mut(in_c).skip(kx).step_by(3);
+        let out = std::array::from_fn(|_| planes.next().expect("four rows"));
+        filter_rows(out, tap(kx), tap(3 + kx), tap(6 + kx));
+    }
+    for i in 0..4 {
+        let row = |kx: usize| &rows[(i * 3 + kx) * in_c..][..in_c];
+        let mut planes = u_o[i * 4 * in_c..][..4 * in_c].chunks_mut(in_c);
+        let out = std::array::from_fn(|_| planes.next().expect("four columns"));
+        filter_rows(out, row(0), row(1), row(2));
+    }
+}
+}
+
+/// `G` applied to three rows of taps (channels in the lanes):
+/// `[g0, (g0+g2+g1)/2, (g0+g2−g1)/2, g2]`.
+#[inline(always)]
+fn filter_rows(out: [&mut [f32]; 4], g0: &[f32], g1: &[f32], g2: &[f32]) {
+    let [o0, o1, o2, o3] = out;
+    for c in 0..g0.len() {
+        let (a, b, e) = (g0[c], g1[c], g2[c]);
+        o0[c] = a;
+        o1[c] = ((a + e) + b) * 0.5;
+        o2[c] = ((a + e) - b) * 0.5;
+        o3[c] = e;
     }
 }
 
