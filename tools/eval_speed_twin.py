@@ -5,7 +5,7 @@ What their test loop does per sample (batch 1, the default): decode and preproce
 frame (Pillow) and the audio window (scipy spectrogram), run BOTH encoder sets (online and
 momentum: image and audio trunks and heads) and the loss, the object network, upsample the
 maps (PyTorch bicubic) and score the three variants; plus loading the checkpoint and the
-object weights. Written from METHOD.md with PyTorch + torchvision (no code of theirs).
+object weights. Written from docs/method.md with PyTorch + torchvision (no code of theirs).
 
     ~/.venvs/avsl-ref/bin/python tools/eval_speed_twin.py --data DIR --checkpoint F \\
         --object-weights F [--threads 2] [--testset vggss_plus_silent]

@@ -4,7 +4,7 @@
 # Here (a machine with the Rust toolchain and the crates; no GPU needed):
 #   tools/gpu_check.sh build
 # builds the `cuda` feature (CUDARC_CUDA_VERSION pins the CUDA API the GPU machine has;
-# DOCS_RS=1 skips cubecl-llvm's LLVM download, see README "GPU and the device kernels")
+# DOCS_RS=1 skips cubecl-llvm's LLVM download, see docs/gpu.md)
 # into target-cuda/ and puts stripped, xz-compressed copies of `avsl` and the fixture
 # test binaries into .gpu/ (git-ignored), small enough to travel with the working tree
 # (the device tool carries at most 64 MiB; stripped they are 70-77 MB each, gzipped 18-22
@@ -25,8 +25,9 @@ build)
     set -e
     export CUDARC_CUDA_VERSION="${CUDARC_CUDA_VERSION:-13000}" DOCS_RS=1 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target-cuda}"
     cargo build --release -p avsl --features cuda
-    tests="$(cargo test --release -p avsl-model --features cuda --no-run --test train_fixture \
-        --test model_fixture --test data_parallel 2>&1 | sed -n 's/.*(\(.*\/deps\/[a-z_]*-[0-9a-f]*\)).*/\1/p')"
+    tests="$( (cargo test --release -p avsl-model --features cuda --no-run --test model_fixture 2>&1
+        cargo test --release -p avsl-train --features cuda --no-run --test train_fixture --test data_parallel 2>&1) |
+        sed -n 's/.*(\(.*\/deps\/[a-z_]*-[0-9a-f]*\)).*/\1/p')"
     mkdir -p .gpu
     grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
     rm -f .gpu/*

@@ -3,7 +3,7 @@
 
 Per sample: Pillow decode + convert('RGB') + resize((224, 224), BICUBIC), ToTensor and
 ImageNet Normalize (what torchvision does, written with torch ops), and the audio path of
-METHOD.md §7 (centred 3 s window, 1/32767, clip, tile, scipy.signal.spectrogram, log, /12).
+docs/method.md §7 (centred 3 s window, 1/32767, clip, tile, scipy.signal.spectrogram, log, /12).
 WAV files are read with scipy.io.wavfile (the authors' PyAV < 9 cannot be installed
 today; PyAV decoding is slower, so this favours the reference). Prints one JSON line.
 

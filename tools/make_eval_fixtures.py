@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end golden outputs for `avsl eval` (crates/avsl/tests/eval.rs).
 
-The reference pipeline of METHOD.md, built from the reference libraries: frames decoded and
+The reference pipeline of docs/method.md, built from the reference libraries: frames decoded and
 resized by Pillow, audio windows and spectrograms as in make_fixtures.py (scipy), the
 networks in PyTorch + torchvision with the formula weights of make_model_fixtures.py
 (SLAVC at d = 64, both encoder sets; EZ-VSL; the object network), upsampling by PyTorch's
@@ -45,7 +45,7 @@ CASES = [("online_fixed", "", ("fixed", 0.5)), ("momentum_relative", "momentum_"
 
 
 def test_list(data):
-    """METHOD.md section 7 items 1-3: sorted positives with files, then non-sounding rows."""
+    """docs/method.md section 7 items 1-3: sorted positives with files, then non-sounding rows."""
     meta = os.path.join(data, "metadata")
     have = {f[:-4] for f in os.listdir(os.path.join(data, "frames"))} & {f[:-4] for f in os.listdir(os.path.join(data, "audio"))}
     with open(os.path.join(meta, "vggss_test.csv")) as f:
@@ -82,7 +82,7 @@ def normalize_img(x):
 
 
 def write_ezvsl_case(names, gts, bb, maps, objects):
-    """EZ-VSL's protocol (METHOD.md section 5): bilinear upsampling, min-max normalised maps,
+    """EZ-VSL's protocol (docs/method.md section 5): bilinear upsampling, min-max normalised maps,
     blend alpha = 0.4 normalised again, threshold at sort(pred)[n/2]. Its maps have no
     absolute level; the confidence ranking samples for AP is SLAVC's (mean of the top
     quarter) on the same bilinear maps in score units: (S + 1/tau)/(2/tau), obj/2.5."""

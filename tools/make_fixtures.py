@@ -13,7 +13,7 @@ tests/fixtures/versions.json.
 Audio: the test signals are defined by integer formulas (`pcm_signal`, mirrored in
 crates/avsl-data/tests/fixtures.rs), so only the expected spectrograms are stored. The
 window arithmetic follows the authors' loader literally (Fractions, float `int()` casts,
-the decoder's microsecond seek rounded half up, METHOD.md §7 items 5-8); the spectrogram is
+the decoder's microsecond seek rounded half up, docs/method.md §7 items 5-8); the spectrogram is
 `scipy.signal.spectrogram` itself.
 
 Images: inputs are stored (PNG and Pillow-encoded JPEG); expected outputs are Pillow's
@@ -56,7 +56,7 @@ def reference_window(n, sr, dur=3.0):
     seek_us = int(audio_ss * 1000000)  # container.seek(int(start_time * av.time_base))
     seek = (seek_us * sr + 500000) // 1000000  # demuxer: av_rescale_rnd(.., AV_ROUND_NEAR_INF)
     chunk_start = Fraction(seek, sr)
-    # The stream end `_ss + _dur` is a float (METHOD.md §7 item 5: the length is
+    # The stream end `_ss + _dur` is a float (docs/method.md §7 item 5: the length is
     # int(min(3.0, n/sr - ss) * sr) in float64, n - 1 for some short clips).
     stream_end = 0.0 + audio_dur
     duration = min(dur, stream_end - audio_ss)

@@ -2,7 +2,7 @@
 """Golden fixture for avsl's multi-source (IS3) scoring: `avsl eval-maps --testset is3`.
 
 An independent numpy implementation of the SSL-align authors' per-pair scoring and
-interactive metrics (README, "Interactive evaluation"), with PyTorch's own
+interactive metrics (docs/commands.md, "Multi-source sets"), with PyTorch's own
 `F.interpolate(mode='bilinear', align_corners=True)` for the upsampling:
 
     ~/.venvs/avsl-ref/bin/python tools/make_interactive_fixtures.py

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden fixtures for avsl's exact evaluation (avsl-metrics, `avsl eval-maps`).
 
-Written from ../shared/METHOD.md (sections 5-7): an independent numpy implementation of
+Written from docs/method.md (sections 5-7): an independent numpy implementation of
 the authors' scoring and evaluator, with PyTorch's own `F.interpolate` for the bicubic
 upsampling. Usage, in a venv with numpy and torch from PyPI:
 
@@ -215,7 +215,7 @@ def write_case(name, fmt, testset, positives, negatives, rng, rules):
         with open(os.path.join(out, "metadata", f"{fmt}_test_plus_silent.csv"), "w", newline="") as f:
             f.write("video,audio,label\r\n" + "".join(f"{v},{a},non-sounding\r\n" for v, a in negatives))
 
-    # The evaluation list: positives sorted, negatives appended (METHOD §7 items 1-3).
+    # The evaluation list: positives sorted, negatives appended (docs/method.md §7 items 1-3).
     rows = [(i, i, boxes[i]) for i in sorted(ids)] + [(v, a, []) for v, a in negatives]
     gts = [gt_map(b, fmt) if b else np.zeros((224, 224)) for _, _, b in rows]
     pairs = sorted({(v, a) for v, a, _ in rows})

@@ -58,7 +58,7 @@ def resnet_trunk(audio):
 
 
 def build_model(dim, heads, momentum):
-    """The authors' module layout (METHOD.md section 2-4): SLAVC has heads "1", "2" and
+    """The authors' module layout (docs/method.md section 2-4): SLAVC has heads "1", "2" and
     momentum_ copies of every encoder and head; EZ-VSL one head "" and no copies."""
     model = nn.Module()
     for prefix in ["", "momentum_"] if momentum else [""]:
@@ -99,7 +99,7 @@ def paired_map(v, a, tau):
 
 
 def slavc_loss(v, a, vt, at, tau):
-    """METHOD.md section 3: i2a with online image and target audio, a2i the other way."""
+    """docs/method.md section 3: i2a with online image and target audio, a2i the other way."""
     def direction(img, aud):
         s1 = torch.einsum("nchw,mc->nmhw", img[0], aud[0]).flatten(-2, -1) / tau
         s2 = torch.einsum("nchw,mc->nmhw", img[1], aud[1]).flatten(-2, -1) / tau

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The README's `avsl localize --video` pictures, from a finished `avsl demo` folder.
+"""The `avsl localize` pictures of docs/commands.md and the README, from a finished `avsl demo` folder.
 
 Builds a 15 s video (448x448, 25 fps) from the demo's synthetic test scenes, 3 s each:
 three scenes with their own sound, the second scene again in silence, and a scene heard

@@ -1,4 +1,4 @@
-//! Box annotations: the VGG-SS json and Flickr-SoundNet XML folders (METHOD.md §1, §7 item 2).
+//! Box annotations: the VGG-SS json and Flickr-SoundNet XML folders (docs/method.md §1, §7 item 2).
 
 use std::collections::HashMap;
 use std::path::Path;

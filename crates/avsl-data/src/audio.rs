@@ -1,4 +1,4 @@
-//! The reference audio path up to the spectrogram (METHOD.md §7 items 5–8): down-mix, the
+//! The reference audio path up to the spectrogram (docs/method.md §7 items 5–8): down-mix, the
 //! centred 3 s window with the decoder's start/length arithmetic, scaling and tiling.
 
 use crate::wav::Pcm16;

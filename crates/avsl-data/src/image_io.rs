@@ -7,7 +7,7 @@
 //! check it). Pure-Rust decoders were measured first and differ at colour edges:
 //! zune-jpeg by up to 7 levels, jpeg-decoder by up to 3 (different chroma upsampling and
 //! colour-conversion rounding). The authors' pinned Pillow 8.4 used IJG libjpeg 9, which
-//! differs more (METHOD.md §7 item 11); we match current Pillow.
+//! differs more (docs/method.md §7 item 11); we match current Pillow.
 
 use std::io::Cursor;
 use std::path::Path;

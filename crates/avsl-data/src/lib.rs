@@ -1,5 +1,5 @@
 //! Data for avsl: the authors' dataset layouts, the exact preprocessing of their pipeline
-//! (METHOD.md §1, §7 items 1–11), the synthetic benchmark and a prefetching loader.
+//! (docs/method.md §1, §7 items 1–11), the synthetic benchmark and a prefetching loader.
 //!
 //! Nothing here prints or exits; every error names the file it is about.
 

@@ -1,9 +1,10 @@
 //! The authors' list files: test csv lists, extended ("plus silent") lists, training id
-//! lists (METHOD.md §7 items 1 and 3).
+//! lists (docs/method.md §7 items 1 and 3).
 
 use std::path::Path;
 
 use crate::error::{DataError, Result, read_file};
+use crate::loader::PairFiles;
 
 fn csv_records(bytes: &[u8], path: &Path) -> Result<Vec<(u64, csv::StringRecord)>> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
@@ -71,6 +72,39 @@ pub fn read_id_list(path: &Path) -> Result<Vec<String>> {
     let bytes = read_file(path)?;
     let text = String::from_utf8(bytes).map_err(|_| DataError::invalid(path, "id list is not UTF-8 text"))?;
     Ok(text.lines().map(|l| l.strip_suffix('\r').unwrap_or(l)).filter(|l| !l.is_empty()).map(str::to_string).collect())
+}
+
+/// The training pairs of an id list in the authors' layout (`frames/<id>.jpg`,
+/// `audio/<id>.wav` under `data`): every listed id must have both files. `list` names the
+/// list in errors.
+pub fn training_pairs(data: &Path, ids: &[String], list: &Path) -> Result<Vec<PairFiles>> {
+    if ids.is_empty() {
+        return Err(DataError::invalid(list, "the training list is empty"));
+    }
+    let pairs: Vec<PairFiles> = ids
+        .iter()
+        .map(|id| PairFiles {
+            frame: data.join("frames").join(format!("{id}.jpg")),
+            audio: data.join("audio").join(format!("{id}.wav")),
+        })
+        .collect();
+    let missing: Vec<String> = pairs
+        .iter()
+        .flat_map(|p| [&p.frame, &p.audio])
+        .filter(|f| !f.is_file())
+        .map(|f| f.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(DataError::invalid(
+            list,
+            format!(
+                "{} of the files it lists are missing, e.g. {} (avsl check names them all)",
+                missing.len(),
+                missing[..missing.len().min(3)].join(", ")
+            ),
+        ));
+    }
+    Ok(pairs)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! scipy's `signal.spectrogram(x, fs, nperseg=512, noverlap=274)` with its defaults, then
-//! `ln(P + 1e-7) / 12` as float32 (METHOD.md §7 items 9–10).
+//! `ln(P + 1e-7) / 12` as float32 (docs/method.md §7 items 9–10).
 
 use std::sync::{Arc, OnceLock};
 

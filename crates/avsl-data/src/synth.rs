@@ -5,7 +5,7 @@
 //! them. A class is a shape × colour (six classes); one object is the sound source and its
 //! class fixes the timbre of the clip (a harmonic tone whose pitch steps by a factor 1.45
 //! from class to class, with class-specific roll-off and amplitude modulation, plus
-//! noise). These choices follow SHARED/SYNTH.md's measurements of what a small network
+//! noise). These choices follow docs/synthetic.md's measurements of what a small network
 //! learns in minutes (twelve classes a third of an octave apart, three objects per scene
 //! and 30% small sources stayed at chance for 120 steps, in PyTorch as in avsl).
 //! Extended-set negatives are of two kinds: mismatched pairs (a test frame with the audio

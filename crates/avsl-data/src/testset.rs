@@ -1,4 +1,4 @@
-//! The test sample list of the reference (METHOD.md §7 items 1–3): positives from the csv
+//! The test sample list of the reference (docs/method.md §7 items 1–3): positives from the csv
 //! list intersected with the files present, sorted; boxes from the annotations; extended
 //! sets append their non-sounding pairs.
 

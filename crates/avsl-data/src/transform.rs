@@ -1,4 +1,4 @@
-//! Image transforms of the reference pipelines (METHOD.md §1, §7 item 11): the test resize,
+//! Image transforms of the reference pipelines (docs/method.md §1, §7 item 11): the test resize,
 //! the training augmentation, and `ToTensor` + ImageNet `Normalize` in float32.
 
 use rand::Rng;

@@ -162,7 +162,7 @@ fn train_resize_and_normalisation_match_the_reference() {
     }
 }
 
-/// JPEG decoding is environment, not protocol (METHOD.md §7 item 11): we decode with
+/// JPEG decoding is environment, not protocol (docs/method.md §7 item 11): we decode with
 /// libjpeg-turbo, the library current Pillow bundles, with Pillow's settings (islow IDCT,
 /// fancy upsampling), so the decoded and resized pixels are bit-identical. (Pure-Rust
 /// decoders were measured against these fixtures too: up to 7 levels off; see image_io.)

@@ -37,7 +37,7 @@ fn lists_and_annotations_parse_with_the_reference_counts() {
     assert_eq!(read_id_list(&m.join("flickr_sup_train.txt")).unwrap().len(), 4750);
 }
 
-/// The sample-list rules of METHOD.md §7 items 1–3 on the real lists, with placeholder
+/// The sample-list rules of docs/method.md §7 items 1–3 on the real lists, with placeholder
 /// files standing in for the dataset (the list is built from names; nothing is decoded).
 #[test]
 fn extended_vggss_list_follows_the_reference_rules() {

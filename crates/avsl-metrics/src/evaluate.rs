@@ -1,4 +1,4 @@
-//! Dataset-level metrics (METHOD.md §6, §7 items 22–26), in two variants:
+//! Dataset-level metrics (docs/method.md §6, §7 items 22–26), in two variants:
 //! *official* reproduces the authors' evaluator bit for bit (its AP skips the largest
 //! confidence and subsamples thresholds, its F1 is evaluated at ten thresholds only);
 //! *exact* uses every threshold and a precision–recall curve that starts at recall 0.

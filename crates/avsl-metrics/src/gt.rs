@@ -1,4 +1,4 @@
-//! Ground-truth boxes and maps on the 224×224 evaluation grid (METHOD.md §1, §7 item 20).
+//! Ground-truth boxes and maps on the 224×224 evaluation grid (docs/method.md §1, §7 item 20).
 
 /// Side of the square evaluation grid every map and box lives on.
 pub const MAP_SIZE: usize = 224;

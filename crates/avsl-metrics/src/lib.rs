@@ -1,4 +1,4 @@
-//! Exact sound-source-localisation metrics in the authors' protocol (METHOD.md §6–7).
+//! Exact sound-source-localisation metrics in the authors' protocol (docs/method.md §6–7).
 //!
 //! Pure Rust, no deep-learning dependency, so any model's maps can be scored the same way.
 

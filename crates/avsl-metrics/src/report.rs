@@ -1,4 +1,4 @@
-//! Result files: the authors' `metrics.txt` and `sample_cious.txt` (METHOD.md §7 item 27,
+//! Result files: the authors' `metrics.txt` and `sample_cious.txt` (docs/method.md §7 item 27,
 //! comparable line by line), our `samples.csv`, and the `metrics.json` objects.
 
 use std::fmt::Write as _;

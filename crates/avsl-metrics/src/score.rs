@@ -1,4 +1,4 @@
-//! One sample's scoring in the authors' protocol (METHOD.md §5, §7 items 16–21): maps to
+//! One sample's scoring in the authors' protocol (docs/method.md §5, §7 items 16–21): maps to
 //! scores, the blend, confidence, the binary prediction and cIoU. Float32 where the
 //! reference computes in float32, float64 where it computes in float64.
 
@@ -17,7 +17,7 @@ pub enum MapKind {
     Scores,
 }
 
-/// The thresholding rule of the binary prediction (METHOD.md §7 item 19).
+/// The thresholding rule of the binary prediction (docs/method.md §7 item 19).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Prediction {
     /// Min–max normalise, then keep the top half: threshold `sort(pred)[⌊n·size⌋]`.

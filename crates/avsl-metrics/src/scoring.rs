@@ -1,5 +1,5 @@
 //! Scoring a test list from its maps (any h×w, typically 7×7) under either authors'
-//! protocol (METHOD §5): the three variants of every sample. Shared by `eval-maps` (maps
+//! protocol (docs/method.md §5): the three variants of every sample. Shared by `eval-maps` (maps
 //! from files), `eval` (maps from a model) and validation during training.
 
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ pub struct Map {
     pub values: Vec<f32>,
 }
 
-/// Which authors' test protocol turns maps into predictions (METHOD §5).
+/// Which authors' test protocol turns maps into predictions (docs/method.md §5).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Protocol {
     /// SLAVC: bicubic upsampling, absolute scores (S + 1/τ)/(2/τ) and obj/2.5, blend α.

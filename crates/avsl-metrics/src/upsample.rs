@@ -1,5 +1,5 @@
 //! PyTorch's `F.interpolate(x, size, mode='bicubic', align_corners=…)` for one float32
-//! map (METHOD.md §7 item 16), bit for bit: cubic convolution with A = −0.75, taps clamped
+//! map (docs/method.md §7 item 16), bit for bit: cubic convolution with A = −0.75, taps clamped
 //! at the border, the row (y) combination of column (x) combinations, in float32.
 //!
 //! PyTorch's x86 build lets the compiler fuse some multiply-adds, and the fusions change

@@ -12,11 +12,11 @@ use crate::weights::Weights;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Architecture {
-    /// Two projection heads per modality and momentum copies of everything (METHOD §3).
+    /// Two projection heads per modality and momentum copies of everything (docs/method.md §3).
     Slavc,
-    /// One projection head per modality, no momentum encoders (METHOD §4).
+    /// One projection head per modality, no momentum encoders (docs/method.md §4).
     Ezvsl,
-    /// "Aligning Sight and Sound" (METHOD §4b): maps from the trunks' own features, and an
+    /// "Aligning Sight and Sound" (docs/method.md §4b): maps from the trunks' own features, and an
     /// alignment projection (`img_align`, `aud_align`) per modality for s_A.
     #[serde(rename = "ssl-align")]
     SslAlign,
@@ -35,7 +35,7 @@ impl Architecture {
         [Architecture::Slavc, Architecture::Ezvsl, Architecture::SslAlign].into_iter().find(|a| a.name() == name)
     }
 
-    /// The authors' test protocol of this architecture (METHOD §5).
+    /// The authors' test protocol of this architecture (docs/method.md §5).
     /// SSL-align's maps are cosines of post-ReLU (non-negative) features, so SLAVC's
     /// absolute threshold (cosine ≥ 0) would select every pixel; the authors score their
     /// model with min-max maps and the median threshold, EZ-VSL's protocol.

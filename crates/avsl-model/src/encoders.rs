@@ -1,9 +1,9 @@
-//! One encoder set in eval mode (METHOD §3–4, §7 items 12–14): the image and audio
+//! One encoder set in eval mode (docs/method.md §3–4, §7 items 12–14): the image and audio
 //! ResNet-18 trunks and their L2-normalised projection heads: two per modality for SLAVC
 //! (`img_proj1/2`, `aud_proj1/2`), one for EZ-VSL (`img_proj`, `aud_proj`). The map is the
 //! mean over heads of ⟨v(p), a⟩/τ: S = ((v¹·a¹)/τ + (v²·a²)/τ)/2 for SLAVC, v·a/τ for EZ-VSL.
 //! SSL-align has no map heads: its one "head" is the trunks' features themselves,
-//! normalised, so its map is cos(v(p), a)/τ (METHOD §4b).
+//! normalised, so its map is cos(v(p), a)/τ (docs/method.md §4b).
 
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;

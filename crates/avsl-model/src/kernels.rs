@@ -1,5 +1,5 @@
 //! Which kernels run the ResNet-18 trunks. On burn's pure-Rust CPU backend our own CPU
-//! kernels (`host_conv`, `trunk_train`) are faster than burn's convolutions (session 4:
+//! kernels (`avsl_kernels`, `trunk_train`) are faster than burn's convolutions (session 4:
 //! 2.5–3 s → 1.05–1.3 s per SLAVC step at width 16, batch 32); on any other device (a
 //! GPU) the trunks must stay on that device, so they run as burn operations there
 //! (`device_trunk`).

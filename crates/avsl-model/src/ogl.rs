@@ -1,4 +1,4 @@
-//! Object guidance (OGL, METHOD.md §5 and §7 item 15): an ImageNet ResNet-18 that never saw
+//! Object guidance (OGL, docs/method.md §5 and §7 item 15): an ImageNet ResNet-18 that never saw
 //! audio; its object-saliency map is the mean over channels of |layer4 features|.
 
 use burn::tensor::{Device, Tensor};

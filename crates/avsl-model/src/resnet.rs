@@ -2,7 +2,7 @@
 //! BatchNorm uses its running statistics, folded into the convolution's weights and a bias
 //! (one pass over the activations instead of three; rounding differs from PyTorch's
 //! separate BatchNorm by a few float32 ulps). With [`Kernels::Host`] it runs on the CPU
-//! kernels of `host_conv` whatever the device of its input (the result goes back to that
+//! kernels of `avsl_kernels::conv` whatever the device of its input (the result goes back to that
 //! device); with [`Kernels::Device`] as burn operations on its input's device (a GPU).
 
 use burn::tensor::activation::relu;
@@ -11,9 +11,10 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::arch::{ConvBnSpec, TrunkSpec};
-use crate::host_conv::{Activation, HostConv, max_pool_3x3_s2};
 use crate::kernels::Kernels;
 use crate::weights::{ModelError, Weights};
+use avsl_kernels::Activation;
+use avsl_kernels::conv::{HostConv, max_pool_3x3_s2};
 
 const BN_EPS: f64 = 1e-5;
 

@@ -106,6 +106,6 @@ impl Weights {
 }
 
 /// A float32 tensor's values on the host, row-major.
-pub(crate) fn host_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+pub fn host_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().expect("float32 tensor")
 }

@@ -1,4 +1,4 @@
-//! Every hyper-parameter of a run, with the published recipe as defaults (METHOD §3).
+//! Every hyper-parameter of a run, with the published recipe as defaults (docs/method.md §3).
 
 use avsl_model::{Architecture, ModelConfig};
 use serde::{Deserialize, Serialize};
@@ -48,7 +48,7 @@ const MAX_BATCH: usize = 1 << 16;
 const MAX_EPOCHS: u64 = 1_000_000;
 
 impl TrainConfig {
-    /// The published recipe of `model` (METHOD §3, §4, §4b): EZ-VSL and SSL-align have no
+    /// The published recipe of `model` (docs/method.md §3, §4, §4b): EZ-VSL and SSL-align have no
     /// visual dropout; SSL-align has τ = 0.07 and 50 epochs; the paper gives no batch size
     /// for it, so it keeps 128.
     pub fn published(model: Architecture) -> TrainConfig {

@@ -1,4 +1,4 @@
-//! Initial weights (METHOD §2): the image trunk from a user-supplied torchvision ImageNet
+//! Initial weights (docs/method.md §2): the image trunk from a user-supplied torchvision ImageNet
 //! ResNet-18 (or torchvision's own random initialisation when there is none), the audio
 //! trunk and the heads as the authors initialise them, momentum copies equal to the
 //! online weights. Seeded, so a run is reproducible.

@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::trainable::Supervision;
 use avsl_data::annotations::BoxTable;
 use avsl_data::error::DataError;
 use avsl_data::transform::{Crop, INPUT_SIZE};
 use avsl_metrics::gt::{GtMap, MAP_SIZE};
 use avsl_metrics::{BoxFormat, PixelBox};
-use avsl_model::trainable::Supervision;
 
 /// Boxes of the supervised training ids, as fractions of their frames.
 pub struct SupervisedBoxes {

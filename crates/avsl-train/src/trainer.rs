@@ -1,14 +1,14 @@
-//! One optimisation step of SLAVC, EZ-VSL or SSL-align, in the authors' order (METHOD
+//! One optimisation step of SLAVC, EZ-VSL or SSL-align, in the authors' order (docs/method.md
 //! §3): online features (visual dropout), momentum update, target features (own dropout
 //! mask, no gradient), the loss, its gradients, Adam. The step runs on one of two
 //! engines (see `avsl_model::kernels`): our CPU kernels with the model on the host, or
 //! burn's operations with the whole model on the device (a GPU).
 
-use avsl_model::adam::Adam;
-use avsl_model::data_parallel::DataParallel;
-use avsl_model::device_train::DeviceTrainState;
+use crate::adam::Adam;
+use crate::data_parallel::DataParallel;
+use crate::device_train::DeviceTrainState;
+use crate::trainable::{Batch, Masks, StepLoss, Supervision, TrainState};
 use avsl_model::kernels::Kernels;
-use avsl_model::trainable::{Batch, Masks, StepLoss, Supervision, TrainState};
 use avsl_model::{Architecture, Weights};
 use burn::tensor::{Device, Tensor};
 

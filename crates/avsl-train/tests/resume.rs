@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
+use avsl_kernels::Activation;
 use avsl_model::formula::{formula_values, formula_weights_for};
-use avsl_model::host_conv::Activation;
 use avsl_model::kernels::Kernels;
-use avsl_model::trainable::Batch;
 use avsl_model::{Architecture, Weights};
 use avsl_train::config::TrainConfig;
 use avsl_train::state_file::{Progress, load_with_kernels, save};
+use avsl_train::trainable::Batch;
 use avsl_train::trainer::Trainer;
 use burn::tensor::Device;
 

@@ -62,7 +62,7 @@ struct Target {
 impl Target {
     fn of(args: &BenchArgs) -> Result<Target> {
         use avsl_model::kernels::Kernels;
-        let device = crate::device::parse_device(&args.device)?;
+        let device = avsl_model::device::parse_device(&args.device)?;
         let kernels = match &args.kernels {
             Some(name) => {
                 Kernels::parse(name).ok_or_else(|| anyhow::anyhow!("--kernels {name}: expected host or device"))?
@@ -283,8 +283,8 @@ fn forward_ms(target: &Target, b: usize) -> Result<(f64, f64, f64)> {
 /// 16 kHz spectrograms (257×200), from `avsl train`'s initial weights: median ms of three
 /// steps after one warm-up.
 fn train_step_ms(target: &Target, config: avsl_train::config::TrainConfig, b: usize) -> f64 {
-    use avsl_model::host_conv::Activation;
-    use avsl_model::trainable::Batch;
+    use avsl_kernels::Activation;
+    use avsl_train::trainable::Batch;
     use burn::tensor::Device;
 
     let weights = avsl_train::init::initial_weights(&config.model_config(), None, 0);
@@ -384,7 +384,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
                 let bar = crate::progress::bar(n, "top-k");
                 let start = Instant::now();
-                pool.install(|| avsl_model::neighbours::top_k_cosine(&features, n, d, k, &|rows| bar.inc(rows as u64)));
+                pool.install(|| avsl_train::neighbours::top_k_cosine(&features, n, d, k, &|rows| bar.inc(rows as u64)));
                 let seconds = start.elapsed().as_secs_f64();
                 bar.finish_and_clear();
                 println!("neighbours: top-{k} cosine over {n} x {d} features in {seconds:.1} s on {threads} threads");
@@ -466,7 +466,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 println!("SLAVC train step, batch {b} (d 512, ResNet-18):  {ms:8.1} ms ({rate:.1} samples/s)");
                 report[format!("train_step_ms_b{b}")] = ms.into();
                 report[format!("train_samples_per_s_b{b}")] = rate.into();
-                let demo = crate::demo::Plan::new(false, 0).slavc;
+                let demo = crate::demo_plan::Plan::new(false, 0).slavc;
                 let ms = train_step_ms(&target, demo.clone(), demo.batch_size);
                 println!("SLAVC train step, demo (width 16, d 64, batch {}):     {ms:8.1} ms", demo.batch_size);
                 report["train_step_ms_demo"] = ms.into();
@@ -481,7 +481,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             other => bail!("unknown benchmark {other:?} (available: loader, eval-maps, forward, train, localize)"),
         }
     }
-    if let Some(mb) = crate::memory::peak_rss_mb() {
+    if let Some(mb) = avsl_train::memory::peak_rss_mb() {
         report["peak_rss_mb"] = mb.into();
     }
     if args.json {

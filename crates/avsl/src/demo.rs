@@ -12,25 +12,29 @@ use anyhow::{Context, Result};
 use avsl_data::fsutil::{create_dir_all, write_atomic};
 use avsl_data::is3::{SourcePair, find_list, read_source_pairs};
 use avsl_data::npy::encode_npy_f32;
-use avsl_data::synth::{SynthConfig, SynthSummary};
+use avsl_data::synth::SynthSummary;
 use avsl_data::testset::{TestSample, TestSet, TestSetPaths, build_test_list};
 use avsl_metrics::gt::MAP_SIZE;
 use avsl_model::checkpoint::write_safetensors;
 use avsl_model::{Architecture, ModelConfig};
 use avsl_train::config::TrainConfig;
 use avsl_train::init::initial_weights;
+use avsl_train::run::{Start, TrainOptions};
+use burn::tensor::Device;
 use clap::Args;
 use serde_json::Value;
 
 use crate::dataset_args::DatasetArgs;
 use crate::demo_figures::{interactive_grid, overlay_grid, pr_curves, training_curves};
+use crate::demo_plan::Plan;
 use crate::demo_report::{ModelResult, RunFacts, Seconds, write_report};
 use crate::eval::EvalArgs;
 use crate::eval_maps::{EvalMapsArgs, MapKindArg, ProtocolArg, ProtocolArgs};
 use crate::evaluation::Scored;
 use crate::output::prepare_output_dir;
+use crate::progress::Console;
 use crate::synth::generate_with_progress;
-use crate::train::TrainArgs;
+use crate::train::Curving;
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -48,56 +52,6 @@ pub struct DemoArgs {
     /// Write into a non-empty folder that avsl did not create.
     #[arg(long)]
     pub force: bool,
-}
-
-/// The demo's sizes: smaller than the paper's (see the report), same code path.
-pub struct Plan {
-    pub synth: SynthConfig,
-    pub slavc: TrainConfig,
-    pub ezvsl: TrainConfig,
-    pub ssl_align: TrainConfig,
-}
-
-impl Plan {
-    pub fn new(quick: bool, seed: u64) -> Plan {
-        let synth = if quick {
-            SynthConfig { seed, train: 640, test: 100, negatives: 50, interactive: 30, ..SynthConfig::default() }
-        } else {
-            SynthConfig { seed, interactive: 100, ..SynthConfig::default() }
-        };
-        // Narrow trunks (width 16: 16-32-64-128 channels), d = 64, and the learning rate and
-        // momentum of a few-hundred-step run (SYNTH.md: lr 1e-4 and m 0.999 are too slow for
-        // minutes).
-        let common = TrainConfig {
-            dim: 64,
-            width: 16,
-            lr: 1e-3,
-            batch_size: 32,
-            momentum_image: 0.99,
-            momentum_audio: 0.99,
-            seed,
-            ..TrainConfig::default()
-        };
-        let (slavc_epochs, ezvsl_epochs) = if quick { (2, 2) } else { (3, 1) };
-        // SSL-align's step runs three views through each trunk (3× the samples), so it
-        // gets one epoch; it mines its neighbours once, with its initial trunks (no
-        // pretrained encoder in a demo), k = 1% of the training set.
-        let ssl_align = TrainConfig {
-            model: Architecture::SslAlign,
-            epochs: 1,
-            tau: Architecture::SslAlign.published_tau(),
-            dropout_image: 0.0,
-            neighbours_k: (synth.train / 100).max(2),
-            mine_every: 1000,
-            ..common.clone()
-        };
-        Plan {
-            synth,
-            slavc: TrainConfig { model: Architecture::Slavc, epochs: slavc_epochs, ..common.clone() },
-            ezvsl: TrainConfig { model: Architecture::Ezvsl, epochs: ezvsl_epochs, dropout_image: 0.0, ..common },
-            ssl_align,
-        }
-    }
 }
 
 const TESTSET: &str = "vggss_plus_silent";
@@ -128,35 +82,26 @@ fn train(data: &Path, out: &Path, config: &TrainConfig, threads: Option<usize>) 
     create_dir_all(config_file.parent().expect("a parent folder"))?;
     write_atomic(&config_file, toml::to_string(config)?.as_bytes())?;
     let run = out.join("runs").join(name);
-    crate::train::run(TrainArgs {
+    // The configuration as a user's --config file would give it.
+    let config = TrainConfig::from_toml(&std::fs::read_to_string(&config_file)?, None)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config_file.display()))?;
+    let dataset = DatasetArgs { data: data.to_path_buf(), metadata: None, gt: None };
+    let options = TrainOptions {
         data: data.to_path_buf(),
-        config: Some(config_file),
-        model: None,
-        train_list: None,
-        epochs: None,
-        batch_size: None,
-        lr: None,
-        seed: None,
-        dim: None,
-        width: None,
-        image_weights: None,
-        sup_list: None,
-        sup_annotations: None,
-        threads,
-        device: "cpu".into(),
+        train_list: data.join("metadata").join("train.txt"),
+        start: Start::Fresh { config, image_weights: None },
+        devices: vec![Device::flex()],
+        threads: crate::device::model_threads(threads),
         output: run.clone(),
-        resume: false,
-        force: true,
         checkpoint_every: 0,
-        val_testset: Some(TESTSET.into()),
-        val_data: None,
-        val_metadata: None,
-        val_gt: None,
+        validation: Some(crate::train::validation_set(TESTSET, &dataset)?),
         skip_bad: false,
-        // Both models train on the same frames: decoded and resized once.
+        // Every model trains on the same frames: decoded and resized once.
         frame_cache: Some(out.join("frame_cache")),
         neighbours: None,
-    })?;
+        supervised: None,
+    };
+    avsl_train::run::train(&options, &Curving(Console::default()))?;
     Ok(run)
 }
 

@@ -11,7 +11,7 @@ use avsl_model::Architecture;
 use avsl_train::config::TrainConfig;
 use serde_json::{Value, json};
 
-use crate::demo::Plan;
+use crate::demo_plan::Plan;
 use crate::evaluation::Scored;
 
 /// One evaluated model or baseline.

@@ -21,7 +21,9 @@ use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::device::{model_threads, parse_device};
+use avsl_model::device::parse_device;
+
+use crate::device::model_threads;
 use crate::eval_maps::{ProtocolArgs, describe_scoring};
 use crate::evaluation::{Map, Scored, headline, score_all, write_figures, write_results};
 use crate::output::prepare_output_dir;

@@ -23,7 +23,9 @@ use rayon::prelude::*;
 use serde_json::{Value, json};
 
 use crate::dataset_args::DatasetArgs;
-use crate::device::{model_threads, parse_device};
+use avsl_model::device::parse_device;
+
+use crate::device::model_threads;
 use crate::eval::{EvalArgs, write_map_folder};
 use crate::eval_maps::{EvalMapsArgs, load_map, read_index};
 use crate::output::prepare_output_dir;

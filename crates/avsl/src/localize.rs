@@ -6,33 +6,22 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use avsl_data::audio::WINDOW_SECONDS;
 use avsl_data::fsutil::write_atomic;
-use avsl_data::image_io::{RgbImage, encode_png, read_rgb};
+use avsl_data::image_io::{encode_png, read_rgb};
 use avsl_data::npy::encode_npy_f32;
 use avsl_data::preprocess::load_spectrogram;
-use avsl_data::spectrogram::Spectrogram;
-use avsl_data::transform::{INPUT_SIZE, test_resize, to_normalized_chw};
 use avsl_data::wav::read_wav;
-use avsl_metrics::calibration::{Calibration, Threshold};
-use avsl_metrics::scoring::{Map, ScoringConfig, localize};
-use avsl_metrics::{MapKind, Prediction};
-use avsl_model::checkpoint::{Checkpoint, read_checkpoint, read_torchvision_resnet18};
-use avsl_model::embedding::pair_map;
-use avsl_model::ogl::ObjectSaliency;
-use avsl_model::{EncoderSet, Encoders};
-use burn::tensor::{Device, Tensor, TensorData};
+use avsl_model::EncoderSet;
+use avsl_model::device::parse_device;
 use clap::{Args, ValueEnum};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::device::{model_threads, parse_device};
-use crate::fingerprint::sha256_file;
+use crate::device::model_threads;
+use crate::localize_video::SlidingWindow;
+use crate::localizer::{GRID, Localizer, LocalizerOptions, RESULT, located_json, overlay_layer};
 use crate::output::prepare_output_dir;
-use crate::overlay::OverlayLayer;
-
-const GRID: usize = INPUT_SIZE;
-pub const RESULT: &str = "result.json";
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
 pub enum EncodersArg {
@@ -106,290 +95,6 @@ pub struct LocalizeArgs {
     pub device: String,
 }
 
-/// The decision rule: a calibrated threshold, where it came from.
-pub struct Decision {
-    pub threshold: Threshold,
-    pub from: String,
-}
-
-/// A model ready to localise pairs, with the scoring of its calibration.
-pub struct Localizer {
-    encoders: Encoders,
-    objects: Option<ObjectSaliency>,
-    pub scoring: ScoringConfig,
-    pub variant: &'static str,
-    pub decision: Option<Decision>,
-    /// Why there is no decision, when there is none.
-    pub undecided: Option<String>,
-    device: Device,
-}
-
-/// One localisation, in the model's 224×224 grid.
-pub struct Located {
-    pub map: Vec<f32>,
-    pub confidence: f32,
-    pub region: Vec<bool>,
-    /// The connected part of the region that holds the peak: "the predicted region"
-    /// outlined on overlays and boxed in result.json.
-    pub peak_region: Vec<bool>,
-    /// Column and row of the map's maximum (the first one in row-major order).
-    pub peak: (usize, usize),
-    /// The bounding box `[x0, y0, x1, y1)` of `peak_region`; `None` when the peak is
-    /// outside the region (a fixed threshold above it).
-    pub region_box: Option<[usize; 4]>,
-}
-
-fn read_calibration(path: &Path) -> Result<Calibration> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a calibration.json written by avsl eval", path.display()))
-}
-
-/// The explicit calibration (checked against the checkpoint's bytes) or the one the
-/// checkpoint carries.
-fn find_calibration(args: &LocalizeArgs, checkpoint: &Checkpoint) -> Result<Option<(Calibration, String)>> {
-    if let Some(path) = &args.calibration {
-        let c = read_calibration(path)?;
-        if let Some(expected) = &c.checkpoint_sha256 {
-            let actual = sha256_file(&args.checkpoint)?;
-            if &actual != expected {
-                bail!(
-                    "{}: measured on other weights ({}, SHA-256 {expected}) than {} (SHA-256 {actual}); a threshold \
-                     belongs to the weights it was measured on",
-                    path.display(),
-                    c.checkpoint.as_deref().unwrap_or("?"),
-                    args.checkpoint.display()
-                );
-            }
-        }
-        return Ok(Some((c, path.display().to_string())));
-    }
-    match checkpoint.metadata.get(avsl_train::state_file::CALIBRATION_KEY) {
-        Some(json) => {
-            let c: Calibration = serde_json::from_str(json)
-                .with_context(|| format!("{}: its calibration metadata is not readable", args.checkpoint.display()))?;
-            let from = format!("{} ({})", args.checkpoint.display(), c.source);
-            Ok(Some((c, from)))
-        }
-        None => Ok(None),
-    }
-}
-
-impl Localizer {
-    pub fn new(args: &LocalizeArgs) -> Result<Localizer> {
-        model_threads(args.threads);
-        let device = parse_device(&args.device)?;
-        let checkpoint = read_checkpoint(&args.checkpoint)?;
-        let config = checkpoint.config(args.tau, None)?;
-        let calibration = find_calibration(args, &checkpoint)?;
-        let calibrated_set = match &calibration {
-            Some((c, from)) => Some(
-                EncoderSet::parse(&c.encoders)
-                    .ok_or_else(|| anyhow!("{from}: unknown encoder set {:?} in the calibration", c.encoders))?,
-            ),
-            None => None,
-        };
-        let set = match (args.encoders.map(EncoderSet::from), calibrated_set) {
-            (Some(asked), Some(calibrated)) if asked != calibrated => bail!(
-                "--encoders differs from the calibration's ({}): its threshold holds only for the encoders it \
-                 was measured with",
-                calibrated.name()
-            ),
-            (Some(set), _) | (None, Some(set)) => set,
-            (None, None) => config.architecture.evaluated_set(),
-        };
-        let variant = if args.object_weights.is_some() { "av_obj" } else { "av" };
-        let protocol = match &calibration {
-            Some((c, from)) => c.protocol().ok_or_else(|| anyhow!("{from}: unknown protocol in the calibration"))?,
-            None => config.architecture.protocol(),
-        };
-        let calibrated_alpha = calibration.as_ref().and_then(|(c, _)| c.alpha());
-        let alpha = match (args.alpha, calibrated_alpha) {
-            (Some(a), Some(c)) if variant == "av_obj" && (a - c).abs() > 1e-12 => {
-                bail!(
-                    "--alpha {a}: the calibration was measured with alpha {c}, and the av_obj confidence depends on it"
-                )
-            }
-            (Some(a), _) => a,
-            (None, Some(c)) => c,
-            (None, None) => protocol.default_alpha(),
-        };
-        let prediction = match (args.relative_prediction, args.pred_thr) {
-            (true, _) => Prediction::Relative { size: 0.5 },
-            (false, Some(t)) => Prediction::Fixed { threshold: t },
-            (false, None) => {
-                calibration.as_ref().and_then(|(c, _)| c.prediction()).unwrap_or(protocol.default_prediction())
-            }
-        };
-        let scoring = ScoringConfig { alpha, tau: config.tau, map_kind: MapKind::Logits, prediction, protocol };
-        let (decision, undecided) = match calibration {
-            None => (
-                None,
-                Some(
-                    "no calibrated threshold (the checkpoint carries none and no --calibration was given): confidence \
-                     only. avsl eval on an extended test set (e.g. --testset vggss_plus_silent) writes \
-                     calibration.json"
-                        .to_string(),
-                ),
-            ),
-            Some((c, from)) => match c.variants.get(variant) {
-                Some(t) => (Some(Decision { threshold: *t, from }), None),
-                None => (
-                    None,
-                    Some(format!(
-                        "{from} has no threshold for the {variant} map (it was measured without object weights)"
-                    )),
-                ),
-            },
-        };
-        let objects = match &args.object_weights {
-            Some(path) => {
-                let mut w = read_torchvision_resnet18(path)?;
-                Some(ObjectSaliency::load(&mut w, &device).map_err(|e| anyhow!("{}: {e}", path.display()))?)
-            }
-            None => None,
-        };
-        let encoders = checkpoint.into_encoders(config, set, &device)?;
-        Ok(Localizer { encoders, objects, scoring, variant, decision, undecided, device })
-    }
-
-    /// Where the sound of `spectrogram` is in `frame`.
-    pub fn locate(&self, frame: &RgbImage, spectrogram: &Spectrogram) -> Located {
-        let input = to_normalized_chw(&test_resize(frame));
-        let x = Tensor::<4>::from_data(TensorData::new(input, [1, 3, GRID, GRID]), &self.device);
-        let image = self.encoders.embed_images(x.clone()).remove(0);
-        let bins = spectrogram.values.len() / spectrogram.frames;
-        let s = Tensor::<4>::from_data(
-            TensorData::new(spectrogram.values.clone(), [1, 1, bins, spectrogram.frames]),
-            &self.device,
-        );
-        let audio = self.encoders.embed_audio(s).remove(0);
-        let av = Map { h: image.h, w: image.w, values: pair_map(&image, &audio, self.scoring.tau) };
-        let obj = self.objects.as_ref().map(|o| {
-            let m = o.maps(x);
-            let [_, h, w] = m.dims();
-            Map { h, w, values: m.into_data().try_to_vec::<f32>().expect("float32 object maps") }
-        });
-        let mut variants = localize(&av, obj.as_ref(), &self.scoring);
-        let chosen = variants.iter().position(|v| v.variant == self.variant).expect("variant computed");
-        let v = variants.swap_remove(chosen);
-        let peak = argmax(&v.map);
-        let (peak_region, region_box) = component(&v.region, peak);
-        Located { map: v.map, confidence: v.confidence, region: v.region, peak_region, peak, region_box }
-    }
-
-    /// "sounding" / "not sounding", or `None` without a calibrated threshold.
-    pub fn decide(&self, confidence: f32) -> Option<&'static str> {
-        self.decision
-            .as_ref()
-            .map(|d| if f64::from(confidence) >= d.threshold.threshold { "sounding" } else { "not sounding" })
-    }
-
-    /// The threshold and its provenance for result.json.
-    pub fn decision_json(&self) -> Value {
-        match &self.decision {
-            Some(d) => json!({"threshold": d.threshold.threshold, "precision": d.threshold.precision,
-                              "recall": d.threshold.recall, "f1": d.threshold.f1, "iou": d.threshold.iou,
-                              "from": d.from, "rule": "sounding when confidence >= threshold (max-F1 on the calibration set)"}),
-            None => Value::Null,
-        }
-    }
-
-    pub fn model_json(&self, args: &LocalizeArgs) -> Value {
-        json!({
-            "checkpoint": args.checkpoint,
-            "architecture": self.encoders.config.architecture.name(),
-            "encoders": self.encoders.set.name(),
-            "object_weights": args.object_weights,
-            "variant": self.variant,
-            "scoring": self.scoring.to_json(),
-        })
-    }
-
-    /// The one-line label drawn on overlays.
-    pub fn label(&self, located: &Located) -> String {
-        match (&self.decision, self.decide(located.confidence)) {
-            (Some(d), Some(decision)) => {
-                format!("{decision}  (confidence {:.3}, threshold {:.3})", located.confidence, d.threshold.threshold)
-            }
-            _ => format!("confidence {:.3} (no calibrated threshold)", located.confidence),
-        }
-    }
-}
-
-/// Index of the largest value (the first among equals; NaN never wins) as (column, row).
-fn argmax(map: &[f32]) -> (usize, usize) {
-    let mut best = 0;
-    for (i, &v) in map.iter().enumerate() {
-        if v > map[best] || map[best].is_nan() {
-            best = i;
-        }
-    }
-    (best % GRID, best / GRID)
-}
-
-/// The 4-connected part of `region` holding `seed` (empty when the seed is outside the
-/// region), and its bounding box `[x0, y0, x1, y1)`.
-fn component(region: &[bool], seed: (usize, usize)) -> (Vec<bool>, Option<[usize; 4]>) {
-    let at = |x: usize, y: usize| y * GRID + x;
-    let mut part = vec![false; region.len()];
-    if !region[at(seed.0, seed.1)] {
-        return (part, None);
-    }
-    let mut stack = vec![seed];
-    part[at(seed.0, seed.1)] = true;
-    let mut b = [seed.0, seed.1, seed.0 + 1, seed.1 + 1];
-    while let Some((x, y)) = stack.pop() {
-        b = [b[0].min(x), b[1].min(y), b[2].max(x + 1), b[3].max(y + 1)];
-        let neighbours = [(x.wrapping_sub(1), y), (x + 1, y), (x, y.wrapping_sub(1)), (x, y + 1)];
-        for (nx, ny) in neighbours {
-            if nx < GRID && ny < GRID && region[at(nx, ny)] && !part[at(nx, ny)] {
-                part[at(nx, ny)] = true;
-                stack.push((nx, ny));
-            }
-        }
-    }
-    (part, Some(b))
-}
-
-/// The peak and box of a localisation in a `width`×`height` frame's pixels (the test
-/// transform resizes the whole frame to 224×224, so each axis scales on its own).
-pub fn in_frame(l: &Located, width: usize, height: usize) -> ((usize, usize), Option<[usize; 4]>) {
-    let (sx, sy) = (width as f64 / GRID as f64, height as f64 / GRID as f64);
-    let px = (((l.peak.0 as f64 + 0.5) * sx) as usize).min(width - 1);
-    let py = (((l.peak.1 as f64 + 0.5) * sy) as usize).min(height - 1);
-    let b = l.region_box.map(|[x0, y0, x1, y1]| {
-        [
-            (x0 as f64 * sx).floor() as usize,
-            (y0 as f64 * sy).floor() as usize,
-            ((x1 as f64 * sx).ceil() as usize).min(width),
-            ((y1 as f64 * sy).ceil() as usize).min(height),
-        ]
-    });
-    ((px, py), b)
-}
-
-/// One localisation as result.json reports it (original pixels; box corners exclusive).
-pub fn located_json(localizer: &Localizer, l: &Located, width: usize, height: usize) -> Value {
-    let ((px, py), b) = in_frame(l, width, height);
-    json!({
-        "confidence": l.confidence,
-        "decision": localizer.decide(l.confidence),
-        "peak": {"x": px, "y": py},
-        "box": b.map(|[x0, y0, x1, y1]| json!({"xmin": x0, "ymin": y0, "xmax": x1, "ymax": y1})),
-        "region_fraction": l.region.iter().filter(|&&r| r).count() as f64 / l.region.len() as f64,
-    })
-}
-
-/// The overlay layer of one localisation for frames of this size.
-pub fn overlay_layer(localizer: &Localizer, l: &Located, width: usize, height: usize) -> OverlayLayer {
-    let (peak, _) = in_frame(l, width, height);
-    // Each map is shown over its own range (min–max), as the field's figures do: the colour
-    // says where, the label says whether.
-    let (lo, hi) = l.map.iter().filter(|v| v.is_finite()).fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    OverlayLayer::new(width, height, &l.map, (lo, hi), &l.peak_region, peak, &localizer.label(l))
-}
-
 fn run_image(args: &LocalizeArgs, localizer: &Localizer, image: &Path, audio: &Path) -> Result<()> {
     let frame = read_rgb(image)?;
     let (pcm, _) = read_wav(audio)?;
@@ -411,7 +116,7 @@ fn run_image(args: &LocalizeArgs, localizer: &Localizer, image: &Path, audio: &P
     result["width"] = json!(frame.width);
     result["height"] = json!(frame.height);
     result["threshold"] = localizer.decision_json();
-    result["model"] = localizer.model_json(args);
+    result["model"] = localizer.model_json();
     result["heatmap"] = json!("heatmap.npy: the 224x224 float32 map the region is thresholded from");
     write_atomic(&args.out.join(RESULT), serde_json::to_string_pretty(&result)?.as_bytes())?;
     let decision = localizer.decide(located.confidence).unwrap_or("undecided");
@@ -455,44 +160,30 @@ fn input(args: &LocalizeArgs) -> Result<Input<'_>> {
 pub fn run(args: LocalizeArgs) -> Result<()> {
     let input = input(&args)?;
     prepare_output_dir(&args.out, RESULT, args.force)?;
-    let localizer = Localizer::new(&args)?;
+    model_threads(args.threads);
+    let localizer = Localizer::new(&LocalizerOptions {
+        checkpoint: args.checkpoint.clone(),
+        object_weights: args.object_weights.clone(),
+        alpha: args.alpha,
+        calibration: args.calibration.clone(),
+        encoders: args.encoders.map(EncoderSet::from),
+        tau: args.tau,
+        relative_prediction: args.relative_prediction,
+        pred_thr: args.pred_thr,
+        device: parse_device(&args.device)?,
+    })?;
     if let Some(why) = &localizer.undecided {
         println!("{why}");
     }
     match input {
-        Input::Video(ff, video) => crate::localize_video::run(&args, &localizer, &ff, video),
+        Input::Video(ff, video) => {
+            let window = SlidingWindow { window: args.window, step: args.step, out: args.out.clone() };
+            crate::localize_video::run(&window, &localizer, &ff, video)
+        }
         Input::Pair(image, audio) => {
             run_image(&args, &localizer, image, audio)?;
             println!("results: {}", args.out.display());
             Ok(())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn region_box_is_the_peak_component_and_maps_to_frame_pixels() {
-        let mut region = vec![false; GRID * GRID];
-        for y in 10..20 {
-            for x in 30..60 {
-                region[y * GRID + x] = true;
-            }
-        }
-        region[100 * GRID + 100] = true; // another component
-        let (part, b) = component(&region, (40, 15));
-        assert_eq!(b, Some([30, 10, 60, 20]));
-        assert_eq!(part.iter().filter(|&&p| p).count(), 300, "the other component is not part of it");
-        assert_eq!(component(&region, (0, 0)).1, None);
-        let mut map = vec![0.0f32; GRID * GRID];
-        map[15 * GRID + 40] = 1.0;
-        assert_eq!(argmax(&map), (40, 15));
-        let l = Located { map, confidence: 0.0, region, peak_region: part, peak: (40, 15), region_box: b };
-        // 448×112: x scales by 2, y by 0.5.
-        let ((px, py), b) = in_frame(&l, 448, 112);
-        assert_eq!((px, py), (81, 7));
-        assert_eq!(b, Some([60, 5, 120, 10]));
     }
 }

@@ -8,7 +8,7 @@
 //! of video, enough for the frames that wait for their step's map.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,7 +21,7 @@ use avsl_data::video::{Ffmpeg, VideoWriter};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use serde_json::{Value, json};
 
-use crate::localize::{LocalizeArgs, Localizer, RESULT, located_json, overlay_layer};
+use crate::localizer::{Localizer, RESULT, located_json, overlay_layer};
 use crate::overlay::OverlayLayer;
 use crate::plots::timeline_plot;
 use crate::progress;
@@ -186,7 +186,16 @@ fn composite(
     Ok(written)
 }
 
-pub fn run(args: &LocalizeArgs, localizer: &Localizer, ff: &Ffmpeg, video: &Path) -> Result<()> {
+/// The steps of a video run and where its results go.
+pub struct SlidingWindow {
+    /// Seconds of audio per step.
+    pub window: f64,
+    /// Seconds between steps.
+    pub step: f64,
+    pub out: PathBuf,
+}
+
+pub fn run(args: &SlidingWindow, localizer: &Localizer, ff: &Ffmpeg, video: &Path) -> Result<()> {
     let start = Instant::now();
     let probe = ff.probe(video)?;
     let Some(stream) = probe.video else { bail!("{}: no video stream", video.display()) };
@@ -284,7 +293,7 @@ pub fn run(args: &LocalizeArgs, localizer: &Localizer, ff: &Ffmpeg, video: &Path
         "window": args.window,
         "step": args.step,
         "threshold": localizer.decision_json(),
-        "model": localizer.model_json(args),
+        "model": localizer.model_json(),
         "steps": steps,
         "overlay": "overlay.mp4",
         "timeline": "timeline.png",

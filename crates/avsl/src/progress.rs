@@ -1,4 +1,7 @@
-//! Progress bars with rate and ETA (hidden when stderr is not a terminal).
+//! Progress on the console: bars with rate and ETA (hidden when stderr is not a
+//! terminal), and the libraries' progress callbacks drawn with them.
+
+use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -11,4 +14,47 @@ pub fn bar(len: usize, what: &str) -> ProgressBar {
     );
     bar.set_message(what.to_string());
     bar
+}
+
+/// Training's and mining's reports: lines printed, phases drawn as bars.
+#[derive(Default)]
+pub struct Console {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl avsl_train::report::Report for Console {
+    fn line(&self, text: &str) {
+        match self.bar.lock().expect("progress bar lock").as_ref() {
+            Some(bar) => bar.println(text),
+            None => println!("{text}"),
+        }
+    }
+
+    fn note(&self, text: &str) {
+        match self.bar.lock().expect("progress bar lock").as_ref() {
+            Some(bar) => bar.suspend(|| eprintln!("{text}")),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn phase(&self, label: &str, total: usize, done: usize) {
+        let new = bar(total, label);
+        new.set_position(done as u64);
+        *self.bar.lock().expect("progress bar lock") = Some(new);
+    }
+
+    fn advance(&self, items: usize, status: Option<&str>) {
+        if let Some(bar) = self.bar.lock().expect("progress bar lock").as_ref() {
+            if let Some(status) = status {
+                bar.set_message(status.to_string());
+            }
+            bar.inc(items as u64);
+        }
+    }
+
+    fn phase_end(&self) {
+        if let Some(bar) = self.bar.lock().expect("progress bar lock").take() {
+            bar.finish_and_clear();
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! `avsl eval` end to end against the reference pipeline (`tools/make_eval_fixtures.py`:
-//! Pillow, scipy, PyTorch + torchvision, the authors' evaluator re-written from METHOD.md),
+//! Pillow, scipy, PyTorch + torchvision, the authors' evaluator re-written from docs/method.md),
 //! on a dataset `avsl synth` writes and a checkpoint in the authors' layout with the
 //! fixtures' formula weights.
 

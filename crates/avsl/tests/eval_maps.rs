@@ -1,5 +1,5 @@
 //! `avsl eval-maps` against golden outputs of an independent numpy/PyTorch implementation
-//! of the authors' evaluator (`tools/make_metric_fixtures.py`, written from METHOD.md).
+//! of the authors' evaluator (`tools/make_metric_fixtures.py`, written from docs/method.md).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 
-use avsl_model::neighbour_file::read_neighbours;
+use avsl_train::neighbour_file::read_neighbours;
 use support::{fails, json, ok as avsl};
 
 fn log(run: &Path) -> Vec<serde_json::Value> {

@@ -1,15 +1,15 @@
-//! A ResNet-18 trunk in training mode on the CPU kernels of `host_train`: the forward pass
+//! A ResNet-18 trunk in training mode on the CPU kernels of `avsl_kernels::train_ops`: the forward pass
 //! (batch statistics, running statistics updated as PyTorch does) keeps what its backward
 //! pass needs, and the backward pass turns the features' gradient into the gradient of
 //! every parameter of the trunk.
 
-use crate::arch::{BlockSpec, ConvBnSpec, TrunkSpec};
-use crate::host_conv::Activation;
-use crate::host_train::{
+use avsl_kernels::Activation;
+use avsl_kernels::train_ops::{
     BatchNormTape, Conv, Epilogue, add_in_place, batch_norm_backward, batch_norm_train, max_pool_backward,
     max_pool_train, relu_backward,
 };
-use crate::weights::{NamedTensor, Weights};
+use avsl_model::arch::{BlockSpec, ConvBnSpec, TrunkSpec};
+use avsl_model::weights::{NamedTensor, Weights};
 
 const BN_EPS: f64 = 1e-5;
 /// PyTorch's BatchNorm momentum: running = 0.9 · running + 0.1 · batch statistic.

@@ -1,10 +1,10 @@
-//! The training objectives on embeddings (METHOD §3 and §4), written with tensor
+//! The training objectives on embeddings (docs/method.md §3 and §4), written with tensor
 //! operations only so that they differentiate on an autodiff device.
 
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Int, Tensor, TensorData};
 
-use crate::encoders::l2_normalize;
+use avsl_model::encoders::l2_normalize;
 
 /// All-pairs similarities ⟨v_n(p), a_m⟩/τ: `einsum('nchw,mc->nmhw') / τ`, flattened to
 /// `[N, M, P]`.

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use crate::weights::{NamedTensor, Weights};
+use avsl_model::weights::{NamedTensor, Weights};
 
 pub struct Adam {
     pub lr: f64,

@@ -22,15 +22,15 @@ use std::thread;
 
 use burn::tensor::{Device, Tensor};
 
-use crate::arch::{Architecture, ModelConfig};
 use crate::device_train::{DeviceStep, DeviceTrainState};
 use crate::device_trunk::TensorMap;
-use crate::host_conv::Activation;
 use crate::loss::AlignViews;
 use crate::step_graph::{
     Batch, Embeddings, Masks, StepLoss, Supervision, align_loss, align_views, embedding_loss, forward_embeddings,
 };
-use crate::weights::Weights;
+use avsl_kernels::Activation;
+use avsl_model::arch::{Architecture, ModelConfig};
+use avsl_model::weights::Weights;
 
 pub struct DataParallel {
     replicas: Vec<DeviceTrainState>,

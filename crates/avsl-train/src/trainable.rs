@@ -1,4 +1,4 @@
-//! A model in training on our CPU kernels (METHOD §2–4): parameters and BatchNorm
+//! A model in training on our CPU kernels (docs/method.md §2–4): parameters and BatchNorm
 //! running statistics on the host under the authors' names. One step runs the trunks on
 //! the kernels of `trunk_train` (forward with a tape, backward by hand) and the small rest
 //! — visual dropout, projection heads, normalisation, the loss (`step_graph`) — as burn
@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::arch::{EncoderSet, ModelConfig};
-use crate::host_conv::Activation;
 pub use crate::step_graph::{Batch, Masks, StepLoss, Supervision};
 use crate::step_graph::{Heads, StepEngine, forward_loss, head_names};
 use crate::trunk_train::{TrunkTape, trunk_backward, trunk_forward};
-use crate::weights::{NamedTensor, Weights, host_values};
+use avsl_kernels::Activation;
+use avsl_model::arch::{EncoderSet, ModelConfig};
+use avsl_model::weights::{NamedTensor, Weights, host_values};
 
 /// Everything a model holds: parameters (online and, for SLAVC, momentum copies) and
 /// BatchNorm running statistics.

@@ -1,19 +1,21 @@
 //! CPU kernels of a training step, forward and backward: convolution (im2col + one matrix
 //! product per image, images in parallel), BatchNorm with batch statistics, ReLU and 3×3
 //! max-pooling. The trunks run on these instead of burn's autodiff, which spent most of a
-//! step in element-wise passes and layout copies (README, performance notes). Reductions
+//! step in element-wise passes and layout copies (`docs/speed.md`). Reductions
 //! over the batch are summed in a fixed order, so a step does not depend on the number of
 //! threads.
 
 use rayon::prelude::*;
 
-use crate::host_conv::{self, Activation, ConvGeometry, Threads};
+use crate::activation::Activation;
+use crate::conv::ConvGeometry;
+use crate::matmul::{self, Threads};
 use crate::simd::{sum_and_dot_f64, sum_f64, vectorized, vectorized_fn};
 use crate::winograd::{self, Direction, TransformedWeights};
 
 /// A product on one thread: the kernels below run images in parallel themselves.
 fn matmul(dst: &mut [f32], a: &[f32], a_t: bool, b: &[f32], b_t: bool, mnk: [usize; 3], accumulate: bool) {
-    host_conv::matmul(dst, a, a_t, b, b_t, mnk, accumulate, Threads::One);
+    matmul::matmul(dst, a, a_t, b, b_t, mnk, accumulate, Threads::One);
 }
 
 thread_local! {
@@ -352,7 +354,7 @@ pub fn max_pool_backward(dy: &Activation, argmax: &[u32], input_hw: [usize; 2]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host_conv::tests::values;
+    use crate::testing::values;
 
     /// Σ dy·f(x) for a scalar check of gradients by central differences in float64.
     fn dot(a: &[f32], b: &[f32]) -> f64 {
@@ -471,7 +473,7 @@ mod tests {
     fn max_pool_routes_gradients_to_the_maximum() {
         let x = Activation { n: 2, c: 3, h: 7, w: 6, data: values(2 * 3 * 42, 1) };
         let (y, argmax) = max_pool_train(&x);
-        assert_eq!(y, crate::host_conv::max_pool_3x3_s2(&x));
+        assert_eq!(y, crate::conv::max_pool_3x3_s2(&x));
         for (plane, chunk) in argmax.chunks(y.h * y.w).enumerate() {
             for (o, &i) in chunk.iter().enumerate() {
                 assert_eq!(x.data[plane * 42 + i as usize], y.data[plane * y.h * y.w + o]);

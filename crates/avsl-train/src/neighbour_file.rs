@@ -10,7 +10,7 @@ use std::path::Path;
 use avsl_data::loader::NeighbourTable;
 use safetensors::{Dtype, SafeTensors};
 
-use crate::checkpoint::CheckpointError;
+use avsl_model::checkpoint::CheckpointError;
 
 const FORMAT: &str = "avsl-neighbours-1";
 

@@ -1,7 +1,7 @@
 //! SSL-align's loss (eq. 5) against PyTorch (tools/make_ssl_align_fixtures.py): the same
 //! random views in, the same loss and the same gradient of every input out.
 
-use avsl_model::loss::{AlignViews, ssl_align_loss};
+use avsl_train::loss::{AlignViews, ssl_align_loss};
 use burn::tensor::{Device, Tensor, TensorData};
 
 fn floats(v: &serde_json::Value) -> Vec<f32> {

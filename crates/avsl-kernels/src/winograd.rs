@@ -6,7 +6,7 @@
 //! stays within a few float32 ulps of the direct convolution (tests below bound it against
 //! a float64 definition); it does not depend on how many images share a product.
 //!
-//! Inference (`host_conv`) transforms its weights once, at load; training (`host_train`)
+//! Inference (`conv`) transforms its weights once, at load; training (`train_ops`)
 //! transforms them every step and also computes the input gradient here (the adjoint
 //! convolution, from the same transformed weights).
 
@@ -14,7 +14,8 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use crate::host_conv::{self, Activation, MatrixLayout, Threads};
+use crate::activation::Activation;
+use crate::matmul::{self, MatrixLayout, Threads};
 use crate::simd::{Lanes, WIDTH, vectorized_fn};
 
 /// Whether a convolution is one that this module computes, and faster than im2col: the
@@ -197,7 +198,7 @@ pub fn convolve(
             transform_inputs(x, first..first + count, tiles, v);
             // M[ξ][o][t] = Σ_c U_ξ[o][c] · V[c][ξ][t]: 16 independent products, in parallel.
             m.par_chunks_mut(out_c * columns).enumerate().for_each(|(xi, m_xi)| {
-                host_conv::matmul_strided(
+                matmul::matmul_strided(
                     (m_xi, MatrixLayout { row_stride: columns, col_stride: 1 }),
                     u.factor(xi, direction),
                     (&v[xi * columns..], MatrixLayout { row_stride: XI * columns, col_stride: 1 }),
@@ -369,7 +370,7 @@ fn interleave(left: &[f32], right: &[f32], out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host_conv::tests::values;
+    use crate::testing::values;
 
     /// The definition of a 3×3, padding-1 correlation, in float64.
     fn direct(x: &Activation, w: &[f32], out_c: usize) -> Vec<f64> {

@@ -10,12 +10,12 @@ use common::{assert_summary, assert_summary_with_sums};
 
 use std::path::Path;
 
-use avsl_model::data_parallel::DataParallel;
+use avsl_kernels::Activation;
 use avsl_model::formula::{formula_values, formula_weights_for};
-use avsl_model::host_conv::Activation;
 use avsl_model::kernels::Kernels;
-use avsl_model::trainable::{Batch, Masks};
 use avsl_model::{Architecture, ModelConfig};
+use avsl_train::data_parallel::DataParallel;
+use avsl_train::trainable::{Batch, Masks};
 use burn::tensor::Device;
 use serde_json::Value;
 
@@ -46,8 +46,9 @@ fn follows_pytorch_ddp(fixture: &str, architecture: Architecture) {
         ..ModelConfig::published(architecture)
     };
     let weights = formula_weights_for(&f["tensors"]);
-    let devices: Vec<Device> =
-        (0..f["devices"].as_u64().unwrap()).map(|_| Device::autodiff(common::device_for(Kernels::Device))).collect();
+    let devices: Vec<Device> = (0..f["devices"].as_u64().unwrap())
+        .map(|_| Device::autodiff(avsl_model::device::test_device(Kernels::Device)))
+        .collect();
     let mut model = DataParallel::new(&weights, config, &devices, f["lr"].as_f64().unwrap());
     // The fixture's large ε makes Adam's step a smooth function of the gradient (see
     // tools/make_ddp_fixtures.py).

@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::arch::{EncoderSet, ModelConfig};
 use crate::device_trunk::{TensorMap, tensor, trunk_forward};
-use crate::host_conv::Activation;
 use crate::step_graph::{Batch, Heads, Masks, StepEngine, StepLoss, Supervision, forward_loss, head_names};
 use crate::trainable::is_buffer;
-use crate::weights::{NamedTensor, Weights, host_values};
+use avsl_kernels::Activation;
+use avsl_model::arch::{EncoderSet, ModelConfig};
+use avsl_model::weights::{NamedTensor, Weights, host_values};
 
 /// Adam as PyTorch's single-tensor `torch.optim.Adam` computes it (no weight decay, no
 /// AMSGrad), in float32 on the device; the same update as [`crate::adam::Adam`].

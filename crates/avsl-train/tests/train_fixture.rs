@@ -9,15 +9,15 @@ use common::{assert_summary, assert_summary_with_sums};
 
 use std::path::Path;
 
-use avsl_model::adam::Adam;
-use avsl_model::device_train::DeviceTrainState;
-use avsl_model::device_trunk::TensorMap;
+use avsl_kernels::Activation;
 use avsl_model::encoders::paired_maps;
 use avsl_model::formula::{formula_values, formula_weights_for};
-use avsl_model::host_conv::Activation;
 use avsl_model::kernels::Kernels;
-use avsl_model::trainable::{Batch, Masks, StepLoss, TrainState};
 use avsl_model::{Architecture, EncoderSet, Encoders, ModelConfig, Weights};
+use avsl_train::adam::Adam;
+use avsl_train::device_train::DeviceTrainState;
+use avsl_train::device_trunk::TensorMap;
+use avsl_train::trainable::{Batch, Masks, StepLoss, TrainState};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
 
@@ -42,7 +42,7 @@ enum Engine {
 impl Engine {
     fn new(kernels: Kernels, f: &Value, config: ModelConfig) -> Engine {
         let weights = formula_weights_for(&f["tensors"]);
-        let device = Device::autodiff(common::device_for(kernels));
+        let device = Device::autodiff(avsl_model::device::test_device(kernels));
         let lr = f["lr"].as_f64().unwrap();
         match kernels {
             Kernels::Host => Engine::Host(TrainState::new(&weights, config, &device)),
@@ -225,7 +225,7 @@ fn ssl_align_inference_matches_pytorch_on(kernels: Kernels) {
         tau: f["tau"].as_f64().unwrap(),
         ..ModelConfig::published(Architecture::SslAlign)
     };
-    let device = common::device_for(kernels);
+    let device = avsl_model::device::test_device(kernels);
     let encoders = Encoders::load_with_kernels(&mut weights, config, EncoderSet::Online, &device, kernels).unwrap();
     let tensor = |a: Activation| Tensor::<4>::from_data(TensorData::new(a.data, [a.n, a.c, a.h, a.w]), &device);
     let image = encoders.image_outputs(tensor(input(9001, &f["image"])));

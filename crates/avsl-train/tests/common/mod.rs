@@ -1,31 +1,7 @@
-//! Shared by the fixture tests (each test file uses a part of it).
+//! Comparisons with the PyTorch fixtures' summaries, shared by the fixture tests.
 #![allow(dead_code)]
 
-use avsl_model::kernels::Kernels;
-use burn::tensor::Device;
 use serde_json::Value;
-
-/// Where a test of `kernels` runs: host kernels on burn's CPU backend; device kernels
-/// there too, or with `AVSL_TEST_DEVICE=cuda[:N]` in a build with the `cuda` feature on
-/// that GPU (`tools/gpu_check.sh` runs the fixture tests so).
-pub fn device_for(kernels: Kernels) -> Device {
-    let requested = std::env::var("AVSL_TEST_DEVICE").unwrap_or_default();
-    if kernels == Kernels::Host || requested.is_empty() || requested == "cpu" {
-        return Device::flex();
-    }
-    cuda(&requested)
-}
-
-#[cfg(feature = "cuda")]
-fn cuda(name: &str) -> Device {
-    let index = name.strip_prefix("cuda").map(|r| r.trim_start_matches(':')).unwrap_or_default();
-    Device::cuda(index.parse::<usize>().unwrap_or(0))
-}
-
-#[cfg(not(feature = "cuda"))]
-fn cuda(name: &str) -> Device {
-    panic!("AVSL_TEST_DEVICE={name}: this build has no CUDA backend (build the tests with --features cuda)")
-}
 
 /// Compares our values with a fixture summary (first values, sum, sum of |x|): values
 /// within `atol + rtol·max|x|`, sums within max(rtol, 1e-4) of the sum of |x| plus `atol`.

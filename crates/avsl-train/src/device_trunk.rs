@@ -10,7 +10,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::module::{batch_norm_train, conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 
-use crate::arch::{ConvBnSpec, TrunkSpec};
+use avsl_model::arch::{ConvBnSpec, TrunkSpec};
 
 const BN_EPS: f64 = 1e-5;
 /// PyTorch's BatchNorm momentum: running = 0.9 · running + 0.1 · batch statistic.

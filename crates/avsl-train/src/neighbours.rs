@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use crate::host_conv::{Threads, matmul};
+use avsl_kernels::matmul::{Threads, matmul};
 
 /// Rows per matrix product: 256 × 144k float32 similarities is 147 MB.
 const BLOCK: usize = 256;

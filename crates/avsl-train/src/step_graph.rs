@@ -1,4 +1,4 @@
-//! The part of a training step that both engines share (METHOD §3–4, SSL-align eq. 5):
+//! The part of a training step that both engines share (docs/method.md §3–4, SSL-align eq. 5):
 //! given trunk features, the projection heads, visual dropout, the momentum update's
 //! place in the order of operations, and the loss. An engine supplies the trunks, the
 //! heads' parameters and the momentum update: `trainable` on our CPU kernels,
@@ -11,11 +11,11 @@ use burn::tensor::activation::relu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
-use crate::arch::{ALIGN_HEADS, Architecture, EncoderSet, ModelConfig};
-use crate::encoders::l2_normalize;
-use crate::host_conv::Activation;
 use crate::loss::{AlignViews, ezvsl_loss, semi_supervised_loss, slavc_loss, ssl_align_loss};
-use crate::weights::host_values;
+use avsl_kernels::Activation;
+use avsl_model::arch::{ALIGN_HEADS, Architecture, EncoderSet, ModelConfig};
+use avsl_model::encoders::l2_normalize;
+use avsl_model::weights::host_values;
 
 /// One training batch: normalised images `[B, 3, H, W]` and spectrograms `[B, 1, F, T]`.
 /// For SSL-align, the three views of B samples one after the other (`[3B, …]`: the
@@ -178,7 +178,7 @@ impl Embeddings {
     }
 }
 
-/// One step's embeddings, in the authors' order (METHOD §3): online features, then
+/// One step's embeddings, in the authors' order (docs/method.md §3): online features, then
 /// (SLAVC) the momentum update with factors `momentum` = (image, audio), target
 /// features. Returns them with the online heads whose gradients the engine collects.
 pub(crate) fn forward_embeddings(

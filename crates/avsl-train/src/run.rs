@@ -1,0 +1,529 @@
+//! A training run in its folder, epoch by epoch: the resolved configuration
+//! (`config.json`), the log (`train_log.jsonl`, [`crate::run_log`]), atomic checkpoints
+//! (`latest.safetensors`, and `best.safetensors` when it validates), the samples left out
+//! (`skipped.csv`), and resume from the latest checkpoint on the same trajectory.
+//!
+//! Each epoch: (SSL-align) mine neighbours → for every batch a step (momentum update,
+//! dropout and views seeded by step) and its log line → the epoch's line with validation
+//! → checkpoints.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use avsl_data::annotations::{read_flickr_folder, read_vggss_json};
+use avsl_data::frame_cache::{CachedResize, FrameCache};
+use avsl_data::fsutil::write_atomic;
+use avsl_data::lists::{read_id_list, training_pairs};
+use avsl_data::loader::{AlignViews, Loader, LoaderConfig, NeighbourTable, PairFiles};
+use avsl_data::transform::INPUT_SIZE;
+use avsl_kernels::Activation;
+use avsl_metrics::BoxFormat;
+use avsl_metrics::report::variant_json;
+use avsl_model::Architecture;
+use avsl_model::checkpoint::read_torchvision_resnet18;
+use avsl_model::test_pass::OnBadFile;
+use burn::tensor::Device;
+
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+use crate::init::initial_weights;
+use crate::mining::{FeatureSource, mine};
+use crate::neighbour_file::{NeighbourFile, read_neighbours, write_neighbours};
+use crate::report::Report;
+use crate::run_log::{EpochLine, LogLine, MinedLine, NoStepLine, RunLog, StepLine, ValidationLine};
+use crate::semi::SupervisedBoxes;
+use crate::state_file::{Progress, load_on_devices, save};
+use crate::trainable::Batch;
+use crate::trainer::Trainer;
+use crate::validate::{Validation, criterion_value, validate};
+
+pub const LATEST: &str = "latest.safetensors";
+pub const BEST: &str = "best.safetensors";
+/// The neighbours SSL-align mined with its own trunks most recently (read on resume).
+pub const MINED: &str = "neighbours.safetensors";
+pub const SKIPPED: &str = "skipped.csv";
+pub const CONFIG: &str = "config.json";
+
+/// How a run begins.
+pub enum Start {
+    /// A new run with this configuration; `image_weights`: torchvision's ImageNet
+    /// ResNet-18 for the image trunk (random initialisation without).
+    Fresh { config: TrainConfig, image_weights: Option<PathBuf> },
+    /// Continue the run in the output folder from its latest checkpoint; `epochs`, when
+    /// given, replaces the number of epochs it was started with.
+    Resume { epochs: Option<u64> },
+}
+
+/// The semi-supervised variant's boxes (supplement eq. 9).
+pub struct SupervisedList {
+    /// Training ids whose boxes supervise their maps.
+    pub list: PathBuf,
+    /// A VGG-SS json file or a Flickr annotation folder (default `data/metadata/vggss.json`,
+    /// else `data/Annotations`).
+    pub annotations: Option<PathBuf>,
+}
+
+/// Everything a run needs; the command line's `avsl train` fills it.
+pub struct TrainOptions {
+    /// Dataset root with `frames/` and `audio/`.
+    pub data: PathBuf,
+    /// Training ids, one per line.
+    pub train_list: PathBuf,
+    pub start: Start,
+    /// One device, or one per data-parallel replica.
+    pub devices: Vec<Device>,
+    /// Threads for decoding (the model runs on rayon's global pool).
+    pub threads: usize,
+    /// The run folder.
+    pub output: PathBuf,
+    /// Also save `latest.safetensors` every N steps (0: only at epoch ends).
+    pub checkpoint_every: u64,
+    /// Validation after every epoch; the best epoch is kept as `best.safetensors`.
+    pub validation: Option<Validation>,
+    /// Leave out unreadable samples (listed in `skipped.csv`, counted in the log) instead
+    /// of stopping at the first; validation likewise.
+    pub skip_bad: bool,
+    /// Decode and resize every training frame once into this folder and train from it.
+    pub frame_cache: Option<PathBuf>,
+    /// SSL-align's mined positives from `avsl mine-neighbours`; without them SSL-align
+    /// mines its own with the trunks being trained.
+    pub neighbours: Option<PathBuf>,
+    pub supervised: Option<SupervisedList>,
+}
+
+/// Trains until the configured number of epochs, starting or resuming as `options.start`
+/// says; what it did is in the run folder.
+pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainError> {
+    let devices: Vec<Device> = options.devices.iter().cloned().map(Device::autodiff).collect();
+    let log = RunLog::in_run(&options.output);
+    let (mut trainer, progress) = match &options.start {
+        Start::Resume { epochs } => {
+            let latest = options.output.join(LATEST);
+            if !latest.is_file() {
+                return Err(TrainError::invalid(&options.output, format!("nothing to resume (no {LATEST})")));
+            }
+            let (mut trainer, progress) = load_on_devices(&latest, &devices)?;
+            trainer.config.epochs = epochs.unwrap_or(trainer.config.epochs);
+            log.truncate(trainer.step)?;
+            remove_stale_temporaries(&options.output)?;
+            report.line(&format!(
+                "resuming {} at epoch {}, batch {} (step {})",
+                latest.display(),
+                progress.epoch,
+                progress.batch,
+                trainer.step
+            ));
+            (trainer, progress)
+        }
+        Start::Fresh { config, image_weights } => {
+            avsl_data::fsutil::create_dir_all(&options.output)?;
+            start_over(&options.output, report)?;
+            let imagenet = image_weights.as_deref().map(read_torchvision_resnet18).transpose()?;
+            if imagenet.is_none() {
+                report.note(
+                    "warning: no --image-weights: the image encoder starts from random weights, not ImageNet (the \
+                     published recipe uses torchvision's resnet18 ImageNet weights)",
+                );
+            }
+            let weights = initial_weights(&config.model_config(), imagenet.as_ref(), config.seed);
+            let trainer = Trainer::on_devices(&weights, config.clone(), &devices)
+                .map_err(|e| TrainError::Options(format!("--device: {e}")))?;
+            (trainer, Progress { epoch: 0, batch: 0, best: None })
+        }
+    };
+    let config = trainer.config.clone();
+    let config_json = serde_json::to_string_pretty(&config).expect("configurations serialise");
+    write_atomic(&options.output.join(CONFIG), config_json.as_bytes())?;
+    let ids = read_id_list(&options.train_list)?;
+    let pairs = training_pairs(&options.data, &ids, &options.train_list)?;
+    let align = config.model == Architecture::SslAlign;
+    if align && options.supervised.is_some() {
+        return Err(TrainError::Options(
+            "--sup-list: the semi-supervised loss supervises SLAVC's and EZ-VSL's map heads; SSL-align has none".into(),
+        ));
+    }
+    if !align && options.neighbours.is_some() {
+        return Err(TrainError::Options("--neighbours: mined positives are SSL-align's (--model ssl-align)".into()));
+    }
+    let sup = supervised_boxes(options, &ids)?;
+    if let Some(s) = &sup {
+        report.line(&format!("semi-supervised: {} of the training ids have boxes that supervise their maps", s.len()));
+    }
+    let frame_cache = options.frame_cache.as_deref().map(|dir| training_frame_cache(options, dir, &pairs, report));
+    let frame_cache = frame_cache.transpose()?;
+    let given_neighbours = match &options.neighbours {
+        Some(path) => Some(Arc::new(read_neighbours(path)?.for_list(&ids, path)?)),
+        None => None,
+    };
+    let run = Run { options, report, log, pairs, ids, config };
+    // Self-mining happens at the start of every mine_every-th epoch; a run resumed
+    // anywhere else reads what the uninterrupted run mined last.
+    let self_mines = align && given_neighbours.is_none();
+    let mines_at = |epoch: u64, batch: u64| self_mines && epoch.is_multiple_of(run.config.mine_every) && batch == 0;
+    let align_views = if !align {
+        None
+    } else {
+        let neighbours = match &given_neighbours {
+            Some(table) => Arc::clone(table),
+            None if mines_at(progress.epoch, progress.batch) => run.self_mine(&trainer, progress.epoch)?,
+            None => {
+                let path = options.output.join(MINED);
+                Arc::new(read_neighbours(&path)?.for_list(&run.ids, &path)?)
+            }
+        };
+        Some(AlignViews { neighbours, audio_shift: run.config.audio_shift })
+    };
+    let mut loader = Loader::new(
+        run.pairs.clone(),
+        LoaderConfig {
+            batch_size: run.config.batch_size,
+            threads: options.threads,
+            prefetch: 2,
+            seed: run.config.seed,
+            shuffle: true,
+            augment: true,
+            drop_last: true,
+            skip_bad: options.skip_bad,
+            frame_cache,
+            align_views,
+        },
+    )?;
+    let per_epoch = loader.len() / run.config.batch_size;
+    if per_epoch == 0 {
+        return Err(TrainError::Options(format!(
+            "{} training pairs: fewer than one batch of {}",
+            loader.len(),
+            run.config.batch_size
+        )));
+    }
+    report.line(&format!(
+        "training {} (d = {}) on {} pairs: {} epochs of {per_epoch} steps, batch {}, lr {}",
+        run.config.model.name(),
+        run.config.dim,
+        loader.len(),
+        run.config.epochs,
+        run.config.batch_size,
+        run.config.lr
+    ));
+    // The image features' grid, which the supervised maps are averaged onto.
+    let grid = run.config.model_config().trunk("imgnet.", 3).feature_grid(INPUT_SIZE, INPUT_SIZE);
+    let mut best = progress.best;
+    let mut skipped = SkippedSamples::load(&options.output)?;
+    for epoch in progress.epoch..run.config.epochs {
+        let skip = if epoch == progress.epoch { progress.batch as usize } else { 0 };
+        if epoch != progress.epoch && mines_at(epoch, 0) {
+            loader.set_neighbours(run.self_mine(&trainer, epoch)?)?;
+        }
+        report.phase(&format!("epoch {}", epoch + 1), per_epoch, skip);
+        let mut left_out = 0;
+        for (k, batch) in loader.epoch(epoch).enumerate().skip(skip) {
+            let batch = batch?;
+            for (i, bad) in &batch.skipped {
+                skipped.add(&bad.path, &bad.problem, &run.ids[*i]);
+            }
+            left_out += batch.skipped.len();
+            let (epoch_1, batch_1) = (epoch + 1, k as u64 + 1);
+            if batch.is_empty() {
+                let no_step = "every sample unreadable".to_string();
+                let line = NoStepLine {
+                    step: trainer.step,
+                    epoch: epoch_1,
+                    batch: batch_1,
+                    skipped: batch.skipped.len(),
+                    no_step,
+                };
+                run.log.append(&LogLine::NoStep(line))?;
+                report.advance(1, None);
+                continue;
+            }
+            let start = Instant::now();
+            let skipped_here = batch.skipped.len();
+            let batch_ids: Vec<&str> = batch.indices.iter().map(|&i| run.ids[i].as_str()).collect();
+            let supervision = sup.as_ref().and_then(|s| s.supervision(&batch_ids, &batch.crops, grid));
+            let step_loss = trainer.train_step(model_batch(batch)?, supervision.as_ref());
+            let loss = step_loss.total;
+            if !loss.is_finite() {
+                return Err(TrainError::NonFiniteLoss { loss, step: trainer.step });
+            }
+            run.log.append(&LogLine::Step(StepLine {
+                step: trainer.step,
+                epoch: epoch_1,
+                batch: batch_1,
+                loss,
+                seconds: start.elapsed().as_secs_f64(),
+                semi_loss: step_loss.semi,
+                skipped: (skipped_here > 0).then_some(skipped_here),
+            }))?;
+            if options.checkpoint_every > 0 && trainer.step % options.checkpoint_every == 0 && k + 1 < per_epoch {
+                save(&options.output.join(LATEST), &trainer, Progress { epoch, batch: batch_1, best }, None)?;
+            }
+            report.advance(1, Some(&format!("loss {loss:.4}")));
+        }
+        report.phase_end();
+        let mean_loss = run.log.epoch_mean_loss(epoch + 1)?;
+        let mut line = EpochLine {
+            step: trainer.step,
+            epoch_end: epoch + 1,
+            mean_loss,
+            rss_mb: crate::memory::rss_mb().map(f64::round),
+            peak_rss_mb: crate::memory::peak_rss_mb().map(f64::round),
+            skipped_samples: None,
+            validation: None,
+        };
+        let mut message = format!("epoch {}: mean loss {mean_loss:.4} ({per_epoch} steps)", epoch + 1);
+        if options.skip_bad {
+            skipped.write(&options.output)?;
+            line.skipped_samples = Some(left_out);
+            if left_out > 0 {
+                message.push_str(&format!(", {left_out} samples left out (unreadable files: {SKIPPED})"));
+            }
+        }
+        let mut improved = false;
+        let mut calibration = None;
+        if let Some(v) = &options.validation {
+            let on_bad = if options.skip_bad { OnBadFile::Skip } else { OnBadFile::Stop };
+            let validated = validate(&trainer, v, 16, options.threads, on_bad)?;
+            for b in &validated.bad {
+                report.line(&format!("validation skipped {}: {}", b.path.display(), b.problem));
+            }
+            calibration = validated.calibration.map(|mut c| {
+                c.source = format!("validation after epoch {}", epoch + 1);
+                c
+            });
+            let criterion = v.criterion();
+            let value = criterion_value(&validated.metrics, criterion);
+            improved = best.is_none_or(|b| value > b);
+            if improved {
+                best = Some(value);
+            }
+            line.validation = Some(ValidationLine {
+                testset: v.name.clone(),
+                criterion: criterion.to_string(),
+                metrics: variant_json(&validated.metrics),
+                pairs_left_out: options.skip_bad.then_some(validated.pairs_left_out),
+            });
+            message.push_str(&format!(", {} {criterion} {value:.4}{}", v.name, if improved { " (best)" } else { "" }));
+        }
+        // The log line first: a run killed before the checkpoint below resumes from an
+        // earlier one, and the resume drops log lines after that checkpoint's step.
+        run.log.append(&LogLine::Epoch(line))?;
+        let progress = Progress { epoch: epoch + 1, batch: 0, best };
+        save(&options.output.join(LATEST), &trainer, progress, calibration.as_ref())?;
+        if improved {
+            save(&options.output.join(BEST), &trainer, progress, calibration.as_ref())?;
+        }
+        report.epoch_written(&options.output);
+        report.line(&message);
+    }
+    if options.skip_bad {
+        report.line(&format!(
+            "--skip-bad: {} distinct training samples left out over the run ({} unreadable files; {})",
+            skipped.samples(),
+            skipped.files(),
+            options.output.join(SKIPPED).display()
+        ));
+    }
+    Ok(())
+}
+
+/// What the steps of a run share.
+struct Run<'a> {
+    options: &'a TrainOptions,
+    report: &'a dyn Report,
+    log: RunLog,
+    pairs: Vec<PairFiles>,
+    ids: Vec<String>,
+    config: TrainConfig,
+}
+
+impl Run<'_> {
+    /// SSL-align's neighbours mined with the trunks being trained (inference mode,
+    /// test-time inputs), saved in the run folder and logged.
+    fn self_mine(&self, trainer: &Trainer, epoch: u64) -> Result<Arc<NeighbourTable>, TrainError> {
+        let start = Instant::now();
+        let device = trainer.inference_device();
+        let source = FeatureSource::of_weights(trainer.weights(), trainer.config.model_config(), &device);
+        let k = trainer.config.neighbours_k;
+        let table = mine(&self.pairs, &source, &source, k, self.options.threads, &device, self.report)?;
+        let file = NeighbourFile {
+            ids: self.ids.clone(),
+            table,
+            source: format!("the model being trained, before epoch {}", epoch + 1),
+        };
+        write_neighbours(&self.options.output.join(MINED), &file)?;
+        let seconds = start.elapsed().as_secs_f64();
+        self.log.append(&LogLine::Mined(MinedLine {
+            step: trainer.step,
+            mined_neighbours_before_epoch: epoch + 1,
+            seconds,
+        }))?;
+        self.report.line(&format!(
+            "mined {} neighbours per sample with the model being trained ({seconds:.1} s)",
+            file.table.k
+        ));
+        Ok(Arc::new(file.table))
+    }
+}
+
+/// A loader batch as the model's inputs: every view of every sample (3·B for SSL-align).
+fn model_batch(batch: avsl_data::loader::Batch) -> Result<Batch, TrainError> {
+    let n = batch.views * batch.len();
+    let width = batch.spectrograms[0].frames;
+    if batch.spectrograms.iter().any(|s| s.frames != width) {
+        return Err(TrainError::Options(
+            "a batch mixes audio sample rates (spectrograms of different widths); resample the dataset".into(),
+        ));
+    }
+    let images = Activation { n, c: 3, h: INPUT_SIZE, w: INPUT_SIZE, data: batch.images };
+    let spec: Vec<f32> = batch.spectrograms.iter().flat_map(|s| s.values.iter().copied()).collect();
+    let bins = spec.len() / (n * width);
+    let spectrograms = Activation { n, c: 1, h: bins, w: width, data: spec };
+    Ok(Batch { images, spectrograms })
+}
+
+/// The boxes of the supervised ids, which must all be training ids.
+fn supervised_boxes(options: &TrainOptions, train_ids: &[String]) -> Result<Option<SupervisedBoxes>, TrainError> {
+    let Some(supervised) = &options.supervised else { return Ok(None) };
+    let ids = read_id_list(&supervised.list)?;
+    let training: HashSet<&str> = train_ids.iter().map(String::as_str).collect();
+    if let Some(stray) = ids.iter().find(|id| !training.contains(id.as_str())) {
+        return Err(TrainError::invalid(
+            &supervised.list,
+            format!("{stray} is not in the training list (supervised ids must be training ids)"),
+        ));
+    }
+    let json = options.data.join("metadata").join("vggss.json");
+    let source = supervised
+        .annotations
+        .clone()
+        .unwrap_or_else(|| if json.is_file() { json } else { options.data.join("Annotations") });
+    let (table, format) = if source.is_dir() {
+        (read_flickr_folder(&source)?, BoxFormat::Flickr)
+    } else {
+        (read_vggss_json(&source)?, BoxFormat::Vggss)
+    };
+    Ok(Some(SupervisedBoxes::new(&ids, &table, format, &supervised.list)?))
+}
+
+/// A fresh run in the folder of an earlier run replaces it: its log (which would otherwise
+/// be appended to and mixed into this run's epoch means), its checkpoints (an old
+/// best.safetensors would outlive a run without validation) and curves.
+fn start_over(run: &Path, report: &dyn Report) -> Result<(), TrainError> {
+    let mut removed = Vec::new();
+    for name in [crate::run_log::LOG, LATEST, BEST, MINED, "loss.png", "validation.png"] {
+        let path = run.join(name);
+        if path.exists() {
+            std::fs::remove_file(&path).map_err(|e| TrainError::io(&path, e))?;
+            removed.push(name);
+        }
+    }
+    if !removed.is_empty() {
+        report.note(&format!(
+            "note: {} held an earlier run; starting over (removed {}). --resume continues a run instead.",
+            run.display(),
+            removed.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Removes the temporary files of atomic writes that a killed run left in its folder
+/// (`.<name>.tmp-<pid>`; a finished write renames its file, so these are never complete).
+fn remove_stale_temporaries(run: &Path) -> Result<(), TrainError> {
+    for entry in std::fs::read_dir(run).map_err(|e| TrainError::io(run, e))? {
+        let path = entry.map_err(|e| TrainError::io(run, e))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.starts_with('.') && name.contains(".tmp-") {
+            std::fs::remove_file(&path).map_err(|e| TrainError::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The cache of the frame-cache folder for this training list: opened when it holds every
+/// frame for the training pipeline, built otherwise.
+fn training_frame_cache(
+    options: &TrainOptions,
+    dir: &Path,
+    pairs: &[PairFiles],
+    report: &dyn Report,
+) -> Result<Arc<FrameCache>, TrainError> {
+    let frames: Vec<PathBuf> = pairs.iter().map(|p| p.frame.clone()).collect();
+    let reason = match FrameCache::open(dir) {
+        Ok(cache) if cache.resize() != CachedResize::Train => format!("it holds {} frames", cache.resize().name()),
+        Ok(cache) => match cache.missing(&frames).len() {
+            0 => {
+                report.line(&format!("frame cache {}: {} frames", dir.display(), cache.len()));
+                return Ok(Arc::new(cache));
+            }
+            n => format!("{n} of the {} training frames are not in it", frames.len()),
+        },
+        Err(_) if !dir.join("index.json").exists() => "new".to_string(),
+        Err(e) => format!("{e}"),
+    };
+    report.line(&format!("building the frame cache {} ({reason})", dir.display()));
+    report.phase("caching", frames.len(), 0);
+    let threads = options.threads;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| TrainError::Options(format!("{threads} threads: {e}")))?;
+    let cache = pool.install(|| FrameCache::build(dir, &frames, CachedResize::Train, &|| report.advance(1, None)))?;
+    report.phase_end();
+    Ok(Arc::new(cache))
+}
+
+/// Every sample left out by `skip_bad` in a run folder: (file, problem) → sample ids.
+#[derive(Default)]
+struct SkippedSamples {
+    rows: BTreeMap<(PathBuf, String), BTreeSet<String>>,
+}
+
+impl SkippedSamples {
+    /// What an earlier part of the run (before a resume) recorded.
+    fn load(run: &Path) -> Result<SkippedSamples, TrainError> {
+        let mut out = SkippedSamples::default();
+        let path = run.join(SKIPPED);
+        if !path.is_file() {
+            return Ok(out);
+        }
+        let mut reader = csv::Reader::from_path(&path).map_err(|e| TrainError::invalid(&path, e.to_string()))?;
+        for row in reader.records() {
+            let row = row.map_err(|e| TrainError::invalid(&path, format!("not a skipped-samples list: {e}")))?;
+            let field = |k: usize| row.get(k).unwrap_or("").to_string();
+            out.rows.entry((PathBuf::from(field(0)), field(1))).or_default().insert(field(2));
+        }
+        Ok(out)
+    }
+
+    fn add(&mut self, file: &Path, problem: &str, id: &str) {
+        self.rows.entry((file.to_path_buf(), problem.to_string())).or_default().insert(id.to_string());
+    }
+
+    fn write(&self, run: &Path) -> Result<(), TrainError> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let path = run.join(SKIPPED);
+        let record = |w: &mut csv::Writer<Vec<u8>>, fields: [&str; 3]| {
+            w.write_record(fields).map_err(|e| TrainError::invalid(&path, e.to_string()))
+        };
+        record(&mut w, ["file", "problem", "sample"])?;
+        for ((file, problem), ids) in &self.rows {
+            for id in ids {
+                record(&mut w, [file.display().to_string().as_str(), problem, id])?;
+            }
+        }
+        let bytes = w.into_inner().map_err(|e| TrainError::invalid(&path, e.to_string()))?;
+        write_atomic(&path, &bytes)?;
+        Ok(())
+    }
+
+    fn samples(&self) -> usize {
+        self.rows.values().flatten().collect::<BTreeSet<_>>().len()
+    }
+
+    fn files(&self) -> usize {
+        self.rows.keys().map(|(f, _)| f).collect::<BTreeSet<_>>().len()
+    }
+}
