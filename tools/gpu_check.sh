@@ -49,8 +49,8 @@ run)
         chmod +x "$bin/$name"
     done
     # The test binaries find their fixtures through the path they were built at.
-    built_at="$(grep -ao "/[[:alnum:]_./-]*/crates/avsl-model" "$bin/train_fixture" | head -1)"
-    root="${built_at%/crates/avsl-model}"
+    built_at="$(grep -ao "/[[:alnum:]_./-]*/crates/avsl-train" "$bin/train_fixture" | head -1)"
+    root="${built_at%/crates/avsl-train}"
     if [ -n "$root" ] && [ ! -e "$built_at" ]; then
         mkdir -p "$(dirname "$root")" && ln -sfn "$PWD" "$root"
     fi

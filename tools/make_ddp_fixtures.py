@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden values of data-parallel SLAVC training in PyTorch (issue #9 item 5), for
-crates/avsl-model/tests/data_parallel.rs.
+crates/avsl-train/tests/data_parallel.rs.
 
 Two processes (torch.distributed, gloo, on the CPU), one replica each, each its half of a
 global batch of 8, BatchNorm statistics per process (as DistributedDataParallel), the

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Golden outputs of the authors' SLAVC network (PyTorch + torchvision), for avsl-model.
+"""Golden outputs of the authors' SLAVC network (PyTorch + torchvision), for avsl-model and avsl-train.
 
 The network is built exactly as the authors' model.py builds it (torchvision resnet18
 trunks, 1-channel audio conv1, adaptive max pool, 1x1-conv and linear heads, momentum
 copies), so the parameter names are theirs. Its weights are not random: every tensor is
-filled by an integer formula (`formula_values`, mirrored in crates/avsl-model/tests), so
+filled by an integer formula (`formula_values`, mirrored in avsl-model/src/formula.rs), so
 no checkpoint needs to be stored, only the names and shapes and the outputs.
 
     ~/.venvs/avsl-ref/bin/pip install numpy torch torchvision

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden values of data-parallel SSL-align training in PyTorch (issue #9 item 5), for
-crates/avsl-model/tests/data_parallel.rs.
+crates/avsl-train/tests/data_parallel.rs.
 
 The SSL-align network and formula weights of make_ssl_align_step_fixtures.py (d = 16,
 64x64 images, 257x40 spectrograms). A global batch of B = 4 samples in three views (the

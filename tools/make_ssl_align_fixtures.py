@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden values of SSL-align's loss ("Aligning Sight and Sound", eq. 5) in PyTorch, for
-avsl-model's `ssl_align_loss` (crates/avsl-model/tests/ssl_align_loss.rs).
+avsl-train's `ssl_align_loss` (crates/avsl-train/tests/ssl_align_loss.rs).
 
 Written from the paper (the authors have not released their training code): for each of
 the 9 (image view, audio view) pairs, cross-entropy over the batch of s_L / tau (mean over

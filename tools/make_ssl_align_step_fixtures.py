@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden values of one SSL-align training step ("Aligning Sight and Sound", eq. 5) in
-PyTorch, for avsl-model's TrainState (crates/avsl-model/tests/train_fixture.rs).
+PyTorch, for avsl-train's step engines (crates/avsl-train/tests/train_fixture.rs).
 
 The network: the two ResNet-18 trunks of make_model_fixtures (the image trunk's 7x7 map,
 the audio trunk globally max-pooled) and SSL-align's alignment projections img_align and

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden values of one SLAVC training step (docs/method.md section 3) in PyTorch, for the
-training code of avsl-model (crates/avsl-model/tests/train_fixture.rs).
+training code of avsl-train (crates/avsl-train/tests/train_fixture.rs).
 
 The network is the authors' layout (make_model_fixtures.build_model) at d = 16 with the
 formula weights (online and momentum copies differ: each tensor's formula index is its

@@ -1,6 +1,7 @@
 //! The reference audio path up to the spectrogram (docs/method.md §7 items 5–8): down-mix, the
 //! centred 3 s window with the decoder's start/length arithmetic, scaling and tiling.
 
+use crate::error::Problem;
 use crate::wav::Pcm16;
 
 /// Length of the window the networks see, in seconds (at test time too).
@@ -9,13 +10,13 @@ pub const WINDOW_SECONDS: f64 = 3.0;
 /// Mono 16-bit samples: stereo is mixed in integers as libswresample does, `(L + R + 1) >> 1`.
 /// More than two channels are refused: the reference down-mix is only reproduced for
 /// mono and stereo.
-pub fn to_mono(pcm: &Pcm16) -> Result<Vec<i16>, String> {
+pub fn to_mono(pcm: &Pcm16) -> Result<Vec<i16>, Problem> {
     match pcm.channels {
         1 => Ok(pcm.samples.clone()),
         2 => Ok(pcm.samples.chunks_exact(2).map(|lr| ((lr[0] as i32 + lr[1] as i32 + 1) >> 1) as i16).collect()),
-        n => Err(format!(
+        n => Err(Problem(format!(
             "{n} audio channels: only mono and stereo are supported (the reference down-mix is defined for those)"
-        )),
+        ))),
     }
 }
 
@@ -38,21 +39,24 @@ pub fn centred_window(n: usize, sample_rate: u32, seconds: f64) -> (usize, usize
 
 /// The float signal the spectrogram is taken of: the centred window, scaled by 1/32767,
 /// clipped to [−1, 1], tiled when shorter than the window and cut to `int(sr · seconds)`.
-pub fn model_signal(mono: &[i16], sample_rate: u32, seconds: f64) -> Result<Vec<f64>, String> {
+pub fn model_signal(mono: &[i16], sample_rate: u32, seconds: f64) -> Result<Vec<f64>, Problem> {
     shifted_model_signal(mono, sample_rate, seconds, 0)
 }
 
 /// [`model_signal`] with the window moved by `shift` samples (SSL-align's audio
 /// augmentation), kept inside the clip; a clip shorter than the window is tiled and the
 /// tiled signal rotated by `shift` instead.
-pub fn shifted_model_signal(mono: &[i16], sample_rate: u32, seconds: f64, shift: i64) -> Result<Vec<f64>, String> {
+pub fn shifted_model_signal(mono: &[i16], sample_rate: u32, seconds: f64, shift: i64) -> Result<Vec<f64>, Problem> {
     if mono.is_empty() {
-        return Err("audio has no samples".into());
+        return Err(Problem("audio has no samples".into()));
     }
     let (centred, len) = centred_window(mono.len(), sample_rate, seconds);
     let start = (centred as i64 + shift).clamp(0, (mono.len() - len) as i64) as usize;
     if len == 0 {
-        return Err(format!("audio too short: {} samples at {sample_rate} Hz give an empty window", mono.len()));
+        return Err(Problem(format!(
+            "audio too short: {} samples at {sample_rate} Hz give an empty window",
+            mono.len()
+        )));
     }
     let window: Vec<f64> = mono[start..start + len].iter().map(|&v| (v as f64 / 32767.0).clamp(-1.0, 1.0)).collect();
     let wanted = sample_rate as f64 * seconds;

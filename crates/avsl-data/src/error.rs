@@ -34,6 +34,33 @@ impl DataError {
 
 pub type Result<T> = std::result::Result<T, DataError>;
 
+/// What is wrong with some bytes (a WAV, an image, a signal), in one line without a file
+/// name: the decoders work on bytes, and their caller, which knows the file, names it
+/// ([`DataError::invalid`] takes a `Problem`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Problem(pub String);
+
+impl From<String> for Problem {
+    fn from(text: String) -> Problem {
+        Problem(text)
+    }
+}
+
+impl std::ops::Deref for Problem {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Problem> for String {
+    fn from(problem: Problem) -> String {
+        problem.0
+    }
+}
+
 /// A file that could not be read, and why (what `--skip-bad` reports).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BadFile {

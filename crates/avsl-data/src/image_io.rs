@@ -14,7 +14,7 @@ use std::path::Path;
 
 use image::{DynamicImage, ImageFormat, ImageReader};
 
-use crate::error::{DataError, Result, read_file};
+use crate::error::{DataError, Problem, Result, read_file};
 
 /// An 8-bit RGB image, row-major, interleaved.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +41,12 @@ pub fn read_rgb(path: &Path) -> Result<RgbImage> {
     decode_rgb(&bytes).map_err(|problem| DataError::invalid(path, problem))
 }
 
-pub fn decode_rgb(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
+/// Decodes JPEG or PNG bytes to 8-bit RGB.
+pub fn decode_rgb(bytes: &[u8]) -> std::result::Result<RgbImage, Problem> {
+    decode_image(bytes).map_err(Problem)
+}
+
+fn decode_image(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
     if bytes.is_empty() {
         return Err("empty file (0 bytes), expected a JPEG or PNG image".into());
     }

@@ -16,7 +16,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::error::{DataError, Result};
+use crate::error::{DataError, Problem, Result};
 use crate::image_io::RgbImage;
 
 /// File name extensions `avsl prepare` treats as videos.
@@ -105,16 +105,16 @@ impl StderrTail {
 
 impl Ffmpeg {
     /// Finds both programs, or says in one line what to install.
-    pub fn locate() -> std::result::Result<Ffmpeg, String> {
+    pub fn locate() -> std::result::Result<Ffmpeg, Problem> {
         let ffmpeg = program("AVSL_FFMPEG", "ffmpeg");
         let ffprobe = program("AVSL_FFPROBE", "ffprobe");
         for (p, env) in [(&ffmpeg, "AVSL_FFMPEG"), (&ffprobe, "AVSL_FFPROBE")] {
             if !runs(p) {
-                return Err(format!(
+                return Err(Problem(format!(
                     "{} not found or not working: install FFmpeg (Debian/Ubuntu: apt install ffmpeg; macOS: brew \
                      install ffmpeg; Windows: winget install ffmpeg), or set {env} to the program",
                     p.display()
-                ));
+                )));
             }
         }
         Ok(Ffmpeg { ffmpeg, ffprobe })

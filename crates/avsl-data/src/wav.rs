@@ -8,7 +8,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use crate::error::{DataError, Result, read_file};
+use crate::error::{DataError, Problem, Result, read_file};
 
 /// Interleaved 16-bit PCM at the file's own sample rate.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +40,11 @@ pub fn read_wav(path: &Path) -> Result<(Pcm16, WavEncoding)> {
 }
 
 /// Decodes WAV bytes; the error is a human-readable problem (the caller adds the file name).
-pub fn decode_wav(bytes: &[u8]) -> std::result::Result<(Pcm16, WavEncoding), String> {
+pub fn decode_wav(bytes: &[u8]) -> std::result::Result<(Pcm16, WavEncoding), Problem> {
+    decode(bytes).map_err(Problem)
+}
+
+fn decode(bytes: &[u8]) -> std::result::Result<(Pcm16, WavEncoding), String> {
     if bytes.is_empty() {
         return Err("empty file (0 bytes), expected a WAV file".into());
     }

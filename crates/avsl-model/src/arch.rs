@@ -35,17 +35,6 @@ impl Architecture {
         [Architecture::Slavc, Architecture::Ezvsl, Architecture::SslAlign].into_iter().find(|a| a.name() == name)
     }
 
-    /// The authors' test protocol of this architecture (docs/method.md §5).
-    /// SSL-align's maps are cosines of post-ReLU (non-negative) features, so SLAVC's
-    /// absolute threshold (cosine ≥ 0) would select every pixel; the authors score their
-    /// model with min-max maps and the median threshold, EZ-VSL's protocol.
-    pub fn protocol(self) -> avsl_metrics::scoring::Protocol {
-        match self {
-            Architecture::Slavc => avsl_metrics::scoring::Protocol::Slavc,
-            Architecture::Ezvsl | Architecture::SslAlign => avsl_metrics::scoring::Protocol::Ezvsl,
-        }
-    }
-
     /// Suffixes of the projection heads that make the maps: `img_proj1`, `img_proj2` or a
     /// single `img_proj`; none for SSL-align, whose maps use the trunks' features.
     pub fn heads(self) -> &'static [&'static str] {

@@ -45,7 +45,7 @@ pub fn read_pth(path: &Path) -> Result<Weights, CheckpointError> {
     if !path.is_file() {
         return Err(error(path, "no such checkpoint file"));
     }
-    crate::pickle_scan::scan_pth(path).map_err(|e| error(path, e))?;
+    crate::pickle_scan::scan_pth(path).map_err(|e| error(path, e.0))?;
     let open = |key: Option<&str>| match key {
         Some(k) => PytorchReader::with_top_level_key(path, k),
         None => PytorchReader::new(path),
@@ -176,7 +176,7 @@ pub fn read_safetensors(path: &Path) -> Result<Checkpoint, CheckpointError> {
 }
 
 /// Serialises tensors and metadata as safetensors bytes (names sorted, float32).
-pub fn safetensors_bytes(
+fn encode_safetensors(
     weights: &Weights,
     config: &ModelConfig,
     metadata: &BTreeMap<String, String>,
@@ -198,21 +198,22 @@ pub fn safetensors_bytes(
     safetensors::serialize(views, Some(info)).map_err(|e| format!("{e:?}"))
 }
 
-/// Writes our safetensors checkpoint atomically.
-pub fn write_safetensors(
+/// Our safetensors checkpoint as bytes (tensors under the authors' names, the
+/// configuration and `metadata` in the header); `path` names the file in errors. The
+/// caller writes them (atomically: `avsl_data::fsutil::write_atomic`).
+pub fn safetensors_bytes(
     path: &Path,
     weights: &Weights,
     config: &ModelConfig,
     metadata: &BTreeMap<String, String>,
-) -> Result<(), CheckpointError> {
-    let bytes = safetensors_bytes(weights, config, metadata).map_err(|e| error(path, e))?;
-    avsl_data::fsutil::write_atomic(path, &bytes).map_err(|e| error(path, e.to_string()))
+) -> Result<Vec<u8>, CheckpointError> {
+    encode_safetensors(weights, config, metadata).map_err(|e| error(path, e))
 }
 
-/// Writes the authors' layout atomically: `{'model': {'module.<name>': tensor}}`, with a
+/// The authors' layout as bytes: `{'model': {'module.<name>': tensor}}`, with a
 /// `num_batches_tracked` counter (0; eval mode never reads it) for every BatchNorm so that
-/// their `load_state_dict` (strict) accepts it.
-pub fn write_pth(path: &Path, weights: &Weights) -> Result<(), CheckpointError> {
+/// their `load_state_dict` (strict) accepts it. `path` names the file in errors.
+pub fn pth_bytes(path: &Path, weights: &Weights) -> Result<Vec<u8>, CheckpointError> {
     let counters: Vec<String> = weights
         .names()
         .filter_map(|n| n.strip_suffix(".running_mean"))
@@ -225,11 +226,27 @@ pub fn write_pth(path: &Path, weights: &Weights) -> Result<(), CheckpointError> 
         .collect();
     tensors.extend(counters.into_iter().map(|n| (n, PthTensor::I64 { shape: &[], values: &zero })));
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let bytes = write_state_dict(std::io::Cursor::new(Vec::new()), "model", &tensors)
+    Ok(write_state_dict(std::io::Cursor::new(Vec::new()), "model", &tensors)
         .map_err(|e| error(path, format!("cannot encode: {e}")))?
-        .into_inner();
-    avsl_data::fsutil::write_atomic(path, &bytes).map_err(|e| error(path, e.to_string()))
+        .into_inner())
 }
+
+/// A checkpoint's encoders, ready for inference: the file read and verified, its
+/// configuration (stored, or inferred with `tau`; `expected` must agree), and only the
+/// encoder set asked for (`None`: the architecture's evaluated set) built on `device`.
+pub fn open_encoders(
+    path: &Path,
+    tau: f64,
+    expected: Option<Architecture>,
+    set: Option<EncoderSet>,
+    device: &Device,
+) -> Result<Encoders, CheckpointError> {
+    read_checkpoint(path)?.encoders(tau, expected, set, device)
+}
+
+/// The metadata key of the calibrated decision threshold a training checkpoint carries
+/// (JSON; written by training's validation, read by the localiser).
+pub const CALIBRATION_KEY: &str = "calibration";
 
 impl Checkpoint {
     /// The model configuration: the stored one, else inferred from the tensor names and
@@ -264,6 +281,20 @@ impl Checkpoint {
         } else {
             Err(error(&self.path, format!("not a complete {} checkpoint: {mismatch}", config.architecture.name())))
         }
+    }
+
+    /// The encoders of this checkpoint's configuration ([`Checkpoint::config`]), the set
+    /// asked for or (`None`) the architecture's evaluated set.
+    pub fn encoders(
+        self,
+        tau: f64,
+        expected: Option<Architecture>,
+        set: Option<EncoderSet>,
+        device: &Device,
+    ) -> Result<Encoders, CheckpointError> {
+        let config = self.config(tau, expected)?;
+        let set = set.unwrap_or(config.architecture.evaluated_set());
+        self.into_encoders(config, set, device)
     }
 
     /// Verifies the whole checkpoint, then builds only the encoder set asked for.

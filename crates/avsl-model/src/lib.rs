@@ -16,7 +16,6 @@ pub mod ogl;
 pub mod pickle_scan;
 pub mod pth_writer;
 pub mod resnet;
-pub mod test_pass;
 pub mod weights;
 
 pub use arch::{Architecture, EncoderSet, ModelConfig};

@@ -99,8 +99,26 @@ fn op_name(op: u8) -> String {
     }
 }
 
+/// Why a pickle was refused: an opcode or a call that is not plain data, or a broken
+/// pickle (one line; the caller names the file).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+impl std::ops::Deref for Refused {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Checks one pickle at the start of `bytes`; returns its length (through STOP).
-pub fn scan_pickle(bytes: &[u8]) -> Result<usize, String> {
+pub fn scan_pickle(bytes: &[u8]) -> Result<usize, Refused> {
+    scan_one(bytes).map_err(Refused)
+}
+
+fn scan_one(bytes: &[u8]) -> Result<usize, String> {
     let mut at = 0;
     let mut memo: HashMap<u64, String> = HashMap::new();
     let mut memo_count: u64 = 0;
@@ -208,7 +226,11 @@ fn refusal(module: &str, name: &str) -> String {
 /// Checks every pickle of a `.pth` file: `*/data.pkl` of the zip format, or the leading
 /// pickles of the legacy format. The old tar format is left to the reader (whose own
 /// unpickler never runs code either).
-pub fn scan_pth(path: &Path) -> Result<(), String> {
+pub fn scan_pth(path: &Path) -> Result<(), Refused> {
+    scan_file(path).map_err(Refused)
+}
+
+fn scan_file(path: &Path) -> Result<(), String> {
     let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     let mut head = [0u8; 4];
     let n = file.read(&mut head).map_err(|e| format!("cannot read: {e}"))?;
@@ -229,7 +251,7 @@ pub fn scan_pth(path: &Path) -> Result<(), String> {
             }
             let mut bytes = Vec::with_capacity(size as usize);
             entry.read_to_end(&mut bytes).map_err(|e| format!("{name}: {e}"))?;
-            scan_pickle(&bytes).map_err(|e| format!("{name}: {e}"))?;
+            scan_one(&bytes).map_err(|e| format!("{name}: {e}"))?;
         }
         Ok(())
     } else if n >= 1 && head[0] == 0x80 {
@@ -243,7 +265,7 @@ pub fn scan_pth(path: &Path) -> Result<(), String> {
             if at >= bytes.len() {
                 break;
             }
-            at += scan_pickle(&bytes[at..])?;
+            at += scan_one(&bytes[at..])?;
         }
         Ok(())
     } else {

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use avsl_data::npy::read_npy_f32;
-use avsl_model::checkpoint::{Checkpoint, read_checkpoint, write_pth, write_safetensors};
+use avsl_model::checkpoint::{Checkpoint, pth_bytes, read_checkpoint, safetensors_bytes};
 use avsl_model::formula::formula_values;
 use avsl_model::kernels::Kernels;
 use avsl_model::ogl::ObjectSaliency;
@@ -58,7 +58,7 @@ fn npy(name: &str) -> Vec<f32> {
 /// BatchNorm counters, by our `.pth` writer), then read back through the normal path.
 fn authors_checkpoint(dir: &Path) -> Checkpoint {
     let path = dir.join("slavc_authors_layout.pth");
-    write_pth(&path, &formula_weights(&meta("slavc_tensors.json"))).unwrap();
+    std::fs::write(&path, pth_bytes(&path, &formula_weights(&meta("slavc_tensors.json"))).unwrap()).unwrap();
     read_checkpoint(&path).unwrap()
 }
 
@@ -139,7 +139,7 @@ fn safetensors_round_trip_keeps_names_values_and_config() {
     let config = ModelConfig { dim: 64, tau: 0.05, ..ModelConfig::published(Architecture::Slavc) };
     let path = dir.path().join("ours.safetensors");
     let extra = std::collections::BTreeMap::from([("epoch".to_string(), "3".to_string())]);
-    write_safetensors(&path, &weights, &config, &extra).unwrap();
+    std::fs::write(&path, safetensors_bytes(&path, &weights, &config, &extra).unwrap()).unwrap();
     let back = read_checkpoint(&path).unwrap();
     assert_eq!(back.config, Some(config));
     assert_eq!(back.metadata, extra);
@@ -161,7 +161,7 @@ fn a_partial_or_wrong_checkpoint_lists_every_difference_and_names_the_file() {
     weights.insert("audnet.conv1.weight", NamedTensor { shape: vec![64, 3, 7, 7], values: vec![0.0; 64 * 3 * 49] });
     weights.insert("fc.weight", conv1);
     let path = dir.path().join("partial.pth");
-    write_pth(&path, &weights).unwrap();
+    std::fs::write(&path, pth_bytes(&path, &weights).unwrap()).unwrap();
     let checkpoint = read_checkpoint(&path).unwrap();
     let config = checkpoint.config(0.03, None).unwrap();
     let e = checkpoint.into_encoders(config, EncoderSet::Online, &Device::flex()).err().unwrap().to_string();
@@ -180,7 +180,7 @@ fn a_partial_or_wrong_checkpoint_lists_every_difference_and_names_the_file() {
     other.insert("encoder.weight", NamedTensor { shape: vec![2], values: vec![1.0, 2.0] });
     let other_path = dir.path().join("other.safetensors");
     let ez = ModelConfig { dim: 2, ..ModelConfig::published(Architecture::Ezvsl) };
-    write_safetensors(&other_path, &other, &ez, &Default::default()).unwrap();
+    std::fs::write(&other_path, safetensors_bytes(&other_path, &other, &ez, &Default::default()).unwrap()).unwrap();
     let e = read_checkpoint(&other_path).unwrap().into_encoders(ez, EncoderSet::Online, &Device::flex());
     let e = e.err().unwrap().to_string();
     assert!(e.contains("other.safetensors") && e.contains("204 missing") && e.contains("encoder.weight"), "{e}");
@@ -196,5 +196,5 @@ fn a_partial_or_wrong_checkpoint_lists_every_difference_and_names_the_file() {
 #[ignore]
 fn writes_pth_for_torch() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/avsl-written.pth");
-    write_pth(&path, &formula_weights(&meta("slavc_tensors.json"))).unwrap();
+    std::fs::write(&path, pth_bytes(&path, &formula_weights(&meta("slavc_tensors.json"))).unwrap()).unwrap();
 }

@@ -47,6 +47,17 @@ pub const MAX_DIM: usize = 8192;
 const MAX_BATCH: usize = 1 << 16;
 const MAX_EPOCHS: u64 = 1_000_000;
 
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Not TOML, a key that is not a configuration key, or a value of the wrong type.
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    /// A value outside the range a run can use.
+    #[error("{0}")]
+    Range(String),
+}
+
 impl TrainConfig {
     /// The published recipe of `model` (docs/method.md §3, §4, §4b): EZ-VSL and SSL-align have no
     /// visual dropout; SSL-align has τ = 0.07 and 50 epochs; the paper gives no batch size
@@ -83,20 +94,24 @@ impl TrainConfig {
     /// A configuration from a TOML file's text (every field optional, unknown fields
     /// refused), checked with [`TrainConfig::check`]. Keys the file leaves out take the
     /// published recipe of its model, or of `model` when given (a `--model` flag wins).
-    pub fn from_toml(text: &str, model: Option<Architecture>) -> Result<TrainConfig, String> {
-        let file: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
-        let named: TrainConfig = file.clone().try_into().map_err(|e: toml::de::Error| e.to_string())?;
+    pub fn from_toml(text: &str, model: Option<Architecture>) -> Result<TrainConfig, ConfigError> {
+        let file: toml::Table = toml::from_str(text)?;
+        let named: TrainConfig = file.clone().try_into()?;
         let model = model.unwrap_or(if file.contains_key("model") { named.model } else { Architecture::Slavc });
-        let mut merged = toml::Table::try_from(TrainConfig::published(model)).map_err(|e| e.to_string())?;
+        let mut merged = toml::Table::try_from(TrainConfig::published(model)).expect("configurations serialise");
         merged.extend(file);
-        let mut config: TrainConfig = merged.try_into().map_err(|e: toml::de::Error| e.to_string())?;
+        let mut config: TrainConfig = merged.try_into()?;
         config.model = model;
         config.check()?;
         Ok(config)
     }
 
     /// Every value within the range a run can use.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.ranges().map_err(ConfigError::Range)
+    }
+
+    fn ranges(&self) -> Result<(), String> {
         let within = |name: &str, v: f64, lo: f64, hi: f64, hi_open: bool| {
             let ok = v.is_finite() && v >= lo && if hi_open { v < hi } else { v <= hi };
             if ok {
@@ -169,7 +184,7 @@ mod tests {
         let s = TrainConfig::from_toml("width = 16\n", Some(Architecture::SslAlign)).unwrap();
         assert_eq!((s.model, s.tau, s.epochs, s.dropout_image, s.width), (Architecture::SslAlign, 0.07, 50, 0.0, 16));
         assert_eq!(TrainConfig::from_toml("", None).unwrap(), TrainConfig::published(Architecture::Slavc));
-        let e = |text: &str| TrainConfig::from_toml(text, None).unwrap_err();
+        let e = |text: &str| TrainConfig::from_toml(text, None).unwrap_err().to_string();
         assert!(e("model = \"ezvsl\"\ndropout_image = 0.5").contains("only SLAVC has visual dropout"));
         assert!(e("neighbours_k = 0").contains("neighbours_k = 0"));
         assert!(e("width = 100000000").contains("width = 100000000 is outside [1, 512]"));

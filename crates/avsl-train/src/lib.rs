@@ -19,7 +19,6 @@ pub mod memory;
 pub mod mining;
 pub mod neighbour_file;
 pub mod neighbours;
-pub mod report;
 pub mod run;
 pub mod run_log;
 pub mod semi;

@@ -11,9 +11,8 @@ use avsl_data::npy::read_npy_f32;
 use avsl_data::preprocess::{load_spectrogram, load_test_image};
 use avsl_data::transform::INPUT_SIZE;
 use avsl_model::Encoders;
-use avsl_model::arch::{RESNET18_WIDTH, TrunkSpec};
-use avsl_model::checkpoint::{CheckpointError, read_checkpoint, read_torchvision_resnet18};
-use avsl_model::kernels::Kernels;
+use avsl_model::checkpoint::{CheckpointError, read_checkpoint};
+use avsl_model::ogl::torchvision_trunk;
 use avsl_model::resnet::ResNet18;
 use avsl_model::{ModelConfig, Weights};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -21,7 +20,7 @@ use rayon::prelude::*;
 
 use crate::error::TrainError;
 use crate::neighbours::top_k_cosine;
-use crate::report::Report;
+use avsl_data::report::Report;
 
 /// Where one modality's features come from.
 pub enum FeatureSource {
@@ -41,21 +40,17 @@ impl FeatureSource {
             return Ok(FeatureSource::Npy(path.to_path_buf()));
         }
         let checkpoint = read_checkpoint(path)?;
-        if let Ok(config) = checkpoint.config(0.03, None) {
-            let set = config.architecture.evaluated_set();
-            return Ok(FeatureSource::Model(Box::new(checkpoint.into_encoders(config, set, device)?)));
+        // A checkpoint of a model avsl knows (its heads name the architecture), else
+        // torchvision's ResNet-18.
+        if checkpoint.config(0.03, None).is_ok() {
+            return Ok(FeatureSource::Model(Box::new(checkpoint.encoders(0.03, None, None, device)?)));
         }
-        let mut weights = read_torchvision_resnet18(path).map_err(|e| {
+        let trunk = torchvision_trunk(path, device).map_err(|e| {
             CheckpointError::new(
                 path,
-                format!("neither a checkpoint of a model avsl knows nor torchvision's ResNet-18 ({e})"),
+                format!("neither a checkpoint of a model avsl knows nor torchvision's ResNet-18 ({})", e.problem),
             )
         })?;
-        weights.remove("fc.weight");
-        weights.remove("fc.bias");
-        let spec = TrunkSpec::resnet18("", 3, RESNET18_WIDTH);
-        let trunk = ResNet18::load(&mut weights, &spec, Kernels::for_device(device), device)
-            .map_err(|e| CheckpointError::new(path, e.to_string()))?;
         Ok(FeatureSource::Torchvision(Box::new(trunk)))
     }
 

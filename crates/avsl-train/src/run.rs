@@ -18,12 +18,12 @@ use avsl_data::fsutil::write_atomic;
 use avsl_data::lists::{read_id_list, training_pairs};
 use avsl_data::loader::{AlignViews, Loader, LoaderConfig, NeighbourTable, PairFiles};
 use avsl_data::transform::INPUT_SIZE;
+use avsl_eval::test_pass::OnBadFile;
 use avsl_kernels::Activation;
 use avsl_metrics::BoxFormat;
 use avsl_metrics::report::variant_json;
 use avsl_model::Architecture;
 use avsl_model::checkpoint::read_torchvision_resnet18;
-use avsl_model::test_pass::OnBadFile;
 use burn::tensor::Device;
 
 use crate::config::TrainConfig;
@@ -31,13 +31,13 @@ use crate::error::TrainError;
 use crate::init::initial_weights;
 use crate::mining::{FeatureSource, mine};
 use crate::neighbour_file::{NeighbourFile, read_neighbours, write_neighbours};
-use crate::report::Report;
 use crate::run_log::{EpochLine, LogLine, MinedLine, NoStepLine, RunLog, StepLine, ValidationLine};
 use crate::semi::SupervisedBoxes;
 use crate::state_file::{Progress, load_on_devices, save};
 use crate::trainable::Batch;
 use crate::trainer::Trainer;
 use crate::validate::{Validation, criterion_value, validate};
+use avsl_data::report::Report;
 
 pub const LATEST: &str = "latest.safetensors";
 pub const BEST: &str = "best.safetensors";
@@ -128,8 +128,7 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
                 );
             }
             let weights = initial_weights(&config.model_config(), imagenet.as_ref(), config.seed);
-            let trainer = Trainer::on_devices(&weights, config.clone(), &devices)
-                .map_err(|e| TrainError::Options(format!("--device: {e}")))?;
+            let trainer = Trainer::on_devices(&weights, config.clone(), &devices)?;
             (trainer, Progress { epoch: 0, batch: 0, best: None })
         }
     };

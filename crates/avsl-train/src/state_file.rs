@@ -6,13 +6,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use avsl_data::fsutil::write_atomic;
 use avsl_metrics::calibration::Calibration;
 use avsl_model::Weights;
-use avsl_model::checkpoint::{CheckpointError, TRAINING_PREFIX, read_checkpoint, write_safetensors};
+use avsl_model::checkpoint::{CALIBRATION_KEY, CheckpointError, TRAINING_PREFIX, read_checkpoint, safetensors_bytes};
 use avsl_model::kernels::Kernels;
 use burn::tensor::Device;
 
 use crate::config::TrainConfig;
+use crate::error::TrainError;
 use crate::trainer::{AdamMoments, Trainer};
 
 fn error(path: &Path, problem: impl Into<String>) -> CheckpointError {
@@ -33,9 +35,6 @@ pub struct Progress {
     pub best: Option<f64>,
 }
 
-/// The metadata key of the calibration a checkpoint carries.
-pub const CALIBRATION_KEY: &str = "calibration";
-
 /// Saves the trainer (weights, optimiser, counters) and the loop's progress, with the
 /// calibration measured on exactly these weights, if any.
 pub fn save(
@@ -43,7 +42,7 @@ pub fn save(
     trainer: &Trainer,
     progress: Progress,
     calibration: Option<&Calibration>,
-) -> Result<(), CheckpointError> {
+) -> Result<(), TrainError> {
     let mut weights = trainer.weights();
     let adam = trainer.adam_moments();
     let adam_step = adam.step;
@@ -64,7 +63,9 @@ pub fn save(
     if let Some(c) = calibration {
         metadata.insert(CALIBRATION_KEY.to_string(), serde_json::to_string(c).map_err(|e| error(path, e.to_string()))?);
     }
-    write_safetensors(path, &weights, &trainer.config.model_config(), &metadata)
+    let bytes = safetensors_bytes(path, &weights, &trainer.config.model_config(), &metadata)?;
+    write_atomic(path, &bytes)?;
+    Ok(())
 }
 
 fn counter(metadata: &BTreeMap<String, String>, key: &str, path: &Path) -> Result<u64, CheckpointError> {
@@ -92,7 +93,7 @@ pub fn load_with_kernels(
 
 fn restore(
     path: &Path,
-    trainer: impl FnOnce(&Weights, TrainConfig) -> Result<Trainer, String>,
+    trainer: impl FnOnce(&Weights, TrainConfig) -> Result<Trainer, TrainError>,
 ) -> Result<(Trainer, Progress), CheckpointError> {
     let checkpoint = read_checkpoint(path)?;
     let json = checkpoint
@@ -101,7 +102,7 @@ fn restore(
         .ok_or_else(|| error(path, "not a training checkpoint: no train_config in its metadata"))?;
     let config: TrainConfig = serde_json::from_str(json).map_err(|e| error(path, format!("train_config: {e}")))?;
     checkpoint.verify(&config.model_config())?;
-    let mut trainer = trainer(&checkpoint.weights, config).map_err(|e| error(path, e))?;
+    let mut trainer = trainer(&checkpoint.weights, config).map_err(|e| error(path, e.to_string()))?;
     trainer.step = counter(&checkpoint.metadata, "step", path)?;
     let step = counter(&checkpoint.metadata, "adam_step", path)?;
     let mut adam = AdamMoments { step, exp_avg: Weights::default(), exp_avg_sq: Weights::default() };

@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::config::TrainConfig;
 use crate::dropout::{Stream, mask};
+use crate::error::TrainError;
 
 enum Engine {
     Host {
@@ -68,9 +69,9 @@ impl Trainer {
 
     /// A trainer on `devices` (autodiff devices): on one, as [`Trainer::new`]; on several,
     /// data-parallel with the device kernels.
-    pub fn on_devices(weights: &Weights, config: TrainConfig, devices: &[Device]) -> Result<Trainer, String> {
+    pub fn on_devices(weights: &Weights, config: TrainConfig, devices: &[Device]) -> Result<Trainer, TrainError> {
         match devices {
-            [] => Err("no device".to_string()),
+            [] => Err(TrainError::Options("no device to train on".to_string())),
             [device] => Ok(Trainer::new(weights, config, device)),
             _ => {
                 let mut replicas = DataParallel::new(weights, config.model_config(), devices, config.lr);

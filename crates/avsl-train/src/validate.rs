@@ -5,12 +5,12 @@
 
 use avsl_data::error::DataError;
 use avsl_data::testset::TestSample;
+use avsl_eval::test_pass::{OnBadFile, distinct_pairs, embed_pairs};
 use avsl_metrics::calibration::Calibration;
 use avsl_metrics::evaluate::{Subset, SubsetMetrics, evaluate, reported_subsets};
 use avsl_metrics::scoring::{Labelled, ScoringConfig, score_all};
 use avsl_metrics::{BoxFormat, MapKind, Prediction};
 use avsl_model::Encoders;
-use avsl_model::test_pass::{OnBadFile, distinct_pairs, embed_pairs};
 
 use crate::trainer::Trainer;
 
@@ -37,7 +37,7 @@ pub struct Validated {
     /// samples only).
     pub calibration: Option<Calibration>,
     /// Files that could not be read (with [`OnBadFile::Skip`]) and the pairs left out.
-    pub bad: Vec<avsl_model::test_pass::BadFile>,
+    pub bad: Vec<avsl_eval::test_pass::BadFile>,
     pub pairs_left_out: usize,
 }
 
@@ -64,7 +64,7 @@ pub fn validate(
         tau: config.tau,
         map_kind: MapKind::Logits,
         prediction: Prediction::Relative { size: 0.5 },
-        protocol: config.architecture.protocol(),
+        protocol: avsl_eval::scoring::protocol_of(config.architecture),
     };
     let labelled: Vec<Labelled> = kept.iter().map(|&i| validation.samples[i].labelled()).collect();
     let scored = score_all::<DataError>(

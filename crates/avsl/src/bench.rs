@@ -177,7 +177,8 @@ fn eval_maps_rate(n: usize, threads: usize) -> Result<f64> {
     use avsl_metrics::evaluate::{evaluate, reported_subsets};
     use avsl_metrics::{BoxFormat, MapKind, PixelBox, Prediction};
 
-    use crate::evaluation::{Map, Protocol, ScoringConfig, score_all};
+    use avsl_eval::results::score_all;
+    use avsl_metrics::scoring::{Map, Protocol, ScoringConfig};
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let samples: Vec<TestSample> = (0..n)
@@ -210,7 +211,7 @@ fn eval_maps_rate(n: usize, threads: usize) -> Result<f64> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let start = Instant::now();
     pool.install(|| -> Result<()> {
-        let scored = score_all(
+        let scored = score_all::<anyhow::Error>(
             &samples,
             BoxFormat::Vggss,
             &config,
@@ -336,7 +337,8 @@ fn localize_video_s(dir: &Path) -> Result<f64> {
     let shapes = config.expected_shapes();
     let weights = formula_weights(shapes.iter().enumerate().map(|(i, (n, s))| (i as u64, n.as_str(), s.clone())));
     let checkpoint = dir.join("slavc.safetensors");
-    avsl_model::checkpoint::write_safetensors(&checkpoint, &weights, &config, &Default::default())?;
+    let bytes = avsl_model::checkpoint::safetensors_bytes(&checkpoint, &weights, &config, &Default::default())?;
+    avsl_data::fsutil::write_atomic(&checkpoint, &bytes)?;
     let args = crate::localize::LocalizeArgs {
         checkpoint,
         object_weights: None,

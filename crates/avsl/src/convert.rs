@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use avsl_model::checkpoint::{read_checkpoint, write_pth, write_safetensors};
+use avsl_data::fsutil::write_atomic;
+use avsl_model::checkpoint::{pth_bytes, read_checkpoint, safetensors_bytes};
 use clap::Args;
 
 #[derive(Args)]
@@ -51,9 +52,9 @@ pub fn run(args: ConvertArgs) -> Result<()> {
             let mut metadata = BTreeMap::new();
             metadata.insert("converted_from".to_string(), args.input.display().to_string());
             metadata.extend(checkpoint.metadata.clone());
-            write_safetensors(&args.output, &checkpoint.weights, &config, &metadata)?;
+            write_atomic(&args.output, &safetensors_bytes(&args.output, &checkpoint.weights, &config, &metadata)?)?;
         }
-        Format::Pth => write_pth(&args.output, &checkpoint.weights)?,
+        Format::Pth => write_atomic(&args.output, &pth_bytes(&args.output, &checkpoint.weights)?)?,
     }
     println!(
         "{} ({}, d = {}, {} tensors) -> {}",

@@ -36,11 +36,7 @@ impl DatasetArgs {
     /// Refuses `out` when it is the dataset folder or inside one of its input folders
     /// (frames/, audio/, metadata, annotations, and the command's own `more`).
     pub fn refuse_as_output(&self, out: &std::path::Path, more: &[&std::path::Path]) -> Result<()> {
-        let p = self.paths(None);
-        let (frames, audio) = (self.data.join("frames"), self.data.join("audio"));
-        let mut folders = vec![frames.as_path(), audio.as_path(), p.metadata.as_path(), p.gt.as_path()];
-        folders.extend_from_slice(more);
-        crate::output::refuse_input_folders(out, &self.data, &folders)
+        Ok(avsl_data::output::refuse_dataset_folders(out, &self.paths(None), more)?)
     }
 }
 

@@ -11,12 +11,19 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use avsl_data::fsutil::{create_dir_all, write_atomic};
 use avsl_data::is3::{SourcePair, find_list, read_source_pairs};
-use avsl_data::npy::encode_npy_f32;
+use avsl_data::output::prepare_output_dir;
 use avsl_data::synth::SynthSummary;
 use avsl_data::testset::{TestSample, TestSet, TestSetPaths, build_test_list};
+use avsl_eval::checkpoint_eval::{EvalOptions, evaluate_checkpoint};
+use avsl_eval::map_folder::{MapFolderWriter, PAIR_KEYS};
+use avsl_eval::maps_eval::{MapsOptions, evaluate_maps};
+use avsl_eval::multi_source::{SourceModel, SourceSetOptions, evaluate_source_checkpoint, evaluate_source_maps};
+use avsl_eval::scoring::ScoringOptions;
+use avsl_metrics::MapKind;
 use avsl_metrics::gt::MAP_SIZE;
-use avsl_model::checkpoint::write_safetensors;
-use avsl_model::{Architecture, ModelConfig};
+use avsl_metrics::scoring::{Map, Protocol, Scored};
+use avsl_model::checkpoint::safetensors_bytes;
+use avsl_model::{Architecture, EncoderSet, ModelConfig};
 use avsl_train::config::TrainConfig;
 use avsl_train::init::initial_weights;
 use avsl_train::run::{Start, TrainOptions};
@@ -28,10 +35,8 @@ use crate::dataset_args::DatasetArgs;
 use crate::demo_figures::{interactive_grid, overlay_grid, pr_curves, training_curves};
 use crate::demo_plan::Plan;
 use crate::demo_report::{ModelResult, RunFacts, Seconds, write_report};
-use crate::eval::EvalArgs;
-use crate::eval_maps::{EvalMapsArgs, MapKindArg, ProtocolArg, ProtocolArgs};
-use crate::evaluation::Scored;
-use crate::output::prepare_output_dir;
+use crate::device::model_threads;
+use crate::eval_figures::show;
 use crate::progress::Console;
 use crate::synth::generate_with_progress;
 use crate::train::Curving;
@@ -56,26 +61,6 @@ pub struct DemoArgs {
 
 const TESTSET: &str = "vggss_plus_silent";
 
-fn protocol_args(data: &Path, output: PathBuf) -> ProtocolArgs {
-    protocol_args_for(data, TESTSET, output)
-}
-
-fn protocol_args_for(data: &Path, testset: &str, output: PathBuf) -> ProtocolArgs {
-    ProtocolArgs {
-        dataset: DatasetArgs { data: data.to_path_buf(), metadata: None, gt: None },
-        testset: testset.to_string(),
-        plus_silent_csv: None,
-        alpha: None,
-        tau: 0.03,
-        // One rule for every model, maps of any range: the top half of each map.
-        relative_prediction: true,
-        pred_thr: None,
-        protocol: Some(ProtocolArg::Slavc),
-        output,
-        force: true,
-    }
-}
-
 fn train(data: &Path, out: &Path, config: &TrainConfig, threads: Option<usize>) -> Result<PathBuf> {
     let name = config.model.name();
     let config_file = out.join("configs").join(format!("{name}.toml"));
@@ -91,7 +76,7 @@ fn train(data: &Path, out: &Path, config: &TrainConfig, threads: Option<usize>) 
         train_list: data.join("metadata").join("train.txt"),
         start: Start::Fresh { config, image_weights: None },
         devices: vec![Device::flex()],
-        threads: crate::device::model_threads(threads),
+        threads: model_threads(threads),
         output: run.clone(),
         checkpoint_every: 0,
         validation: Some(crate::train::validation_set(TESTSET, &dataset)?),
@@ -105,8 +90,20 @@ fn train(data: &Path, out: &Path, config: &TrainConfig, threads: Option<usize>) 
     Ok(run)
 }
 
+/// The demo's scoring: one rule for every model, maps of any range (the top half of each
+/// map), SLAVC's protocol.
+fn scoring() -> ScoringOptions {
+    ScoringOptions {
+        protocol: Some(Protocol::Slavc),
+        alpha: None,
+        tau: 0.03,
+        relative_prediction: true,
+        pred_thr: None,
+    }
+}
+
 /// `avsl eval` of a checkpoint (SLAVC scored by its momentum encoders, the published
-/// setting).
+/// setting), its maps kept for the figures.
 fn evaluate(
     data: &Path,
     checkpoint: PathBuf,
@@ -114,34 +111,44 @@ fn evaluate(
     model: Architecture,
     threads: Option<usize>,
 ) -> Result<Scored> {
-    crate::eval::run(EvalArgs {
-        protocol: protocol_args(data, output),
+    let options = EvalOptions {
+        testset: TestSet::parse(TESTSET).expect("a test set name"),
+        paths: TestSetPaths::new(data),
+        scoring: scoring(),
         checkpoint,
+        expected: None,
+        encoders: if model == Architecture::Slavc { EncoderSet::Momentum } else { EncoderSet::Online },
         object_weights: None,
-        use_mom_eval: model == Architecture::Slavc,
-        model: None,
         batch_size: 16,
-        threads,
-        device: "cpu".into(),
+        threads: model_threads(threads),
+        device: Device::flex(),
         save_maps: true,
         skip_bad: false,
-    })
+        output,
+        force: true,
+    };
+    let evaluated = evaluate_checkpoint(&options, &Console::default())?;
+    show(&options.output, &evaluated)?;
+    Ok(evaluated.scored)
+}
+
+fn source_set(data: &Path, output: PathBuf) -> SourceSetOptions {
+    SourceSetOptions { paths: TestSetPaths::new(data), output, force: true }
 }
 
 /// `avsl eval --testset is3` of a checkpoint, its maps kept for the figure.
 fn evaluate_interactive(data: &Path, checkpoint: PathBuf, output: PathBuf, model: Architecture) -> Result<()> {
-    crate::interactive_eval::run_checkpoint(EvalArgs {
-        protocol: protocol_args_for(data, crate::interactive_eval::TESTSET, output),
+    let model = SourceModel {
         checkpoint,
-        object_weights: None,
-        use_mom_eval: model == Architecture::Slavc,
-        model: None,
+        expected: None,
+        encoders: if model == Architecture::Slavc { EncoderSet::Momentum } else { EncoderSet::Online },
+        tau: 0.03,
         batch_size: 16,
-        threads: None,
-        device: "cpu".into(),
+        threads: model_threads(None),
+        device: Device::flex(),
         save_maps: true,
-        skip_bad: false,
-    })?;
+    };
+    evaluate_source_checkpoint(&source_set(data, output), &model, &Console::default())?;
     Ok(())
 }
 
@@ -155,20 +162,20 @@ fn evaluate_interactive_fixed_map(
     grid: &[f32],
 ) -> Result<()> {
     let maps = out.join("baselines").join(format!("{name}_is3"));
-    create_dir_all(&maps)?;
-    write_atomic(&maps.join("map.npy"), &encode_npy_f32(&[MAP_SIZE, MAP_SIZE], grid))?;
-    let mut index = String::from("video,audio,map\n");
-    for pair in pairs {
-        index.push_str(&format!("{0},{0},map.npy\n", pair.name));
+    write_fixed_maps(&maps, pairs.iter().map(|p| [p.name.as_str(), p.name.as_str()]), grid)?;
+    let set = source_set(data, out.join("eval_is3").join(name));
+    evaluate_source_maps(&set, &maps, false, &Console::default())?;
+    Ok(())
+}
+
+/// A baseline's maps folder: one constant 224×224 map for every key.
+fn write_fixed_maps<'a>(dir: &Path, keys: impl Iterator<Item = [&'a str; 2]>, grid: &[f32]) -> Result<()> {
+    let mut maps = MapFolderWriter::new(dir, PAIR_KEYS)?;
+    maps.write_shared("map.npy", &Map { h: MAP_SIZE, w: MAP_SIZE, values: grid.to_vec() })?;
+    for key in keys {
+        maps.add_shared(&key, "map.npy");
     }
-    write_atomic(&maps.join("index.csv"), index.as_bytes())?;
-    crate::interactive_eval::run_maps(EvalMapsArgs {
-        protocol: protocol_args_for(data, crate::interactive_eval::TESTSET, out.join("eval_is3").join(name)),
-        maps,
-        map_kind: MapKindArg::Scores,
-        object_maps: None,
-        allow_outside_paths: false,
-    })?;
+    maps.finish()?;
     Ok(())
 }
 
@@ -187,21 +194,21 @@ fn evaluate_fixed_map(
     value: impl Fn(f64, f64) -> f32,
 ) -> Result<Scored> {
     let maps = out.join("baselines").join(name);
-    create_dir_all(&maps)?;
-    let grid = fixed_grid(value);
-    write_atomic(&maps.join("map.npy"), &encode_npy_f32(&[MAP_SIZE, MAP_SIZE], &grid))?;
-    let mut index = String::from("video,audio,map\n");
-    for pair in samples.iter().map(|s| (&s.video_id, &s.audio_id)).collect::<std::collections::BTreeSet<_>>() {
-        index.push_str(&format!("{},{},map.npy\n", pair.0, pair.1));
-    }
-    write_atomic(&maps.join("index.csv"), index.as_bytes())?;
-    crate::eval_maps::run(EvalMapsArgs {
-        protocol: protocol_args(data, out.join("eval").join(name)),
+    write_fixed_maps(&maps, samples.iter().map(|s| [s.video_id.as_str(), s.audio_id.as_str()]), &fixed_grid(value))?;
+    let options = MapsOptions {
+        testset: TestSet::parse(TESTSET).expect("a test set name"),
+        paths: TestSetPaths::new(data),
+        scoring: scoring(),
         maps,
-        map_kind: MapKindArg::Scores,
+        map_kind: MapKind::Scores,
         object_maps: None,
         allow_outside_paths: false,
-    })
+        output: out.join("eval").join(name),
+        force: true,
+    };
+    let evaluated = evaluate_maps(&options, &Console::default())?;
+    show(&options.output, &evaluated)?;
+    Ok(evaluated.scored)
 }
 
 fn untrained_checkpoint(out: &Path, config: &TrainConfig) -> Result<PathBuf> {
@@ -209,7 +216,7 @@ fn untrained_checkpoint(out: &Path, config: &TrainConfig) -> Result<PathBuf> {
     let weights = initial_weights(&model, None, config.seed);
     let path = out.join("runs").join("untrained.safetensors");
     create_dir_all(path.parent().expect("a parent folder"))?;
-    write_safetensors(&path, &weights, &model, &BTreeMap::new())?;
+    write_atomic(&path, &safetensors_bytes(&path, &weights, &model, &BTreeMap::new())?)?;
     Ok(path)
 }
 

@@ -9,25 +9,20 @@ use anyhow::{Context, Result, anyhow};
 use avsl_data::fsutil::write_atomic;
 use avsl_data::image_io::{RgbImage, encode_png, read_rgb};
 use avsl_data::is3::SourcePair;
-use avsl_data::npy::read_npy_f32;
 use avsl_data::testset::TestSample;
 use avsl_data::transform::test_resize;
 use avsl_metrics::SampleResult;
 use avsl_metrics::interactive::image_of_pair;
 use avsl_metrics::score::to_grid;
-use serde_json::Value;
+
+use avsl_eval::map_folder::{MapIndex, PAIR_KEYS};
+use avsl_eval::results::pr_points;
+use avsl_train::run_log::{Curves, RunLog};
 
 use crate::colormap::{draw_rect, viridis};
 use crate::demo_report::ModelResult;
-use crate::evaluation::pr_points;
 use crate::overlay::draw_texts;
 use crate::plots::{Series, line_plot, line_plot_in, padded_range};
-
-fn log_lines(run: &Path) -> Result<Vec<Value>> {
-    let path = run.join("train_log.jsonl");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
-    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
-}
 
 /// Mean of each window of `k` consecutive points (readable curves from noisy steps).
 fn smoothed(points: &[(f64, f64)], k: usize) -> Vec<(f64, f64)> {
@@ -42,19 +37,15 @@ fn smoothed(points: &[(f64, f64)], k: usize) -> Vec<(f64, f64)> {
 pub fn training_curves(dir: &Path, runs: &[(&str, &PathBuf)]) -> Result<()> {
     let (mut losses, mut validation) = (Vec::new(), Vec::new());
     for (label, run) in runs {
-        let lines = log_lines(run)?;
-        let steps: Vec<(f64, f64)> =
-            lines.iter().filter_map(|v| Some((v.get("step")?.as_f64()?, v.get("loss")?.as_f64()?))).collect();
+        let curves = Curves::of(&RunLog::in_run(run).read()?);
+        let steps: Vec<(f64, f64)> = curves.losses.iter().map(|&(step, loss)| (step as f64, loss)).collect();
         losses.push(Series {
             label: format!("{label} (mean of 10 steps)"),
             points: smoothed(&steps, 10),
             dashed: false,
         });
         for (key, dashed) in [("AP@50", false), ("LocAcc@50", true)] {
-            let points = lines
-                .iter()
-                .filter_map(|v| Some((v.get("epoch_end")?.as_f64()?, v["validation"]["metrics"]["all"][key].as_f64()?)))
-                .collect();
+            let points = curves.validation_metric(key).into_iter().map(|(epoch, v)| (epoch as f64, v)).collect();
             validation.push(Series { label: format!("{label} {key}"), points, dashed });
         }
     }
@@ -84,18 +75,6 @@ pub fn pr_curves(path: &Path, results: &[ModelResult]) -> Result<()> {
         })
         .collect();
     line_plot(path, "Precision-recall at cIoU 0.5, extended test set", "recall", "precision", &series)
-}
-
-/// The map files of a maps folder (`index.csv`: video, audio, map) by (video, audio).
-fn map_index(dir: &Path) -> Result<HashMap<(String, String), PathBuf>> {
-    let index = dir.join("index.csv");
-    let mut reader = csv::Reader::from_path(&index).with_context(|| format!("{}: cannot read", index.display()))?;
-    let mut out = HashMap::new();
-    for row in reader.records() {
-        let row = row.with_context(|| format!("{}: not a map index", index.display()))?;
-        out.insert((row[0].to_string(), row[1].to_string()), dir.join(&row[2]));
-    }
-    Ok(out)
 }
 
 /// The test pairs to show: four positives, two mismatched pairs, two hidden sources.
@@ -140,8 +119,8 @@ pub fn overlay_grid(path: &Path, samples: &[TestSample], rows: &[(&ModelResult, 
     let mut canvas = RgbImage::new(width, height);
     canvas.data.fill(255);
     let mut texts: Vec<(String, usize, usize)> = Vec::new();
-    let indices: Vec<HashMap<(String, String), PathBuf>> =
-        rows.iter().map(|(_, dir)| map_index(dir)).collect::<Result<_>>()?;
+    let indices: Vec<MapIndex> =
+        rows.iter().map(|(_, dir)| MapIndex::read(dir, PAIR_KEYS, false)).collect::<Result<_, _>>()?;
     for (col, sample) in shown.iter().enumerate() {
         let x0 = LABEL_W + col * TILE;
         let mut frame = test_resize(&read_rgb(&sample.frame)?);
@@ -160,10 +139,10 @@ pub fn overlay_grid(path: &Path, samples: &[TestSample], rows: &[(&ModelResult, 
         }
         blit(&mut canvas, &boxed, x0, HEADER_H);
         for (r, ((result, _), index)) in rows.iter().zip(&indices).enumerate() {
-            let key = (sample.video_id.clone(), sample.audio_id.clone());
-            let file = index.get(&key).ok_or_else(|| anyhow!("no map for {key:?} among {}'s maps", result.name))?;
-            let (shape, values) = read_npy_f32(file)?;
-            let map = to_grid(&values, shape[0], shape[shape.len() - 1], false);
+            let m = index
+                .load(&[&sample.video_id, &sample.audio_id])
+                .with_context(|| format!("the maps of {}", result.name))?;
+            let map = to_grid(&m.values, m.h, m.w, false);
             frame = test_resize(&read_rgb(&sample.frame)?);
             let y0 = HEADER_H + (r + 1) * TILE;
             blit(&mut canvas, &overlay(&frame, &map), x0, y0);
@@ -196,8 +175,8 @@ pub fn interactive_grid(path: &Path, pairs: &[SourcePair], rows: &[(String, Path
     let mut canvas = RgbImage::new(width, height);
     canvas.data.fill(255);
     let mut texts: Vec<(String, usize, usize)> = Vec::new();
-    let indices: Vec<HashMap<(String, String), PathBuf>> =
-        rows.iter().map(|(_, dir)| map_index(&dir.join("maps"))).collect::<Result<_>>()?;
+    let indices: Vec<MapIndex> =
+        rows.iter().map(|(_, dir)| MapIndex::read(&dir.join("maps"), PAIR_KEYS, false)).collect::<Result<_, _>>()?;
     let cious: Vec<HashMap<String, f64>> = rows.iter().map(|(_, dir)| pair_cious(dir)).collect::<Result<_>>()?;
     for (col, pair) in shown.iter().enumerate() {
         let x0 = LABEL_W + col * TILE;
@@ -210,10 +189,8 @@ pub fn interactive_grid(path: &Path, pairs: &[SourcePair], rows: &[(String, Path
         draw_rect(&mut boxed, [clamp(b.xmin), clamp(b.ymin), clamp(b.xmax), clamp(b.ymax)], [0, 230, 0], 3);
         blit(&mut canvas, &boxed, x0, HEADER_H);
         for (r, ((name, _), (index, ciou))) in rows.iter().zip(indices.iter().zip(&cious)).enumerate() {
-            let key = (pair.name.clone(), pair.name.clone());
-            let file = index.get(&key).ok_or_else(|| anyhow!("no map for {} among {name}'s maps", pair.name))?;
-            let (shape, values) = read_npy_f32(file)?;
-            let map = to_grid(&values, shape[0], shape[shape.len() - 1], false);
+            let m = index.load(&[&pair.name, &pair.name]).with_context(|| format!("the maps of {name}"))?;
+            let map = to_grid(&m.values, m.h, m.w, false);
             let y0 = HEADER_H + (r + 1) * TILE;
             blit(&mut canvas, &overlay(&frame, &map), x0, y0);
             if let Some(c) = ciou.get(&pair.name) {

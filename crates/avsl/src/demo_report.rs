@@ -9,10 +9,11 @@ use avsl_data::fsutil::write_atomic;
 use avsl_data::synth::SynthSummary;
 use avsl_model::Architecture;
 use avsl_train::config::TrainConfig;
+use avsl_train::run_log::{Curves, RunLog};
 use serde_json::{Value, json};
 
 use crate::demo_plan::Plan;
-use crate::evaluation::Scored;
+use avsl_metrics::scoring::Scored;
 
 /// One evaluated model or baseline.
 pub struct ModelResult {
@@ -85,10 +86,8 @@ fn find<'a>(results: &'a [ModelResult], name: &str) -> Option<&'a ModelResult> {
 }
 
 /// Steps and epochs of a run, from its log.
-fn steps_of(run: &Path) -> u64 {
-    std::fs::read_to_string(run.join("train_log.jsonl"))
-        .map(|t| t.lines().filter(|l| l.contains("\"loss\"")).count() as u64)
-        .unwrap_or(0)
+fn steps_of(run: &Path) -> Result<u64> {
+    Ok(Curves::of(&RunLog::in_run(run).read()?).losses.len() as u64)
 }
 
 fn config_row(name: &str, c: &TrainConfig, steps: u64, seconds: f64) -> String {
@@ -220,10 +219,10 @@ pub fn write_report(out: &Path, facts: &RunFacts, results: &[ModelResult]) -> Re
     writeln!(md, "| model | width | d | batch | lr | epochs | momentum | visual dropout | τ | steps | time |")?;
     writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|")?;
     let runs = out.join("runs");
-    md.push_str(&config_row("SLAVC", &facts.plan.slavc, steps_of(&runs.join("slavc")), facts.seconds.train[0]));
-    md.push_str(&config_row("EZ-VSL", &facts.plan.ezvsl, steps_of(&runs.join("ezvsl")), facts.seconds.train[1]));
+    md.push_str(&config_row("SLAVC", &facts.plan.slavc, steps_of(&runs.join("slavc"))?, facts.seconds.train[0]));
+    md.push_str(&config_row("EZ-VSL", &facts.plan.ezvsl, steps_of(&runs.join("ezvsl"))?, facts.seconds.train[1]));
     let ssl = &facts.plan.ssl_align;
-    md.push_str(&config_row("SSL-align", ssl, steps_of(&runs.join("ssl-align")), facts.seconds.train[2]));
+    md.push_str(&config_row("SSL-align", ssl, steps_of(&runs.join("ssl-align"))?, facts.seconds.train[2]));
     writeln!(
         md,
         "\nThe papers' recipes: width 64, d = 512, batch 128, lr 1e-4, 20 epochs, momentum 0.999, dropout 0.9 \

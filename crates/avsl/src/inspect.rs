@@ -14,7 +14,7 @@ use avsl_data::wav::read_wav;
 use clap::Args;
 
 use crate::colormap::render_map;
-use crate::output::prepare_output_dir;
+use avsl_data::output::prepare_output_dir;
 
 #[derive(Args)]
 pub struct InspectArgs {

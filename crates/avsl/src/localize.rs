@@ -20,8 +20,10 @@ use serde_json::json;
 
 use crate::device::model_threads;
 use crate::localize_video::SlidingWindow;
-use crate::localizer::{GRID, Localizer, LocalizerOptions, RESULT, located_json, overlay_layer};
-use crate::output::prepare_output_dir;
+use avsl_eval::localizer::{GRID, Localizer, LocalizerOptions, RESULT, located_json};
+
+use crate::localize_overlay::overlay_layer;
+use avsl_data::output::prepare_output_dir;
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
 pub enum EncodersArg {

@@ -21,7 +21,9 @@ use avsl_data::video::{Ffmpeg, VideoWriter};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use serde_json::{Value, json};
 
-use crate::localizer::{Localizer, RESULT, located_json, overlay_layer};
+use avsl_eval::localizer::{Localizer, RESULT, located_json};
+
+use crate::localize_overlay::overlay_layer;
 use crate::overlay::OverlayLayer;
 use crate::plots::timeline_plot;
 use crate::progress;

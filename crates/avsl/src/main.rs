@@ -11,16 +11,14 @@ mod demo_plan;
 mod demo_report;
 mod device;
 mod eval;
+mod eval_figures;
 mod eval_maps;
-mod evaluation;
-mod fingerprint;
 mod inspect;
 mod interactive_eval;
 mod localize;
+mod localize_overlay;
 mod localize_video;
-mod localizer;
 mod mine;
-mod output;
 mod overlay;
 mod plots;
 mod prepare;
@@ -93,11 +91,11 @@ fn main() -> ExitCode {
         Command::Synth(args) => synth::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Bench(args) => bench::run(args),
-        Command::EvalMaps(args) if interactive_eval::is_multi_source(&args.protocol.testset) => {
+        Command::EvalMaps(args) if avsl_eval::multi_source::is_multi_source(&args.protocol.testset) => {
             interactive_eval::run_maps(args).map(drop)
         }
         Command::EvalMaps(args) => eval_maps::run(args).map(drop),
-        Command::Eval(args) if interactive_eval::is_multi_source(&args.protocol.testset) => {
+        Command::Eval(args) if avsl_eval::multi_source::is_multi_source(&args.protocol.testset) => {
             interactive_eval::run_checkpoint(args).map(drop)
         }
         Command::Eval(args) => eval::run(args).map(drop),

@@ -22,7 +22,7 @@ pub struct Console {
     bar: Mutex<Option<ProgressBar>>,
 }
 
-impl avsl_train::report::Report for Console {
+impl avsl_data::report::Report for Console {
     fn line(&self, text: &str) {
         match self.bar.lock().expect("progress bar lock").as_ref() {
             Some(bar) => bar.println(text),

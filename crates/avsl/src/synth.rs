@@ -6,8 +6,8 @@ use anyhow::Result;
 use avsl_data::synth::{SynthConfig, SynthSummary, generate, scene_count};
 use clap::Args;
 
-use crate::output::prepare_output_dir;
 use crate::progress;
+use avsl_data::output::prepare_output_dir;
 
 #[derive(Args)]
 pub struct SynthArgs {

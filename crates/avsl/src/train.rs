@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use avsl_data::report::Report;
 use avsl_data::testset::build_test_list;
 use avsl_model::Architecture;
 use avsl_model::device::parse_devices;
 use avsl_train::config::TrainConfig;
-use avsl_train::report::Report;
 use avsl_train::run::{CONFIG, Start, SupervisedList, TrainOptions, train};
 use avsl_train::run_log::{Curves, RunLog};
 use avsl_train::validate::Validation;
@@ -18,9 +18,9 @@ use clap::Args;
 use crate::dataset_args::{DatasetArgs, parse_testset};
 use crate::device::model_threads;
 use crate::eval::ModelArg;
-use crate::output::prepare_output_dir;
 use crate::plots::{Series, line_plot_in, padded_range};
 use crate::progress::Console;
+use avsl_data::output::prepare_output_dir;
 
 #[derive(Args)]
 pub struct TrainArgs {

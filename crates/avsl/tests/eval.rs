@@ -8,9 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use avsl_model::Weights;
-use avsl_model::checkpoint::write_pth;
+use avsl_model::checkpoint::pth_bytes;
 use avsl_model::formula::formula_weights_for;
 use serde_json::Value;
+
+/// Weights in the authors' `.pth` layout.
+fn write_pth(path: &Path, weights: &Weights) {
+    std::fs::write(path, pth_bytes(path, weights).unwrap()).unwrap();
+}
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
@@ -60,8 +65,8 @@ impl Setup {
             ["synth", "--out", tmp.path().join("data").to_str().unwrap()].map(str::to_string).to_vec();
         args.extend(case["synth"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()));
         avsl(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        write_pth(&tmp.path().join("slavc.pth"), &weights("slavc_tensors.json")).unwrap();
-        write_pth(&tmp.path().join("resnet18.pth"), &weights("ogl_tensors.json")).unwrap();
+        write_pth(&tmp.path().join("slavc.pth"), &weights("slavc_tensors.json"));
+        write_pth(&tmp.path().join("resnet18.pth"), &weights("ogl_tensors.json"));
         Setup { tmp, case }
     }
 
@@ -120,7 +125,7 @@ fn eval_reproduces_the_reference_pipeline() {
 #[test]
 fn ezvsl_checkpoints_are_scored_with_ezvsl_protocol() {
     let s = Setup::new();
-    write_pth(&s.tmp.path().join("ezvsl.pth"), &weights("ezvsl_tensors.json")).unwrap();
+    write_pth(&s.tmp.path().join("ezvsl.pth"), &weights("ezvsl_tensors.json"));
     let out = s.path("ez");
     let console = String::from_utf8(s.eval_checkpoint("ezvsl.pth", "ez", &[]).stdout).unwrap();
     assert!(console.contains("EZ-VSL protocol") && console.contains("alpha 0.4"), "{console}");

@@ -111,7 +111,8 @@ fn calibration_is_explicit_carried_or_absent_and_bound_to_its_weights() {
     assert!(r["threshold"].is_null() && r["decision"].is_null() && r["confidence"].as_f64().is_some(), "{r:#}");
     // The same weights in the authors' .pth layout localise identically.
     let weights = avsl_model::checkpoint::read_checkpoint(&s.path("model.safetensors")).unwrap().weights;
-    avsl_model::checkpoint::write_pth(&s.path("model.pth"), &weights).unwrap();
+    let model = s.path("model.pth");
+    std::fs::write(&model, avsl_model::checkpoint::pth_bytes(&model, &weights).unwrap()).unwrap();
     ok(&[
         "localize",
         "--checkpoint",

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 use avsl_data::image_io::RgbImage;
 use avsl_data::wav::{Pcm16, write_wav_i16};
-use avsl_model::checkpoint::write_safetensors;
+use avsl_model::checkpoint::safetensors_bytes;
 use avsl_model::{Architecture, ModelConfig, NamedTensor, Weights};
 
 /// Runs the avsl binary.
@@ -160,7 +160,7 @@ pub fn known_model(path: &Path) {
         }
         weights.insert(name.clone(), NamedTensor { shape, values });
     }
-    write_safetensors(path, &weights, &config, &Default::default()).unwrap();
+    std::fs::write(path, safetensors_bytes(path, &weights, &config, &Default::default()).unwrap()).unwrap();
 }
 
 /// A calibration file with a hand-set threshold (not tied to a checkpoint's bytes

@@ -3,15 +3,16 @@
 use std::io::Read;
 use std::path::Path;
 
-use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+use crate::error::EvalError;
+
+pub fn sha256_file(path: &Path) -> Result<String, EvalError> {
+    let mut file = std::fs::File::open(path).map_err(|e| EvalError::io(path, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buf).with_context(|| format!("{}: cannot read", path.display()))?;
+        let n = file.read(&mut buf).map_err(|e| EvalError::io(path, e))?;
         if n == 0 {
             break;
         }

@@ -16,9 +16,9 @@ use avsl_metrics::retrieval::{Alignment, alignment_and_magnitude, recall_at_k, t
 use avsl_metrics::scoring::Map;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::embedding::{AudioEmbedding, audio_vector, image_vector, pair_map};
-use crate::encoders::Encoders;
-use crate::ogl::ObjectSaliency;
+use avsl_model::embedding::{AudioEmbedding, audio_vector, image_vector, pair_map};
+use avsl_model::encoders::Encoders;
+use avsl_model::ogl::ObjectSaliency;
 
 /// Distinct files in first-use order, and each sample's index into them.
 pub struct Distinct {

@@ -1,6 +1,7 @@
-//! How training and mining tell the person running them what happens: lines and phases of
-//! counted work, through callbacks the caller implements (the CLI prints lines and draws
-//! progress bars; tests and other libraries stay silent with [`Quiet`]).
+//! How long jobs (training, mining, evaluation) tell the person running them what
+//! happens: lines and phases of counted work, through callbacks the caller implements (the
+//! CLI prints lines and draws progress bars; tests and other libraries stay silent with
+//! [`Quiet`]).
 
 use std::path::Path;
 

@@ -1,25 +1,25 @@
 //! A model ready to localise frame/sound pairs as `avsl eval` scores them (the same
 //! scoring code), with a calibrated "sounding / not sounding" decision; and how a
-//! localisation is reported (result.json fields, overlay layers).
+//! localisation is reported in result.json.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
 use avsl_data::image_io::RgbImage;
 use avsl_data::spectrogram::Spectrogram;
 use avsl_data::transform::{INPUT_SIZE, test_resize, to_normalized_chw};
 use avsl_metrics::calibration::{Calibration, Threshold};
 use avsl_metrics::scoring::{Map, ScoringConfig, localize};
 use avsl_metrics::{MapKind, Prediction};
-use avsl_model::checkpoint::{Checkpoint, read_checkpoint, read_torchvision_resnet18};
+use avsl_model::checkpoint::{CALIBRATION_KEY, Checkpoint, read_checkpoint};
 use avsl_model::embedding::pair_map;
 use avsl_model::ogl::ObjectSaliency;
 use avsl_model::{EncoderSet, Encoders};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::{Value, json};
 
+use crate::error::EvalError;
 use crate::fingerprint::sha256_file;
-use crate::overlay::OverlayLayer;
+use crate::scoring::protocol_of;
 
 pub const GRID: usize = INPUT_SIZE;
 pub const RESULT: &str = "result.json";
@@ -81,35 +81,40 @@ pub struct Located {
     pub region_box: Option<[usize; 4]>,
 }
 
-fn read_calibration(path: &Path) -> Result<Calibration> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+fn read_calibration(path: &Path) -> Result<Calibration, EvalError> {
+    let text = std::fs::read_to_string(path).map_err(|e| EvalError::io(path, e))?;
     serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a calibration.json written by avsl eval", path.display()))
+        .map_err(|e| EvalError::invalid(path, format!("not a calibration.json written by avsl eval: {e}")))
 }
 
 /// The explicit calibration (checked against the checkpoint's bytes) or the one the
 /// checkpoint carries.
-fn find_calibration(options: &LocalizerOptions, checkpoint: &Checkpoint) -> Result<Option<(Calibration, String)>> {
+fn find_calibration(
+    options: &LocalizerOptions,
+    checkpoint: &Checkpoint,
+) -> Result<Option<(Calibration, String)>, EvalError> {
     if let Some(path) = &options.calibration {
         let c = read_calibration(path)?;
         if let Some(expected) = &c.checkpoint_sha256 {
             let actual = sha256_file(&options.checkpoint)?;
             if &actual != expected {
-                bail!(
-                    "{}: measured on other weights ({}, SHA-256 {expected}) than {} (SHA-256 {actual}); a threshold \
-                     belongs to the weights it was measured on",
-                    path.display(),
-                    c.checkpoint.as_deref().unwrap_or("?"),
-                    options.checkpoint.display()
-                );
+                return Err(EvalError::invalid(
+                    path,
+                    format!(
+                        "measured on other weights ({}, SHA-256 {expected}) than {} (SHA-256 {actual}); a threshold \
+                         belongs to the weights it was measured on",
+                        c.checkpoint.as_deref().unwrap_or("?"),
+                        options.checkpoint.display()
+                    ),
+                ));
             }
         }
         return Ok(Some((c, path.display().to_string())));
     }
-    match checkpoint.metadata.get(avsl_train::state_file::CALIBRATION_KEY) {
+    match checkpoint.metadata.get(CALIBRATION_KEY) {
         Some(json) => {
-            let c: Calibration = serde_json::from_str(json).with_context(|| {
-                format!("{}: its calibration metadata is not readable", options.checkpoint.display())
+            let c: Calibration = serde_json::from_str(json).map_err(|e| {
+                EvalError::invalid(&options.checkpoint, format!("its calibration metadata is not readable: {e}"))
             })?;
             let from = format!("{} ({})", options.checkpoint.display(), c.source);
             Ok(Some((c, from)))
@@ -119,38 +124,41 @@ fn find_calibration(options: &LocalizerOptions, checkpoint: &Checkpoint) -> Resu
 }
 
 impl Localizer {
-    pub fn new(options: &LocalizerOptions) -> Result<Localizer> {
+    pub fn new(options: &LocalizerOptions) -> Result<Localizer, EvalError> {
         let device = options.device.clone();
         let checkpoint = read_checkpoint(&options.checkpoint)?;
         let config = checkpoint.config(options.tau, None)?;
         let calibration = find_calibration(options, &checkpoint)?;
         let calibrated_set = match &calibration {
-            Some((c, from)) => Some(
-                EncoderSet::parse(&c.encoders)
-                    .ok_or_else(|| anyhow!("{from}: unknown encoder set {:?} in the calibration", c.encoders))?,
-            ),
+            Some((c, from)) => Some(EncoderSet::parse(&c.encoders).ok_or_else(|| {
+                EvalError::Options(format!("{from}: unknown encoder set {:?} in the calibration", c.encoders))
+            })?),
             None => None,
         };
         let set = match (options.encoders, calibrated_set) {
-            (Some(asked), Some(calibrated)) if asked != calibrated => bail!(
-                "--encoders differs from the calibration's ({}): its threshold holds only for the encoders it \
-                 was measured with",
-                calibrated.name()
-            ),
+            (Some(asked), Some(calibrated)) if asked != calibrated => {
+                return Err(EvalError::Options(format!(
+                    "--encoders differs from the calibration's ({}): its threshold holds only for the encoders it \
+                     was measured with",
+                    calibrated.name()
+                )));
+            }
             (Some(set), _) | (None, Some(set)) => set,
             (None, None) => config.architecture.evaluated_set(),
         };
         let variant = if options.object_weights.is_some() { "av_obj" } else { "av" };
         let protocol = match &calibration {
-            Some((c, from)) => c.protocol().ok_or_else(|| anyhow!("{from}: unknown protocol in the calibration"))?,
-            None => config.architecture.protocol(),
+            Some((c, from)) => c
+                .protocol()
+                .ok_or_else(|| EvalError::Options(format!("{from}: unknown protocol in the calibration")))?,
+            None => protocol_of(config.architecture),
         };
         let calibrated_alpha = calibration.as_ref().and_then(|(c, _)| c.alpha());
         let alpha = match (options.alpha, calibrated_alpha) {
             (Some(a), Some(c)) if variant == "av_obj" && (a - c).abs() > 1e-12 => {
-                bail!(
+                return Err(EvalError::Options(format!(
                     "--alpha {a}: the calibration was measured with alpha {c}, and the av_obj confidence depends on it"
-                )
+                )));
             }
             (Some(a), _) => a,
             (None, Some(c)) => c,
@@ -184,13 +192,7 @@ impl Localizer {
                 ),
             },
         };
-        let objects = match &options.object_weights {
-            Some(path) => {
-                let mut w = read_torchvision_resnet18(path)?;
-                Some(ObjectSaliency::load(&mut w, &device).map_err(|e| anyhow!("{}: {e}", path.display()))?)
-            }
-            None => None,
-        };
+        let objects = options.object_weights.as_deref().map(|path| ObjectSaliency::open(path, &device)).transpose()?;
         let encoders = checkpoint.into_encoders(config, set, &device)?;
         Ok(Localizer {
             encoders,
@@ -331,15 +333,6 @@ pub fn located_json(localizer: &Localizer, l: &Located, width: usize, height: us
         "box": b.map(|[x0, y0, x1, y1]| json!({"xmin": x0, "ymin": y0, "xmax": x1, "ymax": y1})),
         "region_fraction": l.region.iter().filter(|&&r| r).count() as f64 / l.region.len() as f64,
     })
-}
-
-/// The overlay layer of one localisation for frames of this size.
-pub fn overlay_layer(localizer: &Localizer, l: &Located, width: usize, height: usize) -> OverlayLayer {
-    let (peak, _) = in_frame(l, width, height);
-    // Each map is shown over its own range (min–max), as the field's figures do: the colour
-    // says where, the label says whether.
-    let (lo, hi) = l.map.iter().filter(|v| v.is_finite()).fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    OverlayLayer::new(width, height, &l.map, (lo, hi), &l.peak_region, peak, &localizer.label(l))
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use crate::error::{DataError, Result};
+use crate::testset::TestSetPaths;
 
 /// Prepares `dir` for writing. An existing non-empty folder is only reused when it holds
 /// `marker` (a file avsl writes there), so a mistyped path cannot mix our files into, or
@@ -10,18 +11,19 @@ use anyhow::{Context, Result, bail};
 pub fn prepare_output_dir(dir: &Path, marker: &str, force: bool) -> Result<()> {
     if dir.exists() {
         if !dir.is_dir() {
-            bail!("{}: output path exists and is not a folder", dir.display());
+            return Err(DataError::invalid(dir, "output path exists and is not a folder"));
         }
-        let non_empty =
-            std::fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?.next().is_some();
+        let non_empty = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?.next().is_some();
         if non_empty && !force && !dir.join(marker).exists() {
-            bail!(
-                "{}: folder is not empty and was not written by avsl (no {marker}); choose another --out or pass --force",
-                dir.display()
-            );
+            return Err(DataError::invalid(
+                dir,
+                format!(
+                    "folder is not empty and was not written by avsl (no {marker}); choose another --out or pass --force"
+                ),
+            ));
         }
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create folder", dir.display()))
+    std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))
 }
 
 /// `path` made absolute and free of `.`/`..`/links as far as it exists (the rest
@@ -48,18 +50,29 @@ fn resolved(path: &Path) -> PathBuf {
 pub fn refuse_input_folders(out: &Path, data_root: &Path, folders: &[&Path]) -> Result<()> {
     let target = resolved(out);
     if target == resolved(data_root) {
-        bail!("{}: --output is the dataset folder itself; choose a folder of its own", out.display());
+        return Err(DataError::invalid(out, "--output is the dataset folder itself; choose a folder of its own"));
     }
     for folder in folders {
         let input = resolved(folder);
         if target.starts_with(&input) {
-            bail!(
-                "{}: --output is inside the input folder {}; choose a folder elsewhere, so that no input can be \
-                 overwritten",
-                out.display(),
-                folder.display()
-            );
+            return Err(DataError::invalid(
+                out,
+                format!(
+                    "--output is inside the input folder {}; choose a folder elsewhere, so that no input can be \
+                     overwritten",
+                    folder.display()
+                ),
+            ));
         }
     }
     Ok(())
+}
+
+/// Refuses `out` when it is the dataset folder or inside one of its input folders
+/// (frames/, audio/, metadata, annotations, and the command's own `more`).
+pub fn refuse_dataset_folders(out: &Path, paths: &TestSetPaths, more: &[&Path]) -> Result<()> {
+    let (frames, audio) = (paths.data.join("frames"), paths.data.join("audio"));
+    let mut folders = vec![frames.as_path(), audio.as_path(), paths.metadata.as_path(), paths.gt.as_path()];
+    folders.extend_from_slice(more);
+    refuse_input_folders(out, &paths.data, &folders)
 }
