@@ -1,5 +1,6 @@
-//! The parsers on the authors' real list and annotation files (`../shared/reference-metadata`,
-//! beside the repository; CI has it there too). Counts were taken with Python's csv/json.
+//! The parsers on the authors' real list and annotation files
+//! (`tests/fixtures/reference-metadata`, Apache-2.0, see its README). Counts were taken with
+//! Python's csv/json.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -9,8 +10,8 @@ use avsl_data::lists::{read_id_list, read_plus_silent, read_test_ids};
 use avsl_data::testset::{TestSet, TestSetPaths, build_test_list};
 
 fn metadata() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference-metadata");
-    assert!(dir.is_dir(), "{} is missing: these tests need the shared folder beside the repository", dir.display());
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/reference-metadata");
+    assert!(dir.is_dir(), "{} is missing from the repository", dir.display());
     dir
 }
 

@@ -1,25 +1,17 @@
 //! What can stop training, each naming the file or the option at fault.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use avsl_data::error::DataError;
 use avsl_model::checkpoint::CheckpointError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
+    /// A file that cannot be read or holds something it should not (named).
     #[error(transparent)]
     Data(#[from] DataError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A file of the run or of its inputs holds something it should not.
-    #[error("{path}: {problem}")]
-    Invalid { path: PathBuf, problem: String },
     /// The options contradict each other or what the data allows.
     #[error("{0}")]
     Options(String),
@@ -29,10 +21,11 @@ pub enum TrainError {
 
 impl TrainError {
     pub fn io(path: &Path, source: std::io::Error) -> TrainError {
-        TrainError::Io { path: path.to_path_buf(), source }
+        DataError::io(path, source).into()
     }
 
+    /// A file holds something it should not.
     pub fn invalid(path: &Path, problem: impl Into<String>) -> TrainError {
-        TrainError::Invalid { path: path.to_path_buf(), problem: problem.into() }
+        DataError::invalid(path, problem).into()
     }
 }
