@@ -5,6 +5,7 @@
 
 pub mod annotations;
 pub mod audio;
+pub mod check;
 pub mod error;
 pub mod exercise;
 pub mod frame_cache;
@@ -16,6 +17,7 @@ pub mod loader;
 pub mod npy;
 pub mod output;
 pub mod prefetch;
+pub mod prepare;
 pub mod preprocess;
 pub mod report;
 pub mod resize;

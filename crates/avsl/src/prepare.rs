@@ -1,30 +1,14 @@
 //! `avsl prepare`: a folder of the user's videos → a dataset in the authors' layout
-//! (`frames/<id>.jpg`, the middle frame; `audio/<id>.wav`, 16 kHz mono 16-bit PCM), an id
-//! list usable for training, and a report of every video left out and why.
+//! (`avsl_data::prepare`), with a summary on the console.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
-use avsl_data::error::BadFile;
-use avsl_data::fsutil::{create_dir_all, write_atomic};
-use avsl_data::image_io::encode_jpeg;
-use avsl_data::video::{Ffmpeg, VIDEO_EXTENSIONS};
-use avsl_data::wav::{Pcm16, write_wav_i16};
+use anyhow::Result;
+use avsl_data::prepare::{PrepareOptions, prepare};
 use clap::Args;
-use rayon::prelude::*;
-use serde_json::json;
 
 use crate::device::thread_count;
-use crate::progress;
-
-/// The sample rate of the prepared audio (the authors' VGG-Sound files are 16 kHz).
-pub const PREPARED_SAMPLE_RATE: u32 = 16_000;
-/// JPEG quality of the prepared frames.
-const FRAME_QUALITY: u8 = 95;
-/// The id list written under `DATA/metadata/`.
-pub const PREPARED_LIST: &str = "prepared.txt";
-pub const REPORT: &str = "prepare_report.json";
+use crate::progress::Console;
 
 #[derive(Args)]
 pub struct PrepareArgs {
@@ -46,259 +30,36 @@ pub struct PrepareArgs {
     pub overwrite: bool,
 }
 
-/// A video found under `--videos` and the dataset id it gets.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Source {
-    pub path: PathBuf,
-    /// The path relative to `--videos`, as shown in reports.
-    pub relative: String,
-    pub id: String,
-}
-
-enum Outcome {
-    Prepared {
-        duration: f64,
-    },
-    /// Both files were there from an earlier run and were left alone.
-    Kept,
-    Skipped(String),
-}
-
-/// Every video file under `dir` (extensions matched without case), sorted by relative
-/// path. Symbolic links to folders are not followed (no cycles).
-pub fn find_videos(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        let entries =
-            std::fs::read_dir(&folder).with_context(|| format!("{}: cannot list folder", folder.display()))?;
-        for entry in entries {
-            let entry = entry.with_context(|| format!("{}: cannot list folder", folder.display()))?;
-            let path = entry.path();
-            let kind = entry.file_type().with_context(|| format!("{}: cannot stat", path.display()))?;
-            if kind.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let is_video = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-            if is_video && path.is_file() {
-                let relative = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-                out.push((path, relative));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.1.cmp(&b.1));
-    Ok(out)
-}
-
-/// The id of a video from its relative path: the path without its extension, folders
-/// joined by `__`, every character other than ASCII letters, digits, `-`, `_` and `.`
-/// replaced by `_`, and no leading `.` (so `clips/my cat.mp4` → `clips__my_cat`).
-pub fn base_id(relative: &str) -> String {
-    let without_ext = match relative.rsplit_once('.') {
-        Some((stem, _)) if !stem.is_empty() && !stem.ends_with('/') => stem,
-        _ => relative,
-    };
-    let joined = without_ext.split('/').filter(|c| !c.is_empty()).collect::<Vec<_>>().join("__");
-    let mut id: String =
-        joined.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-    if id.starts_with('.') {
-        id.replace_range(0..1, "_");
-    }
-    if id.is_empty() { "video".into() } else { id }
-}
-
-/// Ids for videos in sorted order: each its [`base_id`], and a clash (two paths that
-/// clean up to the same id, or `a.mp4` beside `a.mkv`) gets `-2`, `-3`, … in that order.
-pub fn assign_ids(videos: Vec<(PathBuf, String)>) -> Vec<Source> {
-    let mut taken = BTreeSet::new();
-    videos
-        .into_iter()
-        .map(|(path, relative)| {
-            let base = base_id(&relative);
-            let mut id = base.clone();
-            let mut k = 2;
-            while !taken.insert(id.clone()) {
-                id = format!("{base}-{k}");
-                k += 1;
-            }
-            Source { path, relative, id }
-        })
-        .collect()
-}
-
-fn prepare_one(ff: &Ffmpeg, s: &Source, out: &Path, min_seconds: f64, overwrite: bool) -> Outcome {
-    let frame_path = out.join("frames").join(format!("{}.jpg", s.id));
-    let audio_path = out.join("audio").join(format!("{}.wav", s.id));
-    if !overwrite {
-        match (frame_path.exists(), audio_path.exists()) {
-            (true, true) => return Outcome::Kept,
-            (false, false) => {}
-            (frame, _) => {
-                let (there, missing) = if frame { ("frames", "audio") } else { ("audio", "frames") };
-                return Outcome::Skipped(format!(
-                    "{there}/{} exists but its {missing} file does not: --overwrite prepares it again",
-                    s.id
-                ));
-            }
-        }
-    }
-    match std::fs::metadata(&s.path) {
-        Ok(m) if m.len() == 0 => return Outcome::Skipped("zero bytes".into()),
-        Ok(_) => {}
-        Err(e) => return Outcome::Skipped(format!("unreadable: {e}")),
-    }
-    let probe = match ff.probe(&s.path) {
-        Ok(p) => p,
-        Err(e) => return Outcome::Skipped(format!("undecodable: {}", BadFile::from(e).problem)),
-    };
-    if probe.video.is_none() {
-        return Outcome::Skipped("no video stream".into());
-    }
-    if probe.audio.is_none() {
-        return Outcome::Skipped("no audio stream".into());
-    }
-    if probe.duration < min_seconds {
-        return Outcome::Skipped(format!("too short: {:.2} s (< {min_seconds} s, --min-seconds)", probe.duration));
-    }
-    let frame = match ff.frame_at(&s.path, probe.duration / 2.0, 1) {
-        Ok(f) => f,
-        Err(e) => return Outcome::Skipped(format!("undecodable video: {}", BadFile::from(e).problem)),
-    };
-    let samples = match ff.audio_mono(&s.path, PREPARED_SAMPLE_RATE, 1) {
-        Ok(a) => a,
-        Err(e) => return Outcome::Skipped(format!("undecodable audio: {}", BadFile::from(e).problem)),
-    };
-    let audio_seconds = samples.len() as f64 / PREPARED_SAMPLE_RATE as f64;
-    if audio_seconds < min_seconds {
-        return Outcome::Skipped(format!(
-            "too short: {audio_seconds:.2} s of audio (< {min_seconds} s, --min-seconds)"
-        ));
-    }
-    let pcm = Pcm16 { channels: 1, sample_rate: PREPARED_SAMPLE_RATE, samples };
-    if let Err(e) =
-        write_atomic(&frame_path, &encode_jpeg(&frame, FRAME_QUALITY)).and_then(|()| write_wav_i16(&audio_path, &pcm))
-    {
-        return Outcome::Skipped(format!("cannot write: {e}"));
-    }
-    Outcome::Prepared { duration: probe.duration }
-}
-
 pub fn run(args: PrepareArgs) -> Result<()> {
-    let ff = Ffmpeg::locate().map_err(|e| anyhow::anyhow!("avsl prepare needs FFmpeg: {e}"))?;
-    if !args.videos.is_dir() {
-        bail!("{}: --videos is not a folder", args.videos.display());
-    }
-    anyhow::ensure!(args.min_seconds >= 0.0, "--min-seconds must be at least 0");
-    let sources = assign_ids(find_videos(&args.videos)?);
-    if sources.is_empty() {
-        bail!(
-            "{}: no videos ({}) in this folder or its subfolders",
-            args.videos.display(),
-            VIDEO_EXTENSIONS.join(", ")
-        );
-    }
-    for sub in ["frames", "audio", "metadata"] {
-        create_dir_all(&args.out.join(sub))?;
-    }
     let threads = thread_count(args.threads);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
-    let bar = progress::bar(sources.len(), "videos");
-    let start = std::time::Instant::now();
-    let outcomes: Vec<Outcome> = pool.install(|| {
-        sources
-            .par_iter()
-            .map(|s| {
-                let o = prepare_one(&ff, s, &args.out, args.min_seconds, args.overwrite);
-                bar.inc(1);
-                o
-            })
-            .collect()
-    });
-    bar.finish_and_clear();
-
-    let mut ids = String::new();
-    let (mut prepared, mut kept, mut skipped, mut renamed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (s, o) in sources.iter().zip(&outcomes) {
-        let base = base_id(&s.relative);
-        if s.id != base {
-            renamed.push(json!({"video": s.relative, "id": s.id, "why": format!("{base} was taken")}));
-        }
-        match o {
-            Outcome::Prepared { duration } => {
-                ids.push_str(&format!("{}\n", s.id));
-                prepared.push(json!({"video": s.relative, "id": s.id, "duration": duration}));
-            }
-            Outcome::Kept => {
-                ids.push_str(&format!("{}\n", s.id));
-                kept.push(json!({"video": s.relative, "id": s.id}));
-            }
-            Outcome::Skipped(why) => skipped.push(json!({"video": s.relative, "id": s.id, "reason": why})),
-        }
-    }
-    let list = args.out.join("metadata").join(PREPARED_LIST);
-    write_atomic(&list, ids.as_bytes())?;
-    let report = json!({
-        "videos": args.videos,
-        "found": sources.len(),
-        "prepared": prepared,
-        "kept": kept,
-        "skipped": skipped,
-        "renamed": renamed,
-        "list": list,
-        "audio": {"sample_rate": PREPARED_SAMPLE_RATE, "channels": 1, "format": "16-bit PCM WAV", "content": "the whole first audio stream"},
-        "frame": {"at": "half the duration", "format": "JPEG", "quality": FRAME_QUALITY},
-        "min_seconds": args.min_seconds,
-    });
-    write_atomic(&args.out.join(REPORT), serde_json::to_string_pretty(&report)?.as_bytes())?;
-
+    let options = PrepareOptions {
+        videos: args.videos,
+        out: args.out,
+        threads,
+        min_seconds: args.min_seconds,
+        overwrite: args.overwrite,
+    };
+    let done = prepare(&options, &Console::default())?;
     println!(
         "{} videos: {} prepared, {} kept from an earlier run, {} skipped ({:.1} s, {threads} threads)",
-        sources.len(),
-        prepared.len(),
-        kept.len(),
-        skipped.len(),
-        start.elapsed().as_secs_f64()
+        done.found,
+        done.prepared,
+        done.kept,
+        done.skipped.len(),
+        done.seconds
     );
-    for s in &skipped {
-        println!("  skipped {}: {}", s["video"].as_str().unwrap_or(""), s["reason"].as_str().unwrap_or(""));
+    for (video, reason) in &done.skipped {
+        println!("  skipped {video}: {reason}");
     }
-    for r in &renamed {
-        println!(
-            "  {} → id {} ({})",
-            r["video"].as_str().unwrap_or(""),
-            r["id"].as_str().unwrap_or(""),
-            r["why"].as_str().unwrap_or("")
-        );
+    for (video, id, why) in &done.renamed {
+        println!("  {video} → id {id} ({why})");
     }
     println!(
         "ids: {} (a training list: avsl train --data {} --train-list {})",
-        list.display(),
-        args.out.display(),
-        list.display()
+        done.list.display(),
+        options.out.display(),
+        done.list.display()
     );
-    println!("report: {}", args.out.join(REPORT).display());
+    println!("report: {}", done.report.display());
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_are_safe_file_names_and_unique() {
-        assert_eq!(base_id("-0BIyqJj9ZU_000030.mp4"), "-0BIyqJj9ZU_000030");
-        assert_eq!(base_id("clips/my cat (1).MOV"), "clips__my_cat__1_");
-        assert_eq!(base_id(".hidden.mp4"), "_hidden");
-        assert_eq!(base_id("a/b/ünï.webm"), "a__b___n_");
-        let videos = ["a b.mp4", "a_b.mkv", "a_b.mp4", "x/y.avi", "x__y.mov"]
-            .iter()
-            .map(|r| (PathBuf::from(r), r.to_string()))
-            .collect();
-        let ids: Vec<String> = assign_ids(videos).into_iter().map(|s| s.id).collect();
-        assert_eq!(ids, ["a_b", "a_b-2", "a_b-3", "x__y", "x__y-2"]);
-    }
 }
