@@ -10,10 +10,11 @@ use std::sync::Mutex;
 use avsl_metrics::{BoxFormat, PixelBox};
 use rayon::prelude::*;
 
-use crate::annotations::{BoxTable, read_flickr_folder, read_vggss_json};
+use crate::annotations::{BoxTable, parse_vggss_json, read_flickr_folder};
 use crate::audio::{WINDOW_SECONDS, model_signal, to_mono};
+use crate::embedded_lists::ListSource;
 use crate::error::{DataError, Result};
-use crate::lists::{read_id_list, read_plus_silent, read_test_ids};
+use crate::lists::{parse_plus_silent, parse_test_ids, read_id_list};
 use crate::report::Report;
 use crate::testset::{TestSet, TestSetPaths};
 use crate::wav::read_wav;
@@ -39,6 +40,16 @@ pub struct Checked {
     pub audio: usize,
     /// Sorted by file.
     pub problems: Vec<FileProblem>,
+    /// A test set's ids, and those of them without a frame or an audio file (sorted): the
+    /// incomplete downloads that shrink a set without an error.
+    pub official: Option<OfficialIds>,
+    /// Where the list files came from.
+    pub lists: Option<ListSource>,
+}
+
+pub struct OfficialIds {
+    pub listed: usize,
+    pub missing: Vec<String>,
 }
 
 /// Parses the lists, decodes every file, and collects every problem.
@@ -76,10 +87,24 @@ pub fn check(options: &CheckOptions, report: &dyn Report) -> Result<Checked> {
         let prefix = format!("{}: ", path.display());
         findings.add(&path, message.strip_prefix(&prefix).unwrap_or(&message).to_string());
     }
+    let data = &options.paths.data;
+    let official = files.official.as_ref().map(|ids| OfficialIds {
+        listed: ids.len(),
+        missing: ids
+            .iter()
+            .filter(|id| {
+                !data.join(format!("frames/{id}.jpg")).is_file() || !data.join(format!("audio/{id}.wav")).is_file()
+            })
+            .cloned()
+            .collect(),
+    });
+    let lists = matches!(options.list, CheckList::TestSet(_)).then(|| options.paths.lists.clone());
     Ok(Checked {
         frames: files.frames.len(),
         audio: files.audio.len(),
         problems: findings.problems.into_iter().collect(),
+        official,
+        lists,
     })
 }
 
@@ -107,6 +132,8 @@ impl Findings {
 struct Files {
     frames: BTreeMap<PathBuf, String>,
     audio: BTreeMap<PathBuf, String>,
+    /// A test set's listed ids (its positives).
+    official: Option<BTreeSet<String>>,
 }
 
 fn duplicates(ids: &[String]) -> Vec<&String> {
@@ -126,20 +153,20 @@ fn check_boxes(findings: &mut Findings, source: &Path, id: &str, boxes: &[PixelB
 }
 
 fn testset_files(paths: &TestSetPaths, set: TestSet, findings: &mut Findings) -> Result<Files> {
-    let (metadata, data) = (&paths.metadata, &paths.data);
-    let list = metadata.join(set.list_file());
-    let ids = read_test_ids(&list)?;
+    let data = &paths.data;
+    let (bytes, list) = paths.lists.read(set.list_file())?;
+    let ids = parse_test_ids(&bytes, &list)?;
     for id in duplicates(&ids) {
         findings.add(&list, format!("duplicate id {id}"));
     }
     let (boxes, source): (BoxTable, PathBuf) = match set.box_format() {
         BoxFormat::Vggss => {
-            let p = metadata.join("vggss.json");
-            (read_vggss_json(&p)?, p)
+            let (json, p) = paths.lists.read("vggss.json")?;
+            (parse_vggss_json(&json, &p)?, p)
         }
         BoxFormat::Flickr => (read_flickr_folder(&paths.gt)?, paths.gt.clone()),
     };
-    let mut files = Files::default();
+    let mut files = Files { official: Some(ids.iter().cloned().collect()), ..Files::default() };
     for id in ids.iter().collect::<BTreeSet<_>>() {
         let listed = format!("listed in {}", list.display());
         match boxes.get(id) {
@@ -150,8 +177,8 @@ fn testset_files(paths: &TestSetPaths, set: TestSet, findings: &mut Findings) ->
         files.audio.insert(data.join(format!("audio/{id}.wav")), listed);
     }
     if let Some(name) = set.plus_silent_file() {
-        let csv = metadata.join(name);
-        for pair in read_plus_silent(&csv)? {
+        let (bytes, csv) = paths.lists.read(name)?;
+        for pair in parse_plus_silent(&bytes, &csv)? {
             let listed = format!("non-sounding pair ({}, {}) in {}", pair.video, pair.audio, csv.display());
             files.frames.insert(data.join(format!("frames/{}.jpg", pair.video)), listed.clone());
             files.audio.insert(data.join(format!("audio/{}.wav", pair.audio)), listed);

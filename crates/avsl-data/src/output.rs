@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::embedded_lists::ListSource;
 use crate::error::{DataError, Result};
 use crate::testset::TestSetPaths;
 
@@ -72,7 +73,10 @@ pub fn refuse_input_folders(out: &Path, data_root: &Path, folders: &[&Path]) -> 
 /// (frames/, audio/, metadata, annotations, and the command's own `more`).
 pub fn refuse_dataset_folders(out: &Path, paths: &TestSetPaths, more: &[&Path]) -> Result<()> {
     let (frames, audio) = (paths.data.join("frames"), paths.data.join("audio"));
-    let mut folders = vec![frames.as_path(), audio.as_path(), paths.metadata.as_path(), paths.gt.as_path()];
+    let mut folders = vec![frames.as_path(), audio.as_path(), paths.gt.as_path()];
+    if let ListSource::Folder(metadata) = &paths.lists {
+        folders.push(metadata);
+    }
     folders.extend_from_slice(more);
     refuse_input_folders(out, &paths.data, &folders)
 }

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use avsl_metrics::{BoxFormat, PixelBox};
 
-use crate::annotations::{BoxTable, read_flickr_folder, read_vggss_json};
+use crate::annotations::{BoxTable, parse_vggss_json, read_flickr_folder};
+use crate::embedded_lists::{ListSource, list_source};
 use crate::error::{DataError, Result};
-use crate::lists::{read_plus_silent, read_test_ids};
+use crate::lists::{parse_plus_silent, parse_test_ids};
 
 /// The test sets of the authors' evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +66,13 @@ impl TestSet {
     }
 
     /// The non-sounding list of an extended set.
+    /// Every list file the set reads from the metadata (or the built-in lists): the
+    /// test ids, the VGG-SS boxes, the non-sounding pairs.
+    pub fn list_files(self) -> Vec<&'static str> {
+        let boxes = (self.box_format() == BoxFormat::Vggss).then_some("vggss.json");
+        [Some(self.list_file()), boxes, self.plus_silent_file()].into_iter().flatten().collect()
+    }
+
     pub fn plus_silent_file(self) -> Option<&'static str> {
         match self {
             TestSet::VggssPlusSilent => Some("vggss_test_plus_silent.csv"),
@@ -78,8 +86,8 @@ impl TestSet {
 #[derive(Debug, Clone)]
 pub struct TestSetPaths {
     pub data: PathBuf,
-    /// Folder with the csv lists and `vggss.json` (default `DATA/metadata`).
-    pub metadata: PathBuf,
+    /// The list files and VGG-SS boxes: a metadata folder or the built-in lists.
+    pub lists: ListSource,
     /// Flickr XML folder (default `DATA/Annotations`).
     pub gt: PathBuf,
     /// Replaces the default `<set>_test_plus_silent.csv`.
@@ -87,10 +95,25 @@ pub struct TestSetPaths {
 }
 
 impl TestSetPaths {
+    /// Which lists a set was built from, for `metrics.json`: the folder, or the built-in
+    /// files with their SHA-256; a replaced non-sounding list by its path.
+    pub fn describe_lists(&self, set: TestSet) -> serde_json::Value {
+        let mut files = set.list_files();
+        if self.plus_silent_csv.is_some() {
+            files.retain(|f| Some(*f) != set.plus_silent_file());
+        }
+        let mut out = self.lists.describe(&files);
+        if let Some(csv) = &self.plus_silent_csv {
+            out["plus_silent_csv"] = serde_json::json!(csv);
+        }
+        out
+    }
+
+    /// The dataset's own `metadata/` folder when it has one, else the built-in lists.
     pub fn new(data: &Path) -> TestSetPaths {
         TestSetPaths {
             data: data.to_path_buf(),
-            metadata: data.join("metadata"),
+            lists: list_source(data, None),
             gt: data.join("Annotations"),
             plus_silent_csv: None,
         }
@@ -149,8 +172,8 @@ pub fn build_test_list(paths: &TestSetPaths, set: TestSet) -> Result<Vec<TestSam
 pub fn build_test_list_counted(paths: &TestSetPaths, set: TestSet) -> Result<(Vec<TestSample>, usize)> {
     let frames_dir = paths.data.join("frames");
     let audio_dir = paths.data.join("audio");
-    let list_path = paths.metadata.join(set.list_file());
-    let wanted: BTreeSet<String> = read_test_ids(&list_path)?.into_iter().collect();
+    let (list, list_path) = paths.lists.read(set.list_file())?;
+    let wanted: BTreeSet<String> = parse_test_ids(&list, &list_path)?.into_iter().collect();
     let present: BTreeSet<String> =
         stems(&audio_dir, ".wav")?.intersection(&stems(&frames_dir, ".jpg")?).cloned().collect();
     let positives: Vec<String> = wanted.intersection(&present).cloned().collect();
@@ -158,8 +181,8 @@ pub fn build_test_list_counted(paths: &TestSetPaths, set: TestSet) -> Result<(Ve
 
     let (boxes, boxes_source): (BoxTable, PathBuf) = match set.box_format() {
         BoxFormat::Vggss => {
-            let p = paths.metadata.join("vggss.json");
-            (read_vggss_json(&p)?, p)
+            let (json, p) = paths.lists.read("vggss.json")?;
+            (parse_vggss_json(&json, &p)?, p)
         }
         BoxFormat::Flickr => (read_flickr_folder(&paths.gt)?, paths.gt.clone()),
     };
@@ -183,8 +206,11 @@ pub fn build_test_list_counted(paths: &TestSetPaths, set: TestSet) -> Result<(Ve
     }
 
     if let Some(default_csv) = set.plus_silent_file() {
-        let csv_path = paths.plus_silent_csv.clone().unwrap_or_else(|| paths.metadata.join(default_csv));
-        for pair in read_plus_silent(&csv_path)? {
+        let (csv, csv_path) = match &paths.plus_silent_csv {
+            Some(path) => (std::borrow::Cow::Owned(crate::error::read_file(path)?), path.clone()),
+            None => paths.lists.read(default_csv)?,
+        };
+        for pair in parse_plus_silent(&csv, &csv_path)? {
             let frame = frames_dir.join(format!("{}.jpg", pair.video));
             let audio = audio_dir.join(format!("{}.wav", pair.audio));
             // The reference would silently replace a missing pair by a random sample.

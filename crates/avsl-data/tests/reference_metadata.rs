@@ -1,16 +1,17 @@
 //! The parsers on the authors' real list and annotation files
-//! (`tests/fixtures/reference-metadata`, Apache-2.0, see its README). Counts were taken with
+//! (`crates/avsl-data/lists`, Apache-2.0, see its README). Counts were taken with
 //! Python's csv/json.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use avsl_data::annotations::read_vggss_json;
+use avsl_data::embedded_lists::ListSource;
 use avsl_data::lists::{read_id_list, read_plus_silent, read_test_ids};
 use avsl_data::testset::{TestSet, TestSetPaths, build_test_list};
 
 fn metadata() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/reference-metadata");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("lists");
     assert!(dir.is_dir(), "{} is missing from the repository", dir.display());
     dir
 }
@@ -60,7 +61,7 @@ fn extended_vggss_list_follows_the_reference_rules() {
             std::fs::write(audio.join(format!("{id}.wav")), b"").unwrap();
         }
     }
-    let paths = TestSetPaths { metadata: m.clone(), ..TestSetPaths::new(data.path()) };
+    let paths = TestSetPaths { lists: ListSource::Folder(m.clone()), ..TestSetPaths::new(data.path()) };
     let list = build_test_list(&paths, TestSet::VggssPlusSilent).unwrap();
     let positives: Vec<_> = list.iter().filter(|s| s.has_boxes()).collect();
     assert_eq!(positives.len(), 5157);
@@ -68,7 +69,10 @@ fn extended_vggss_list_follows_the_reference_rules() {
     assert!(positives.windows(2).all(|w| w[0].name < w[1].name));
     assert_eq!(list.len() - positives.len(), 5158);
     assert!(list[positives.len()..].iter().all(|s| !s.has_boxes()));
-    let heard =
-        build_test_list(&TestSetPaths { metadata: m, ..TestSetPaths::new(data.path()) }, TestSet::VggssHeard).unwrap();
+    let heard = build_test_list(
+        &TestSetPaths { lists: ListSource::Folder(m), ..TestSetPaths::new(data.path()) },
+        TestSet::VggssHeard,
+    )
+    .unwrap();
     assert!(heard.len() >= 2563 && heard.iter().all(|s| s.has_boxes()));
 }

@@ -76,6 +76,7 @@ pub fn evaluate_checkpoint(options: &EvalOptions, report: &dyn Report) -> Result
         )));
     }
     prepare_output_dir(output, "metrics.json", options.force)?;
+    report.line(&options.paths.lists.line());
     if without_files > 0 {
         report.line(&format!(
             "note: {without_files} ids of {} have no frame or no audio file under {} and are not in the set (the \
@@ -164,6 +165,7 @@ pub fn evaluate_checkpoint(options: &EvalOptions, report: &dyn Report) -> Result
         "retrieval": retrieval(&samples, &kept, &embedded, device),
         "config": {
             "testset": testset.name(),
+            "lists": options.paths.describe_lists(testset),
             "samples": scored_samples.len(),
             "positives": scored_samples.iter().filter(|s| s.has_boxes()).count(),
             "skipped": skipped,

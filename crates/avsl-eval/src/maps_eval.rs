@@ -56,6 +56,7 @@ pub fn evaluate_maps(options: &MapsOptions, report: &dyn Report) -> Result<Evalu
         }
     }
     prepare_output_dir(output, "metrics.json", options.force)?;
+    report.line(&options.paths.lists.line());
     let config = options.scoring.config(options.map_kind, Protocol::Slavc);
     report.line(&describe(&config));
     let av = |i: usize| maps.load(&[&samples[i].video_id, &samples[i].audio_id]);
@@ -79,6 +80,7 @@ pub fn evaluate_maps(options: &MapsOptions, report: &dyn Report) -> Result<Evalu
     let extra = json!({
         "config": {
             "testset": testset.name(),
+            "lists": options.paths.describe_lists(testset),
             "samples": samples.len(),
             "positives": samples.iter().filter(|s| s.has_boxes()).count(),
             "scoring": config.to_json(),

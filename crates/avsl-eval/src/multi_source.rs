@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use avsl_data::embedded_lists::ListSource;
 use avsl_data::fsutil::write_atomic;
 use avsl_data::is3::{SourcePair, find_list, load_mask, read_masks, read_source_pairs};
 use avsl_data::output::{prepare_output_dir, refuse_dataset_folders};
@@ -154,9 +155,14 @@ struct SourceSet {
 }
 
 fn source_set(paths: &TestSetPaths) -> Result<SourceSet, EvalError> {
-    let list = find_list(&paths.metadata)?;
+    // Multi-source lists are not built in: they live in the set's metadata folder.
+    let metadata = match &paths.lists {
+        ListSource::Folder(dir) => dir.clone(),
+        ListSource::Embedded => paths.data.join("metadata"),
+    };
+    let list = find_list(&metadata)?;
     let pairs = read_source_pairs(&list, &paths.data)?;
-    let masks = read_masks(&paths.metadata, &paths.data, &pairs)?;
+    let masks = read_masks(&metadata, &paths.data, &pairs)?;
     Ok(SourceSet { list, pairs, masks })
 }
 

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use avsl_data::check::{CheckList, CheckOptions, check};
+use avsl_data::check::{CheckList, CheckOptions, OfficialIds, check};
+use avsl_data::fsutil::write_atomic;
 use clap::Args;
 
 use crate::dataset_args::{DatasetArgs, parse_testset};
@@ -20,6 +21,10 @@ pub struct CheckArgs {
     /// Check the files of this training id list.
     #[arg(long)]
     pub train_list: Option<PathBuf>,
+    /// Where to write the official ids that have no frame or no audio file (with
+    /// --testset; default `<testset>_missing_ids.txt` in the current folder).
+    #[arg(long)]
+    pub missing_ids: Option<PathBuf>,
     /// Decoding threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -34,6 +39,12 @@ pub fn run(args: CheckArgs) -> Result<()> {
     let options =
         CheckOptions { paths: args.dataset.paths(None), list, threads: crate::device::thread_count(args.threads) };
     let checked = check(&options, &Console::default())?;
+    if let Some(lists) = &checked.lists {
+        println!("{}", lists.line());
+    }
+    if let (Some(official), Some(name)) = (&checked.official, &args.testset) {
+        report_missing_ids(official, name, args.missing_ids.clone())?;
+    }
     for p in &checked.problems {
         println!("{}: {}", p.file.display(), p.what);
     }
@@ -46,4 +57,26 @@ pub fn run(args: CheckArgs) -> Result<()> {
         bad_files.len()
     );
     if checked.problems.is_empty() { Ok(()) } else { bail!("{} problem(s) found", checked.problems.len()) }
+}
+
+/// How many of a test set's ids are incomplete, the first few, and a file with all of them.
+fn report_missing_ids(official: &OfficialIds, testset: &str, file: Option<PathBuf>) -> Result<()> {
+    if official.missing.is_empty() {
+        println!("all {} ids of {testset} have their frame and audio", official.listed);
+        return Ok(());
+    }
+    let file = file.unwrap_or_else(|| PathBuf::from(format!("{testset}_missing_ids.txt")));
+    let text: String = official.missing.iter().map(|id| format!("{id}\n")).collect();
+    write_atomic(&file, text.as_bytes())?;
+    let first: Vec<&str> = official.missing.iter().take(5).map(String::as_str).collect();
+    println!(
+        "{} of the {} ids of {testset} have no frame or no audio file (an incomplete download?): {}{}; all of \
+         them in {}",
+        official.missing.len(),
+        official.listed,
+        first.join(", "),
+        if official.missing.len() > first.len() { ", …" } else { "" },
+        file.display()
+    );
+    Ok(())
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
+use avsl_data::embedded_lists::list_source;
 use avsl_data::testset::{TestSet, TestSetPaths};
 use clap::Args;
 
@@ -11,7 +12,8 @@ pub struct DatasetArgs {
     /// Dataset root with frames/ and audio/.
     #[arg(long)]
     pub data: PathBuf,
-    /// Folder with the csv lists and vggss.json (default DATA/metadata).
+    /// Folder with the csv lists and vggss.json (default DATA/metadata when it exists, else
+    /// the SLAVC authors' published lists built into avsl).
     #[arg(long)]
     pub metadata: Option<PathBuf>,
     /// Flickr XML annotation folder (default DATA/Annotations).
@@ -23,9 +25,7 @@ impl DatasetArgs {
     /// The folders, with the defaults filled in.
     pub fn paths(&self, plus_silent_csv: Option<PathBuf>) -> TestSetPaths {
         let mut p = TestSetPaths::new(&self.data);
-        if let Some(m) = &self.metadata {
-            p.metadata = m.clone();
-        }
+        p.lists = list_source(&self.data, self.metadata.as_deref());
         if let Some(g) = &self.gt {
             p.gt = g.clone();
         }
