@@ -73,3 +73,59 @@ fn eval_and_check_use_the_built_in_lists_without_a_metadata_folder() {
     assert!(stdout.contains(&format!("lists: {}", root.join("metadata").display())), "{stdout}");
     assert!(stdout.contains("all 1 ids of vggss have their frame and audio"), "{stdout}");
 }
+
+/// The README's extended-set example, on a folder without `metadata/`: every id the
+/// built-in `vggss_test.csv` and `vggss_test_plus_silent.csv` name has a (placeholder)
+/// frame and clip, every pair one constant map; `eval-maps` builds the authors' list of
+/// 5158 positives and 5158 non-sounding pairs from the built-in files.
+#[test]
+fn the_extended_set_is_built_from_the_built_in_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, maps) = (dir.path().join("data"), dir.path().join("maps"));
+    let lists = Path::new(env!("CARGO_MANIFEST_DIR")).join("../avsl-data/lists");
+    let positives: Vec<String> =
+        std::fs::read_to_string(lists.join("vggss_test.csv")).unwrap().lines().map(str::to_string).collect();
+    let silent = std::fs::read_to_string(lists.join("vggss_test_plus_silent.csv")).unwrap();
+    let negatives: Vec<(String, String)> = silent
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1].to_string())
+        })
+        .collect();
+    for folder in ["frames", "audio"] {
+        std::fs::create_dir_all(root.join(folder)).unwrap();
+    }
+    let mut index = String::from("video,audio,map\n");
+    for (video, audio) in positives.iter().map(|id| (id, id)).chain(negatives.iter().map(|(v, a)| (v, a))) {
+        std::fs::write(root.join("frames").join(format!("{video}.jpg")), b"").unwrap();
+        std::fs::write(root.join("audio").join(format!("{audio}.wav")), b"").unwrap();
+        index.push_str(&format!("{video},{audio},map.npy\n"));
+    }
+    std::fs::create_dir_all(&maps).unwrap();
+    std::fs::write(maps.join("index.csv"), index).unwrap();
+    std::fs::write(maps.join("map.npy"), avsl_data::npy::encode_npy_f32(&[7, 7], &[0.5; 49])).unwrap();
+    let out = dir.path().join("scores");
+    let console = ok(&[
+        "eval-maps",
+        "--maps",
+        maps.to_str().unwrap(),
+        "--data",
+        root.to_str().unwrap(),
+        "--testset",
+        "vggss_plus_silent",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(console.contains("built into avsl"), "{console}");
+    let metrics = json(&out.join("metrics.json"));
+    assert_eq!(metrics["config"]["samples"], 10316);
+    assert_eq!(metrics["config"]["positives"], 5158);
+    let hashes = &metrics["config"]["lists"]["sha256"];
+    assert_eq!(hashes.as_object().unwrap().len(), 3, "{hashes}");
+    // `sha256sum crates/avsl-data/lists/vggss_test_plus_silent.csv`
+    assert_eq!(hashes["vggss_test_plus_silent.csv"], SILENT_SHA256);
+}
+
+const SILENT_SHA256: &str = "905a009428e16d1108e5af112d8e682dbe1702a2ed897b3d56753ff587018e4e";
