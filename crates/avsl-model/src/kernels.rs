@@ -1,8 +1,8 @@
 //! Which kernels run the ResNet-18 trunks. On burn's pure-Rust CPU backend our own CPU
-//! kernels (`avsl_kernels`, `trunk_train`) are faster than burn's convolutions (session 4:
-//! 2.5–3 s → 1.05–1.3 s per SLAVC step at width 16, batch 32); on any other device (a
-//! GPU) the trunks must stay on that device, so they run as burn operations there
-//! (`device_trunk`).
+//! kernels (`avsl_kernels`; in training, avsl-train's `trunk_train`) are faster than
+//! burn's convolutions (figures in `docs/speed.md`); on any other device (a GPU) the
+//! trunks must stay on that device, so they run as burn operations there (inference:
+//! `resnet.rs`; training: avsl-train's `device_trunk`).
 
 use burn::tensor::Device;
 
