@@ -17,6 +17,9 @@ pub enum TrainError {
     Options(String),
     #[error("the loss is {loss} at step {step}: stopping (lower the learning rate?)")]
     NonFiniteLoss { loss: f64, step: u64 },
+    /// Stopped on request after a finished step, its checkpoint saved.
+    #[error("interrupted after step {step}: saved {checkpoint}; --resume continues the run")]
+    Interrupted { step: u64, checkpoint: std::path::PathBuf },
 }
 
 impl TrainError {

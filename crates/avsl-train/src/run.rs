@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use avsl_data::annotations::{read_flickr_folder, read_vggss_json};
@@ -91,6 +92,10 @@ pub struct TrainOptions {
     /// mines its own with the trunks being trained.
     pub neighbours: Option<PathBuf>,
     pub supervised: Option<SupervisedList>,
+    /// Set (by a signal handler, say) to stop cleanly: the step in hand finishes and is
+    /// logged, `latest.safetensors` is saved where the run stands, and [`train`] returns
+    /// [`TrainError::Interrupted`]; a resumed run then continues exactly.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// Trains until the configured number of epochs, starting or resuming as `options.start`
@@ -255,6 +260,12 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
                 semi_loss: step_loss.semi,
                 skipped: (skipped_here > 0).then_some(skipped_here),
             }))?;
+            if options.stop.as_ref().is_some_and(|stop| stop.load(Ordering::SeqCst)) {
+                report.phase_end();
+                let latest = options.output.join(LATEST);
+                save(&latest, &trainer, Progress { epoch, batch: batch_1, best }, None)?;
+                return Err(TrainError::Interrupted { step: trainer.step, checkpoint: latest });
+            }
             if options.checkpoint_every > 0 && trainer.step % options.checkpoint_every == 0 && k + 1 < per_epoch {
                 save(&options.output.join(LATEST), &trainer, Progress { epoch, batch: batch_1, best }, None)?;
             }

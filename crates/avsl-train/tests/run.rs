@@ -39,6 +39,7 @@ fn options(data: &Path, output: PathBuf, start: Start) -> TrainOptions {
         frame_cache: None,
         neighbours: None,
         supervised: None,
+        stop: None,
     }
 }
 

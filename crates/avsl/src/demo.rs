@@ -85,6 +85,7 @@ fn train(data: &Path, out: &Path, config: &TrainConfig, threads: Option<usize>) 
         frame_cache: Some(out.join("frame_cache")),
         neighbours: None,
         supervised: None,
+        stop: None,
     };
     avsl_train::run::train(&options, &Curving(Console::default()))?;
     Ok(run)

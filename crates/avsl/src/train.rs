@@ -3,12 +3,15 @@
 //! loss and validation curves are drawn from the run's log after every epoch.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
 use avsl_data::report::Report;
 use avsl_data::testset::build_test_list;
 use avsl_model::Architecture;
 use avsl_model::device::parse_devices;
+use avsl_train::TrainError;
 use avsl_train::config::TrainConfig;
 use avsl_train::run::{CONFIG, Start, SupervisedList, TrainOptions, train};
 use avsl_train::run_log::{Curves, RunLog};
@@ -175,16 +178,40 @@ pub fn options(args: TrainArgs) -> Result<TrainOptions> {
         supervised: args.sup_list.map(|list| SupervisedList { list, annotations: args.sup_annotations }),
         frame_cache: args.frame_cache,
         neighbours: args.neighbours,
+        stop: None,
         output: args.output,
         data: args.data,
     })
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    let options = options(args)?;
-    train(&options, &Curving(Console::default()))?;
+    let mut options = options(args)?;
+    let (stop, signal) = stop_on_signals()?;
+    options.stop = Some(stop);
+    match train(&options, &Curving(Console::default())) {
+        Err(e @ TrainError::Interrupted { .. }) => {
+            eprintln!("{e}");
+            // 130 after SIGINT, 143 after SIGTERM, as a shell reports a process they ended.
+            std::process::exit(128 + signal.load(Ordering::SeqCst) as i32);
+        }
+        result => result?,
+    }
     println!("run folder: {}", options.output.display());
     Ok(())
+}
+
+/// The first SIGINT or SIGTERM sets the returned flag (training then stops after the step
+/// in hand, saved) and records which signal it was; a second one ends the process at once.
+fn stop_on_signals() -> Result<(Arc<AtomicBool>, Arc<AtomicUsize>)> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let (stop, which) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+    for signal in [SIGINT, SIGTERM] {
+        // The shutdown must be registered first: it fires only once the flag is set.
+        signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&stop))?;
+        signal_hook::flag::register_usize(signal, Arc::clone(&which), signal as usize)?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    Ok((stop, which))
 }
 
 /// The console's report, with the run's curves redrawn after every epoch.

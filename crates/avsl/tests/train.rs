@@ -206,6 +206,63 @@ fn a_run_killed_mid_epoch_resumes_to_the_same_weights() {
     assert!(tmp_left.is_empty(), "temporary files left after the resume: {tmp_left:?}");
 }
 
+/// Runs avsl and sends it `signal` as soon as its log shows `steps` steps; its exit code.
+fn signal_after(args: &[&str], log: &Path, steps: usize, signal: i32) -> Option<i32> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_avsl"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while logged_steps(log) < steps {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before the signal");
+        assert!(start.elapsed().as_secs() < 600, "the moment to signal never came");
+    }
+    // SAFETY: kill(2) on our own child, which has not been waited for, so its pid is live.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+    child.wait().unwrap().code()
+}
+
+#[test]
+fn ctrl_c_saves_the_step_in_hand_and_resume_continues_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    avsl(&["synth", "--out", &p("data"), "--train", "12", "--test", "2", "--negatives", "1", "--seed", "5"]);
+    // 3 steps per epoch, 2 epochs; checkpoints only at epoch ends, so what a signal saves
+    // is the signal's doing.
+    let args = |out: &str| -> Vec<String> {
+        ["train", "--data", &p("data"), "--batch-size", "4", "--dim", "16", "--seed", "2", "--epochs", "2"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--checkpoint-every", "0", "--output", out].iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let (straight, stopped) = (p("straight"), p("stopped"));
+    avsl(&args(&straight).iter().map(String::as_str).collect::<Vec<_>>());
+    let stopped_args = args(&stopped);
+    let stopped_args: Vec<&str> = stopped_args.iter().map(String::as_str).collect();
+    let log = Path::new(&stopped).join("train_log.jsonl");
+    // SIGINT after the first step: exit 130 and a checkpoint of the steps logged by then.
+    assert_eq!(signal_after(&stopped_args, &log, 1, libc::SIGINT), Some(130));
+    let saved = avsl_model::checkpoint::read_checkpoint(&Path::new(&stopped).join("latest.safetensors")).unwrap();
+    let saved_step: usize = saved.metadata["step"].parse().unwrap();
+    assert!(saved_step >= 1 && saved_step == logged_steps(&log), "saved at step {saved_step}");
+    // Resumed, then SIGTERM after the fourth step (in the second epoch): exit 143.
+    let mut resume = stopped_args.clone();
+    resume.push("--resume");
+    assert_eq!(signal_after(&resume, &log, 4, libc::SIGTERM), Some(143));
+    avsl(&resume);
+    assert_eq!(losses(Path::new(&straight)), losses(Path::new(&stopped)));
+    let read = |run: &str| avsl_model::checkpoint::read_checkpoint(&Path::new(run).join("latest.safetensors")).unwrap();
+    let (x, y) = (read(&straight), read(&stopped));
+    for (name, t) in x.weights.iter().chain(x.training.iter()) {
+        let other = y.weights.get(name).or_else(|| y.training.get(name));
+        assert_eq!(other, Some(t), "{name} differs after the signals and resumes");
+    }
+}
+
 #[test]
 fn ezvsl_trains_and_its_checkpoint_evaluates_with_its_protocol() {
     let dir = tempfile::tempdir().unwrap();
