@@ -67,9 +67,11 @@ pub fn check(options: &CheckOptions, report: &dyn Report) -> Result<Checked> {
         .map_err(|e| DataError::invalid(&options.paths.data, format!("{} threads: {e}", options.threads)))?;
     report.phase("files", jobs.len(), 0);
     let found = Mutex::new(Vec::new());
+    let absent = Mutex::new(BTreeSet::new());
     pool.install(|| {
         jobs.par_iter().for_each(|(path, listed, is_frame)| {
             let result = if !path.exists() {
+                absent.lock().expect("no panics while holding the lock").insert((*path).clone());
                 Err(format!("{}: missing ({listed})", path.display()))
             } else if *is_frame {
                 crate::image_io::read_rgb(path).map(|_| ()).map_err(|e| e.to_string())
@@ -87,13 +89,15 @@ pub fn check(options: &CheckOptions, report: &dyn Report) -> Result<Checked> {
         let prefix = format!("{}: ", path.display());
         findings.add(&path, message.strip_prefix(&prefix).unwrap_or(&message).to_string());
     }
-    let data = &options.paths.data;
+    // The official ids whose frame or audio the decoding pass found absent.
+    let (absent, data) = (absent.into_inner().expect("workers finished"), &options.paths.data);
     let official = files.official.as_ref().map(|ids| OfficialIds {
         listed: ids.len(),
         missing: ids
             .iter()
             .filter(|id| {
-                !data.join(format!("frames/{id}.jpg")).is_file() || !data.join(format!("audio/{id}.wav")).is_file()
+                absent.contains(&data.join(format!("frames/{id}.jpg")))
+                    || absent.contains(&data.join(format!("audio/{id}.wav")))
             })
             .cloned()
             .collect(),

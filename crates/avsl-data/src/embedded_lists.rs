@@ -6,9 +6,8 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::error::{DataError, Result, read_file};
+use crate::fingerprint::sha256_bytes;
 
 /// The embedded files by name.
 const FILES: [(&str, &[u8]); 7] = [
@@ -56,7 +55,7 @@ impl ListSource {
             ListSource::Embedded => {
                 let hashes: serde_json::Map<String, serde_json::Value> = files
                     .iter()
-                    .filter_map(|f| embedded(f).map(|bytes| (f.to_string(), serde_json::json!(sha256(bytes)))))
+                    .filter_map(|f| embedded(f).map(|bytes| (f.to_string(), serde_json::json!(sha256_bytes(bytes)))))
                     .collect();
                 serde_json::json!({"source": "embedded (the SLAVC authors' published lists)", "sha256": hashes})
             }
@@ -79,10 +78,6 @@ impl ListSource {
 /// A built-in list by file name.
 pub fn embedded(name: &str) -> Option<&'static [u8]> {
     FILES.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The list source of a dataset: the given metadata folder, else `data/metadata` when it

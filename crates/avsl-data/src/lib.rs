@@ -9,6 +9,7 @@ pub mod check;
 pub mod embedded_lists;
 pub mod error;
 pub mod exercise;
+pub mod fingerprint;
 pub mod frame_cache;
 pub mod fsutil;
 pub mod image_io;

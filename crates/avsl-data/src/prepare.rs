@@ -232,11 +232,15 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
     report.phase_end();
 
     let mut ids = String::new();
-    let (mut prepared, mut kept, mut skipped, mut renamed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut prepared, mut kept) = (Vec::new(), Vec::new());
+    let (mut skipped, mut renamed) = (Vec::new(), Vec::new());
+    let (mut skipped_json, mut renamed_json) = (Vec::new(), Vec::new());
     for (s, o) in sources.iter().zip(&outcomes) {
         let base = base_id(&s.relative);
         if s.id != base {
-            renamed.push(json!({"video": s.relative, "id": s.id, "why": format!("{base} was taken")}));
+            let why = format!("{base} was taken");
+            renamed_json.push(json!({"video": s.relative, "id": s.id, "why": why}));
+            renamed.push((s.relative.clone(), s.id.clone(), why));
         }
         match o {
             Outcome::Prepared { duration } => {
@@ -247,7 +251,10 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
                 ids.push_str(&format!("{}\n", s.id));
                 kept.push(json!({"video": s.relative, "id": s.id}));
             }
-            Outcome::Skipped(why) => skipped.push(json!({"video": s.relative, "id": s.id, "reason": why})),
+            Outcome::Skipped(why) => {
+                skipped_json.push(json!({"video": s.relative, "id": s.id, "reason": why}));
+                skipped.push((s.relative.clone(), why.clone()));
+            }
         }
     }
     let list = options.out.join("metadata").join(PREPARED_LIST);
@@ -257,8 +264,8 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
         "found": sources.len(),
         "prepared": prepared,
         "kept": kept,
-        "skipped": skipped,
-        "renamed": renamed,
+        "skipped": skipped_json,
+        "renamed": renamed_json,
         "list": list,
         "audio": {"sample_rate": PREPARED_SAMPLE_RATE, "channels": 1, "format": "16-bit PCM WAV", "content": "the whole first audio stream"},
         "frame": {"at": "half the duration", "format": "JPEG", "quality": FRAME_QUALITY},
@@ -266,13 +273,12 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
     });
     let report_file = options.out.join(REPORT);
     write_atomic(&report_file, serde_json::to_string_pretty(&summary).expect("reports serialise").as_bytes())?;
-    let text = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or("").to_string();
     Ok(Prepared {
         found: sources.len(),
         prepared: prepared.len(),
         kept: kept.len(),
-        skipped: skipped.iter().map(|s| (text(s, "video"), text(s, "reason"))).collect(),
-        renamed: renamed.iter().map(|r| (text(r, "video"), text(r, "id"), text(r, "why"))).collect(),
+        skipped,
+        renamed,
         list,
         report: report_file,
         seconds: start.elapsed().as_secs_f64(),

@@ -21,11 +21,11 @@ use burn::tensor::Device;
 use serde_json::{Value, json};
 
 use crate::error::EvalError;
-use crate::fingerprint::sha256_file;
 use crate::map_folder::{FRAME_KEYS, MapFolderWriter, PAIR_KEYS};
 use crate::results::{VariantMetrics, score_all, write_results};
 use crate::scoring::{ScoringOptions, describe, protocol_of};
 use crate::test_pass::{Embedded, OnBadFile, RetrievalFeatures, cross_modal, distinct_pairs, embed_pairs};
+use avsl_data::fingerprint::sha256_file;
 
 /// What `avsl eval` evaluates, and how.
 pub struct EvalOptions {

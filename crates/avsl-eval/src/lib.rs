@@ -6,7 +6,6 @@
 
 pub mod checkpoint_eval;
 pub mod error;
-pub mod fingerprint;
 pub mod localizer;
 pub mod map_folder;
 pub mod maps_eval;

@@ -18,8 +18,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::{Value, json};
 
 use crate::error::EvalError;
-use crate::fingerprint::sha256_file;
 use crate::scoring::protocol_of;
+use avsl_data::fingerprint::sha256_file;
 
 pub const GRID: usize = INPUT_SIZE;
 pub const RESULT: &str = "result.json";

@@ -24,13 +24,12 @@ pub struct DatasetArgs {
 impl DatasetArgs {
     /// The folders, with the defaults filled in.
     pub fn paths(&self, plus_silent_csv: Option<PathBuf>) -> TestSetPaths {
-        let mut p = TestSetPaths::new(&self.data);
-        p.lists = list_source(&self.data, self.metadata.as_deref());
-        if let Some(g) = &self.gt {
-            p.gt = g.clone();
+        TestSetPaths {
+            data: self.data.clone(),
+            lists: list_source(&self.data, self.metadata.as_deref()),
+            gt: self.gt.clone().unwrap_or_else(|| self.data.join("Annotations")),
+            plus_silent_csv,
         }
-        p.plus_silent_csv = plus_silent_csv;
-        p
     }
 
     /// Refuses `out` when it is the dataset folder or inside one of its input folders

@@ -127,10 +127,9 @@ fn resumed_training_matches_an_uninterrupted_run() {
     assert!(err.contains("changed since the frame cache was built"), "{err}");
 }
 
-/// Runs `avsl` until its log shows `steps` steps, then kills it with SIGKILL.
-/// Runs avsl and kills it with SIGKILL as soon as `when(pid)` holds (polled every
-/// millisecond).
-fn kill_when(args: &[&str], when: impl Fn(u32) -> bool) {
+/// Starts avsl and returns it once `when(pid)` holds (polled every millisecond); the run
+/// must still be going then.
+fn running_until(args: &[&str], when: impl Fn(u32) -> bool) -> std::process::Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_avsl"))
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -140,9 +139,15 @@ fn kill_when(args: &[&str], when: impl Fn(u32) -> bool) {
     let start = std::time::Instant::now();
     while !when(child.id()) {
         std::thread::sleep(std::time::Duration::from_millis(1));
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
-        assert!(start.elapsed().as_secs() < 600, "the moment to kill never came");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before the moment came");
+        assert!(start.elapsed().as_secs() < 600, "the moment never came");
     }
+    child
+}
+
+/// Runs avsl and kills it with SIGKILL as soon as `when(pid)` holds.
+fn kill_when(args: &[&str], when: impl Fn(u32) -> bool) {
+    let mut child = running_until(args, when);
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
 }
@@ -208,18 +213,7 @@ fn a_run_killed_mid_epoch_resumes_to_the_same_weights() {
 
 /// Runs avsl and sends it `signal` as soon as its log shows `steps` steps; its exit code.
 fn signal_after(args: &[&str], log: &Path, steps: usize, signal: i32) -> Option<i32> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_avsl"))
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while logged_steps(log) < steps {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before the signal");
-        assert!(start.elapsed().as_secs() < 600, "the moment to signal never came");
-    }
+    let mut child = running_until(args, |_| logged_steps(log) >= steps);
     // SAFETY: kill(2) on our own child, which has not been waited for, so its pid is live.
     assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
     child.wait().unwrap().code()
