@@ -4,12 +4,13 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The OS refused a read or write (named once, with what to do where there is a
+    /// remedy: a full disk).
+    #[error("{path}: {error}{}", remedy(error, path))]
+    Io { path: PathBuf, error: std::io::Error },
+    /// Another process holds the lock on what this one would write ([`crate::lock`]).
+    #[error("{message}")]
+    InUse { path: PathBuf, message: String },
     /// The file exists but its content is not what it should be.
     #[error("{path}: {problem}")]
     Invalid { path: PathBuf, problem: String },
@@ -18,9 +19,24 @@ pub enum DataError {
     Record { path: PathBuf, line: u64, problem: String },
 }
 
+/// What to do about an I/O error, where something can be done.
+fn remedy(error: &std::io::Error, path: &Path) -> String {
+    use std::io::ErrorKind;
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match error.kind() {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            format!(" (free space on the disk that holds {})", folder.display())
+        }
+        _ => String::new(),
+    }
+}
+
 impl DataError {
     pub fn io(path: &Path, source: std::io::Error) -> DataError {
-        DataError::Io { path: path.to_path_buf(), source }
+        DataError::Io { path: path.to_path_buf(), error: source }
     }
 
     pub fn invalid(path: &Path, problem: impl Into<String>) -> DataError {
@@ -72,7 +88,8 @@ impl From<DataError> for BadFile {
     fn from(e: DataError) -> BadFile {
         match e {
             DataError::Invalid { path, problem } => BadFile { path, problem },
-            DataError::Io { path, source } => BadFile { path, problem: source.to_string() },
+            DataError::Io { path, error } => BadFile { path, problem: error.to_string() },
+            DataError::InUse { path, message } => BadFile { path, problem: message },
             DataError::Record { path, line, problem } => BadFile { path, problem: format!("line {line}: {problem}") },
         }
     }

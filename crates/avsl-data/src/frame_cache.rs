@@ -27,6 +27,8 @@ use crate::transform::{TRAIN_RESIZE, resize_shorter_side, test_resize};
 
 const INDEX: &str = "index.json";
 const FRAMES: &str = "frames.bin";
+/// The files of a cache in its folder.
+pub const CACHE_FILES: [&str; 2] = [INDEX, FRAMES];
 const VERSION: u32 = 1;
 
 /// Which pipeline's resize the cache holds.
@@ -105,6 +107,19 @@ pub struct FrameCache {
     by_frame: HashMap<PathBuf, usize>,
 }
 
+/// Removes the `frames.bin` of builds that were killed (the caller writes the folder
+/// under its lock, so no other build is in progress).
+fn remove_partial_builds(dir: &Path) -> Result<()> {
+    let prefix = format!(".{FRAMES}.partial-");
+    for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
+        let path = entry.map_err(|e| DataError::io(dir, e))?.path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)) {
+            std::fs::remove_file(&path).map_err(|e| DataError::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// Paths are compared in absolute form, so `--data d` and `--data ./d` find the same entries.
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
@@ -137,7 +152,8 @@ impl FrameCache {
     }
 
     /// Decodes and resizes `frames` (in parallel on the current rayon pool) into a new
-    /// cache in `dir`, replacing any cache there. `on_frame` is called once per frame.
+    /// cache in `dir`, replacing any cache there; the caller holds the folder's
+    /// [`crate::lock::Lock`]. `on_frame` is called once per frame.
     pub fn build(
         dir: &Path,
         frames: &[PathBuf],
@@ -150,6 +166,7 @@ impl FrameCache {
         if index_path.exists() {
             std::fs::remove_file(&index_path).map_err(|e| DataError::io(&index_path, e))?;
         }
+        remove_partial_builds(dir)?;
         let partial = dir.join(format!(".{FRAMES}.partial-{}", std::process::id()));
         let written = Self::write_frames(&partial, frames, resize, on_frame);
         let entries = match written {
@@ -230,6 +247,18 @@ impl FrameCache {
     /// The frames of `wanted` that the cache does not hold, in their order.
     pub fn missing<'a>(&self, wanted: impl IntoIterator<Item = &'a PathBuf>) -> Vec<&'a PathBuf> {
         wanted.into_iter().filter(|f| !self.by_frame.contains_key(&absolute(f))).collect()
+    }
+
+    /// The frames of `wanted` held in the cache whose source file changed (or went) since
+    /// the cache was built, in their order.
+    pub fn changed<'a>(&self, wanted: impl IntoIterator<Item = &'a PathBuf>) -> Vec<&'a PathBuf> {
+        wanted
+            .into_iter()
+            .filter(|f| {
+                let entry = self.by_frame.get(&absolute(f)).map(|&i| &self.entries[i]);
+                entry.is_some_and(|e| Stamp::of(f).ok().as_ref() != Some(&e.source))
+            })
+            .collect()
     }
 
     /// The cached image of `frame`, after checking that the source is still the file the

@@ -16,6 +16,7 @@ pub mod image_io;
 pub mod is3;
 pub mod lists;
 pub mod loader;
+pub mod lock;
 pub mod npy;
 pub mod output;
 pub mod prefetch;

@@ -4,27 +4,74 @@ use std::path::{Path, PathBuf};
 
 use crate::embedded_lists::ListSource;
 use crate::error::{DataError, Result};
+use crate::lock::{FOLDER_LOCK, Lock, utc_now};
+use crate::report::Report;
 use crate::testset::TestSetPaths;
 
-/// Prepares `dir` for writing. An existing non-empty folder is only reused when it holds
-/// `marker` (a file avsl writes there), so a mistyped path cannot mix our files into, or
-/// overwrite, a user's data.
-pub fn prepare_output_dir(dir: &Path, marker: &str, force: bool) -> Result<()> {
-    if dir.exists() {
-        if !dir.is_dir() {
-            return Err(DataError::invalid(dir, "output path exists and is not a folder"));
-        }
-        let non_empty = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?.next().is_some();
-        if non_empty && !force && !dir.join(marker).exists() {
-            return Err(DataError::invalid(
-                dir,
-                format!(
-                    "folder is not empty and was not written by avsl (no {marker}); choose another --out or pass --force"
-                ),
-            ));
-        }
+/// Prepares `dir` for writing and locks it for this process ([`Lock::folder`]: another
+/// process writing it is an error). An existing non-empty folder is only reused when it
+/// holds `marker` (a file avsl writes there), so a mistyped path cannot mix our files
+/// into, or overwrite, a user's data.
+pub fn prepare_output_dir(dir: &Path, marker: &str, force: bool, report: &dyn Report) -> Result<Lock> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(DataError::invalid(dir, "output path exists and is not a folder"));
     }
-    std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))
+    std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
+    let lock = Lock::folder(dir, report)?;
+    let mut entries = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
+    let non_empty = entries.any(|e| e.is_ok_and(|e| e.file_name() != FOLDER_LOCK));
+    if non_empty && !force && !dir.join(marker).exists() {
+        return Err(DataError::invalid(
+            dir,
+            format!(
+                "folder is not empty and was not written by avsl (no {marker}); choose another --out or pass --force"
+            ),
+        ));
+    }
+    Ok(lock)
+}
+
+/// Moves the entries `names` of `dir` that exist into a new folder
+/// `dir/previous-<UTC time>/` (never deleting anything) and returns it; `None` when none
+/// exists.
+pub fn move_aside(dir: &Path, names: &[&str]) -> Result<Option<PathBuf>> {
+    let present: Vec<&&str> = names.iter().filter(|n| dir.join(n).exists()).collect();
+    if present.is_empty() {
+        return Ok(None);
+    }
+    let aside = unused(dir.join(format!("previous-{}", compact_utc_now())));
+    std::fs::create_dir(&aside).map_err(|e| DataError::io(&aside, e))?;
+    for name in present {
+        let (from, to) = (dir.join(name), aside.join(name));
+        std::fs::rename(&from, &to).map_err(|e| DataError::io(&from, e))?;
+    }
+    Ok(Some(aside))
+}
+
+/// Renames file `path` to `<stem>.previous-<UTC time>.<extension>` beside it (a file
+/// written anew keeps the one it replaces) and returns the new name.
+pub fn move_file_aside(path: &Path) -> Result<PathBuf> {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    let aside = unused(path.with_file_name(format!("{stem}.previous-{}{ext}", compact_utc_now())));
+    std::fs::rename(path, &aside).map_err(|e| DataError::io(path, e))?;
+    Ok(aside)
+}
+
+/// `2026-12-06T21:04:05Z` as `20261206T210405Z`: a file name on every system.
+fn compact_utc_now() -> String {
+    utc_now().replace(['-', ':'], "")
+}
+
+/// `path`, or `path-2`, `path-3`, … when taken (two moves within a second).
+fn unused(path: PathBuf) -> PathBuf {
+    let mut candidate = path.clone();
+    let mut k = 2;
+    while candidate.exists() {
+        candidate = PathBuf::from(format!("{}-{k}", path.display()));
+        k += 1;
+    }
+    candidate
 }
 
 /// `path` made absolute and free of `.`/`..`/links as far as it exists (the rest

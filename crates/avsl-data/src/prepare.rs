@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 use serde_json::json;
@@ -11,6 +13,7 @@ use serde_json::json;
 use crate::error::{BadFile, DataError, Result};
 use crate::fsutil::{create_dir_all, write_atomic};
 use crate::image_io::encode_jpeg;
+use crate::lock::Lock;
 use crate::report::Report;
 use crate::video::{Ffmpeg, VIDEO_EXTENSIONS};
 use crate::wav::{Pcm16, write_wav_i16};
@@ -39,6 +42,8 @@ enum Outcome {
     /// Both files were there from an earlier run and were left alone.
     Kept,
     Skipped(String),
+    /// Not begun: the preparation was asked to stop.
+    NotStarted,
 }
 
 /// Every video file under `dir` (extensions matched without case), sorted by relative
@@ -175,6 +180,9 @@ pub struct PrepareOptions {
     pub min_seconds: f64,
     /// Prepare again videos whose frame or audio file already exists (replacing them).
     pub overwrite: bool,
+    /// Set (by a signal handler, say) to stop: the videos in hand are finished, no new one
+    /// is begun, and the list and report describe what was done (a run again keeps it).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// What a preparation did (also in the report file).
@@ -190,6 +198,8 @@ pub struct Prepared {
     pub list: PathBuf,
     pub report: PathBuf,
     pub seconds: f64,
+    /// Videos not begun because `stop` was set (0 when it ran to the end).
+    pub not_started: usize,
 }
 
 /// Every video under `options.videos` → its middle frame and its audio in the authors'
@@ -213,6 +223,8 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
     for sub in ["frames", "audio", "metadata"] {
         create_dir_all(&options.out.join(sub))?;
     }
+    let _lock = Lock::folder(&options.out, report)?;
+    let stopped = || options.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .build()
@@ -223,6 +235,9 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
         sources
             .par_iter()
             .map(|s| {
+                if stopped() {
+                    return Outcome::NotStarted;
+                }
                 let o = prepare_one(&ff, s, &options.out, options.min_seconds, options.overwrite);
                 report.advance(1, None);
                 o
@@ -235,6 +250,7 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
     let (mut prepared, mut kept) = (Vec::new(), Vec::new());
     let (mut skipped, mut renamed) = (Vec::new(), Vec::new());
     let (mut skipped_json, mut renamed_json) = (Vec::new(), Vec::new());
+    let mut not_started = 0;
     for (s, o) in sources.iter().zip(&outcomes) {
         let base = base_id(&s.relative);
         if s.id != base {
@@ -255,6 +271,7 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
                 skipped_json.push(json!({"video": s.relative, "id": s.id, "reason": why}));
                 skipped.push((s.relative.clone(), why.clone()));
             }
+            Outcome::NotStarted => not_started += 1,
         }
     }
     let list = options.out.join("metadata").join(PREPARED_LIST);
@@ -270,6 +287,7 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
         "audio": {"sample_rate": PREPARED_SAMPLE_RATE, "channels": 1, "format": "16-bit PCM WAV", "content": "the whole first audio stream"},
         "frame": {"at": "half the duration", "format": "JPEG", "quality": FRAME_QUALITY},
         "min_seconds": options.min_seconds,
+        "not_started": not_started,
     });
     let report_file = options.out.join(REPORT);
     write_atomic(&report_file, serde_json::to_string_pretty(&summary).expect("reports serialise").as_bytes())?;
@@ -282,6 +300,7 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
         list,
         report: report_file,
         seconds: start.elapsed().as_secs_f64(),
+        not_started,
     })
 }
 

@@ -75,7 +75,7 @@ pub fn evaluate_checkpoint(options: &EvalOptions, report: &dyn Report) -> Result
             options.paths.data.display()
         )));
     }
-    prepare_output_dir(output, "metrics.json", options.force)?;
+    let _lock = prepare_output_dir(output, "metrics.json", options.force, report)?;
     report.line(&options.paths.lists.line());
     if without_files > 0 {
         report.line(&format!(

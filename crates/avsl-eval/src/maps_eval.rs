@@ -55,7 +55,7 @@ pub fn evaluate_maps(options: &MapsOptions, report: &dyn Report) -> Result<Evalu
             o.path(&[&s.video_id])?;
         }
     }
-    prepare_output_dir(output, "metrics.json", options.force)?;
+    let _lock = prepare_output_dir(output, "metrics.json", options.force, report)?;
     report.line(&options.paths.lists.line());
     let config = options.scoring.config(options.map_kind, Protocol::Slavc);
     report.line(&describe(&config));

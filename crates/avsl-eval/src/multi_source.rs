@@ -60,7 +60,7 @@ pub fn evaluate_source_maps(
     for pair in pairs {
         index.path(&[&pair.name, &pair.name])?;
     }
-    prepare_output_dir(&set.output, "metrics.json", set.force)?;
+    let _lock = prepare_output_dir(&set.output, "metrics.json", set.force, report)?;
     let map_of = |i: usize| index.load(&[&pairs[i].name, &pairs[i].name]);
     let config = json!({ "testset": TESTSET, "list": list, "pairs": pairs.len(), "maps": maps, "scoring": SCORING });
     score_and_report(&sources, &map_of, &set.output, config, report)
@@ -89,7 +89,7 @@ pub fn evaluate_source_checkpoint(
     refuse_dataset_folders(&set.output, &set.paths, &[])?;
     let sources = source_set(&set.paths)?;
     let (list, pairs) = (&sources.list, &sources.pairs);
-    prepare_output_dir(&set.output, "metrics.json", set.force)?;
+    let _lock = prepare_output_dir(&set.output, "metrics.json", set.force, report)?;
     let encoders = open_encoders(&model.checkpoint, model.tau, model.expected, Some(model.encoders), &model.device)?;
     let model_config = encoders.config;
     report.line(&format!(

@@ -17,9 +17,21 @@ pub enum TrainError {
     Options(String),
     #[error("the loss is {loss} at step {step}: stopping (lower the learning rate?)")]
     NonFiniteLoss { loss: f64, step: u64 },
+    /// A checkpoint could not be written; the file it would have replaced is untouched.
+    #[error("{error}: the checkpoint was not saved; {}", kept(path, *previous))]
+    NotSaved { path: std::path::PathBuf, previous: bool, error: DataError },
     /// Stopped on request after a finished step, its checkpoint saved.
     #[error("interrupted after step {step}: saved {checkpoint}; --resume continues the run")]
     Interrupted { step: u64, checkpoint: std::path::PathBuf },
+}
+
+fn kept(path: &Path, previous: bool) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if previous {
+        format!("the previous {name} is whole, and --resume continues from it once this is fixed")
+    } else {
+        "fix this and run again".to_string()
+    }
 }
 
 impl TrainError {

@@ -14,10 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use avsl_data::annotations::{read_flickr_folder, read_vggss_json};
-use avsl_data::frame_cache::{CachedResize, FrameCache};
+use avsl_data::frame_cache::{CACHE_FILES, CachedResize, FrameCache};
 use avsl_data::fsutil::write_atomic;
 use avsl_data::lists::{read_id_list, training_pairs};
 use avsl_data::loader::{AlignViews, Loader, LoaderConfig, NeighbourTable, PairFiles};
+use avsl_data::lock::{Lock, utc};
+use avsl_data::output::{move_aside, prepare_output_dir};
 use avsl_data::transform::INPUT_SIZE;
 use avsl_eval::test_pass::OnBadFile;
 use avsl_kernels::Activation;
@@ -92,6 +94,10 @@ pub struct TrainOptions {
     /// mines its own with the trunks being trained.
     pub neighbours: Option<PathBuf>,
     pub supervised: Option<SupervisedList>,
+    /// Start over in a folder that holds a run, and rebuild a frame cache that holds other
+    /// frames, each after moving what was there to `previous-<UTC time>/` inside it
+    /// (nothing is deleted); without it both are refused, naming what is there.
+    pub force: bool,
     /// Set (by a signal handler, say) to stop cleanly: the step in hand finishes and is
     /// logged, `latest.safetensors` is saved where the run stands, and [`train`] returns
     /// [`TrainError::Interrupted`]; a resumed run then continues exactly.
@@ -103,16 +109,13 @@ pub struct TrainOptions {
 pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainError> {
     let devices: Vec<Device> = options.devices.iter().cloned().map(Device::autodiff).collect();
     let log = RunLog::in_run(&options.output);
+    let _lock = claim_run_folder(options, report)?;
     let (mut trainer, progress) = match &options.start {
         Start::Resume { epochs } => {
             let latest = options.output.join(LATEST);
-            if !latest.is_file() {
-                return Err(TrainError::invalid(&options.output, format!("nothing to resume (no {LATEST})")));
-            }
             let (mut trainer, progress) = load_on_devices(&latest, &devices)?;
             trainer.config.epochs = epochs.unwrap_or(trainer.config.epochs);
             log.truncate(trainer.step)?;
-            remove_stale_temporaries(&options.output)?;
             report.line(&format!(
                 "resuming {} at epoch {}, batch {} (step {})",
                 latest.display(),
@@ -123,8 +126,6 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
             (trainer, progress)
         }
         Start::Fresh { config, image_weights } => {
-            avsl_data::fsutil::create_dir_all(&options.output)?;
-            start_over(&options.output, report)?;
             let imagenet = image_weights.as_deref().map(read_torchvision_resnet18).transpose()?;
             if imagenet.is_none() {
                 report.note(
@@ -156,7 +157,7 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
         report.line(&format!("semi-supervised: {} of the training ids have boxes that supervise their maps", s.len()));
     }
     let frame_cache = options.frame_cache.as_deref().map(|dir| training_frame_cache(options, dir, &pairs, report));
-    let frame_cache = frame_cache.transpose()?;
+    let (frame_cache, _cache_lock) = frame_cache.transpose()?.unzip();
     let given_neighbours = match &options.neighbours {
         Some(path) => Some(Arc::new(read_neighbours(path)?.for_list(&ids, path)?)),
         None => None,
@@ -417,26 +418,72 @@ fn supervised_boxes(options: &TrainOptions, train_ids: &[String]) -> Result<Opti
     Ok(Some(SupervisedBoxes::new(&ids, &table, format, &supervised.list)?))
 }
 
-/// A fresh run in the folder of an earlier run replaces it: its log (which would otherwise
-/// be appended to and mixed into this run's epoch means), its checkpoints (an old
-/// best.safetensors would outlive a run without validation) and curves.
-fn start_over(run: &Path, report: &dyn Report) -> Result<(), TrainError> {
-    let mut removed = Vec::new();
-    for name in [crate::run_log::LOG, LATEST, BEST, MINED, "loss.png", "validation.png"] {
-        let path = run.join(name);
-        if path.exists() {
-            std::fs::remove_file(&path).map_err(|e| TrainError::io(&path, e))?;
-            removed.push(name);
+/// Every file of a run (what `--force` moves aside).
+const RUN_FILES: [&str; 8] = [crate::run_log::LOG, LATEST, BEST, MINED, CONFIG, SKIPPED, "loss.png", "validation.png"];
+
+/// The run folder, locked for this process. A resumed run needs a checkpoint there; a
+/// fresh one needs the folder free of an earlier run: refused, naming what is there, or
+/// (`force`) started over after moving the earlier run aside, never deleting it.
+fn claim_run_folder(options: &TrainOptions, report: &dyn Report) -> Result<Lock, TrainError> {
+    let run = &options.output;
+    let lock = match options.start {
+        Start::Resume { .. } => {
+            if !run.join(LATEST).is_file() {
+                return Err(TrainError::invalid(run, format!("nothing to resume (no {LATEST})")));
+            }
+            Lock::folder(run, report)?
         }
+        Start::Fresh { .. } => prepare_output_dir(run, CONFIG, options.force, report)?,
+    };
+    remove_stale_temporaries(run)?;
+    if let Start::Resume { .. } = options.start {
+        return Ok(lock);
     }
-    if !removed.is_empty() {
-        report.note(&format!(
-            "note: {} held an earlier run; starting over (removed {}). --resume continues a run instead.",
-            run.display(),
-            removed.join(", ")
+    let Some(earlier) = earlier_run(run)? else {
+        // What a run that never took a step leaves holds nothing to keep, and its log and
+        // skipped samples would be read as this run's.
+        for name in [crate::run_log::LOG, SKIPPED] {
+            let path = run.join(name);
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(|e| TrainError::io(&path, e))?;
+            }
+        }
+        return Ok(lock);
+    };
+    if !options.force {
+        return Err(TrainError::invalid(
+            run,
+            format!(
+                "holds a run ({earlier}). --resume continues it; --force starts a new one after moving this one to \
+                 {}/previous-<UTC time>/",
+                run.display()
+            ),
         ));
     }
-    Ok(())
+    let aside = move_aside(run, &RUN_FILES)?.expect("an earlier run has files");
+    report.note(&format!("note: moved the earlier run ({earlier}) to {}; starting over", aside.display()));
+    Ok(lock)
+}
+
+/// What of an earlier run the folder holds (steps logged, checkpoints and when they were
+/// saved); `None` when it holds no step and no checkpoint.
+fn earlier_run(run: &Path) -> Result<Option<String>, TrainError> {
+    let log = RunLog::in_run(run);
+    // An unreadable log still counts: what it held is not known to be nothing.
+    let steps = log.read().ok().map(|lines| lines.iter().filter(|l| matches!(l, LogLine::Step(_))).count());
+    let mut parts = Vec::new();
+    for name in [LATEST, BEST, MINED] {
+        if let Ok(meta) = std::fs::metadata(run.join(name)) {
+            let when = meta.modified().map_or_else(|_| "at an unknown time".to_string(), utc);
+            parts.push(format!("{name} saved {when}"));
+        }
+    }
+    match steps {
+        Some(0) if parts.is_empty() => return Ok(None),
+        Some(n) => parts.insert(0, format!("{n} steps logged")),
+        None => parts.insert(0, format!("{} unreadable", log.path().display())),
+    }
+    Ok(Some(parts.join(", ")))
 }
 
 /// Removes the temporary files of atomic writes that a killed run left in its folder
@@ -452,27 +499,46 @@ fn remove_stale_temporaries(run: &Path) -> Result<(), TrainError> {
     Ok(())
 }
 
-/// The cache of the frame-cache folder for this training list: opened when it holds every
-/// frame for the training pipeline, built otherwise.
+/// The cache of the frame-cache folder for this training list, and the shared lock that
+/// keeps it as it is while the run reads it: opened when it holds every frame for the
+/// training pipeline, built when the folder holds no cache, refused when it holds another
+/// one (or rebuilt after moving that aside, with `force`).
 fn training_frame_cache(
     options: &TrainOptions,
     dir: &Path,
     pairs: &[PairFiles],
     report: &dyn Report,
-) -> Result<Arc<FrameCache>, TrainError> {
+) -> Result<(Arc<FrameCache>, Lock), TrainError> {
     let frames: Vec<PathBuf> = pairs.iter().map(|p| p.frame.clone()).collect();
-    let reason = match FrameCache::open(dir) {
-        Ok(cache) if cache.resize() != CachedResize::Train => format!("it holds {} frames", cache.resize().name()),
-        Ok(cache) => match cache.missing(&frames).len() {
-            0 => {
-                report.line(&format!("frame cache {}: {} frames", dir.display(), cache.len()));
-                return Ok(Arc::new(cache));
-            }
-            n => format!("{n} of the {} training frames are not in it", frames.len()),
-        },
-        Err(_) if !dir.join("index.json").exists() => "new".to_string(),
-        Err(e) => format!("{e}"),
+    avsl_data::fsutil::create_dir_all(dir)?;
+    let lock = Lock::folder_shared(dir, report)?;
+    if let Ok(cache) = usable_cache(dir, &frames) {
+        report.line(&format!("frame cache {}: {} frames", dir.display(), cache.len()));
+        return Ok((Arc::new(cache), lock));
+    }
+    let lock = lock.upgrade(report)?;
+    // Another process may have built it between the two locks.
+    let reason = match usable_cache(dir, &frames) {
+        Ok(cache) => {
+            report.line(&format!("frame cache {}: {} frames", dir.display(), cache.len()));
+            return Ok((Arc::new(cache), lock.downgrade()?));
+        }
+        Err(reason) => reason,
     };
+    if dir.join(CACHE_FILES[0]).exists() {
+        if !options.force {
+            return Err(TrainError::invalid(
+                dir,
+                format!(
+                    "holds a frame cache that cannot serve this run ({reason}); choose another --frame-cache, or \
+                     --force rebuilds it after moving this one to {}/previous-<UTC time>/",
+                    dir.display()
+                ),
+            ));
+        }
+        let aside = move_aside(dir, &CACHE_FILES)?.expect("a cache has files");
+        report.note(&format!("note: moved the frame cache ({reason}) to {}; rebuilding it", aside.display()));
+    }
     report.line(&format!("building the frame cache {} ({reason})", dir.display()));
     report.phase("caching", frames.len(), 0);
     let threads = options.threads;
@@ -482,7 +548,29 @@ fn training_frame_cache(
         .map_err(|e| TrainError::Options(format!("{threads} threads: {e}")))?;
     let cache = pool.install(|| FrameCache::build(dir, &frames, CachedResize::Train, &|| report.advance(1, None)))?;
     report.phase_end();
-    Ok(Arc::new(cache))
+    Ok((Arc::new(cache), lock.downgrade()?))
+}
+
+/// The cache in `dir` when it holds every one of `frames` for the training pipeline;
+/// otherwise why not.
+fn usable_cache(dir: &Path, frames: &[PathBuf]) -> Result<FrameCache, String> {
+    match FrameCache::open(dir) {
+        Ok(cache) if cache.resize() != CachedResize::Train => Err(format!("it holds {} frames", cache.resize().name())),
+        Ok(cache) => {
+            let (missing, changed) = (cache.missing(frames).len(), cache.changed(frames));
+            match changed.first() {
+                _ if missing > 0 => Err(format!("{missing} of the {} training frames are not in it", frames.len())),
+                Some(first) => Err(format!(
+                    "{} of its frames changed since the frame cache was built, {} the first",
+                    changed.len(),
+                    first.display()
+                )),
+                None => Ok(cache),
+            }
+        }
+        Err(_) if !dir.join(CACHE_FILES[0]).exists() => Err("new".to_string()),
+        Err(e) => Err(format!("{e}")),
+    }
 }
 
 /// Every sample left out by `skip_bad` in a run folder: (file, problem) → sample ids.

@@ -64,8 +64,8 @@ pub fn save(
         metadata.insert(CALIBRATION_KEY.to_string(), serde_json::to_string(c).map_err(|e| error(path, e.to_string()))?);
     }
     let bytes = safetensors_bytes(path, &weights, &trainer.config.model_config(), &metadata)?;
-    write_atomic(path, &bytes)?;
-    Ok(())
+    let previous = path.is_file();
+    write_atomic(path, &bytes).map_err(|error| TrainError::NotSaved { path: path.to_path_buf(), previous, error })
 }
 
 fn counter(metadata: &BTreeMap<String, String>, key: &str, path: &Path) -> Result<u64, CheckpointError> {

@@ -39,6 +39,7 @@ fn options(data: &Path, output: PathBuf, start: Start) -> TrainOptions {
         frame_cache: None,
         neighbours: None,
         supervised: None,
+        force: false,
         stop: None,
     }
 }
@@ -105,4 +106,87 @@ fn an_unreadable_frame_stops_the_run_or_is_left_out_and_counted() {
     let rows: Vec<&str> = skipped.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "{skipped}");
     assert!(rows[0].contains(&format!("{bad_id}.jpg")) && rows[0].ends_with(&bad_id), "{skipped}");
+}
+
+#[test]
+fn a_fresh_run_refuses_a_folder_holding_a_run_and_force_moves_that_run_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 7);
+    let run = dir.path().join("run");
+    let fresh = || Start::Fresh { config: config(1), image_weights: None };
+    train(&options(&data, run.clone(), fresh()), &Quiet).unwrap();
+    let first = std::fs::read(run.join(LATEST)).unwrap();
+
+    let error = train(&options(&data, run.clone(), fresh()), &Quiet).unwrap_err().to_string();
+    let expected = format!("{}: holds a run (2 steps logged, latest.safetensors saved 20", run.display());
+    assert!(error.starts_with(&expected), "{error}");
+    assert!(error.contains("--resume continues it; --force starts a new one after moving this one to"), "{error}");
+    assert_eq!(std::fs::read(run.join(LATEST)).unwrap(), first, "a refused run leaves the folder as it was");
+
+    train(&TrainOptions { force: true, ..options(&data, run.clone(), fresh()) }, &Quiet).unwrap();
+    let aside: Vec<PathBuf> = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("previous-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(std::fs::read(aside[0].join(LATEST)).unwrap(), first, "the earlier checkpoint, moved whole");
+    let steps =
+        |run: &Path| RunLog::in_run(run).read().unwrap().iter().filter(|l| matches!(l, LogLine::Step(_))).count();
+    assert_eq!((steps(&run), steps(&aside[0])), (2, 2), "each run keeps its own log");
+}
+
+/// Says nothing, and at the first phase (the first epoch, after the run folder's
+/// temporary files of killed runs are cleared) makes this process's next
+/// `latest.safetensors` write go to a full disk.
+struct FullDiskAtFirstEpoch {
+    run: PathBuf,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl avsl_data::report::Report for FullDiskAtFirstEpoch {
+    fn line(&self, _: &str) {}
+    fn note(&self, _: &str) {}
+    fn phase(&self, _: &str, _: usize, _: usize) {
+        if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let tmp = self.run.join(format!(".{LATEST}.tmp-{}", std::process::id()));
+            std::os::unix::fs::symlink("/dev/full", tmp).unwrap();
+        }
+    }
+    fn advance(&self, _: usize, _: Option<&str>) {}
+    fn phase_end(&self) {}
+}
+
+#[test]
+fn a_save_that_fails_names_the_file_once_and_leaves_the_previous_checkpoint_whole() {
+    assert!(Path::new("/dev/full").exists(), "the test writes to /dev/full (Linux)");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 11);
+    let run = dir.path().join("run");
+    train(&options(&data, run.clone(), Start::Fresh { config: config(1), image_weights: None }), &Quiet).unwrap();
+    let before = std::fs::read(run.join(LATEST)).unwrap();
+
+    let full = FullDiskAtFirstEpoch { run: run.clone(), done: Default::default() };
+    let resume = || options(&data, run.clone(), Start::Resume { epochs: Some(2) });
+    let error = train(&resume(), &full).unwrap_err();
+    assert!(matches!(error, avsl_train::TrainError::NotSaved { .. }), "{error}");
+    let message = error.to_string();
+    let latest = run.join(LATEST).display().to_string();
+    assert_eq!(message.matches(&latest).count(), 1, "{message}");
+    assert!(message.starts_with(&format!("{latest}: No space left on device")), "{message}");
+    assert!(message.contains(&format!("free space on the disk that holds {}", run.display())), "{message}");
+    assert!(
+        message
+            .ends_with("the previous latest.safetensors is whole, and --resume continues from it once this is fixed")
+    );
+    assert_eq!(std::fs::read(run.join(LATEST)).unwrap(), before);
+    read_checkpoint(&run.join(LATEST)).unwrap();
+    let left: Vec<_> = std::fs::read_dir(&run)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // Once there is room again, the run resumes to the end.
+    train(&resume(), &Quiet).unwrap();
+    assert_eq!(read_checkpoint(&run.join(LATEST)).unwrap().metadata["step"], "4");
 }

@@ -85,6 +85,8 @@ fn train(data: &Path, out: &Path, config: &TrainConfig, threads: Option<usize>) 
         frame_cache: Some(out.join("frame_cache")),
         neighbours: None,
         supervised: None,
+        // A demo run again in its folder starts over; the earlier runs are moved aside.
+        force: true,
         stop: None,
     };
     avsl_train::run::train(&options, &Curving(Console::default()))?;
@@ -228,7 +230,7 @@ fn read_metrics(dir: &Path) -> Result<Value> {
 }
 
 pub fn run(args: DemoArgs) -> Result<()> {
-    prepare_output_dir(&args.out, "report.md", args.force)?;
+    let _lock = prepare_output_dir(&args.out, "report.md", args.force, &Console::default())?;
     let plan = Plan::new(args.quick, args.seed);
     let out = &args.out;
     let data = out.join("data");

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::progress::Console;
 use anyhow::Result;
 use avsl_data::audio::{WINDOW_SECONDS, centred_window, to_mono};
 use avsl_data::fsutil::write_atomic;
@@ -72,7 +73,7 @@ pub fn inspect_pair(audio: &Path, image: Option<&Path>, out: &Path) -> Result<se
 }
 
 pub fn run(args: InspectArgs) -> Result<()> {
-    prepare_output_dir(&args.out, "inspect.json", args.force)?;
+    let _lock = prepare_output_dir(&args.out, "inspect.json", args.force, &Console::default())?;
     let s = inspect_pair(&args.audio, args.image.as_deref(), &args.out)?;
     let a = &s["audio"];
     println!(

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::progress::Console;
 use anyhow::{Result, anyhow, bail};
 use avsl_data::audio::WINDOW_SECONDS;
 use avsl_data::fsutil::write_atomic;
@@ -161,7 +162,7 @@ fn input(args: &LocalizeArgs) -> Result<Input<'_>> {
 
 pub fn run(args: LocalizeArgs) -> Result<()> {
     let input = input(&args)?;
-    prepare_output_dir(&args.out, RESULT, args.force)?;
+    let _lock = prepare_output_dir(&args.out, RESULT, args.force, &Console::default())?;
     model_threads(args.threads);
     let localizer = Localizer::new(&LocalizerOptions {
         checkpoint: args.checkpoint.clone(),

@@ -23,6 +23,7 @@ mod overlay;
 mod plots;
 mod prepare;
 mod progress;
+mod signals;
 mod synth;
 mod train;
 

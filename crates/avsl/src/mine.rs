@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use avsl_data::lists::{read_id_list, training_pairs};
+use avsl_data::lock::Lock;
+use avsl_data::output::move_file_aside;
 use avsl_model::device::parse_device;
 use avsl_train::mining::{FeatureSource, mine};
 use avsl_train::neighbour_file::{NeighbourFile, write_neighbours};
@@ -38,6 +40,10 @@ pub struct MineArgs {
     /// The neighbour file to write (read by `avsl train --neighbours`).
     #[arg(long)]
     pub output: PathBuf,
+    /// Replace an existing --output: it is renamed to NAME.previous-<UTC time>.safetensors
+    /// beside it, never deleted.
+    #[arg(long)]
+    pub force: bool,
     #[arg(long)]
     pub threads: Option<usize>,
     /// Where the model runs: `cpu`, or `cuda[:N]` in a build with the `cuda` feature.
@@ -60,11 +66,21 @@ pub fn run(args: MineArgs) -> Result<()> {
     if [&image_path, &audio_path].contains(&&args.output) {
         bail!("{}: --output would overwrite a features file", args.output.display());
     }
+    let console = Console::default();
+    let _lock = Lock::file(&args.output, &console)?;
+    if args.output.exists() && !args.force {
+        bail!(
+            "{} exists (a neighbour file takes long to mine): choose another --output, or --force keeps it as \
+             {}.previous-<UTC time>.safetensors and writes the new one",
+            args.output.display(),
+            args.output.file_stem().unwrap_or_default().to_string_lossy()
+        );
+    }
     let image = FeatureSource::open(&image_path, &device)?;
     let audio = if audio_path == image_path { None } else { Some(FeatureSource::open(&audio_path, &device)?) };
     let audio = audio.as_ref().unwrap_or(&image);
     let start = Instant::now();
-    let table = mine(&pairs, &image, audio, args.k, threads, &device, &Console::default())?;
+    let table = mine(&pairs, &image, audio, args.k, threads, &device, &console)?;
     let seconds = start.elapsed().as_secs_f64();
     let source = format!(
         "image: {} ({}); audio: {} ({})",
@@ -73,6 +89,11 @@ pub fn run(args: MineArgs) -> Result<()> {
         audio.describe(),
         audio_path.display()
     );
+    // Moved only now: a failed or interrupted mining leaves the earlier file in place.
+    if args.output.exists() {
+        let aside = move_file_aside(&args.output)?;
+        eprintln!("note: kept the earlier neighbour file as {}", aside.display());
+    }
     write_neighbours(&args.output, &NeighbourFile { ids, table, source })?;
     println!(
         "{} samples, k = {}: neighbours in {seconds:.1} s on {threads} threads → {}",

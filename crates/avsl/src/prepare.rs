@@ -9,6 +9,7 @@ use clap::Args;
 
 use crate::device::thread_count;
 use crate::progress::Console;
+use crate::signals::StopOnSignals;
 
 #[derive(Args)]
 pub struct PrepareArgs {
@@ -32,12 +33,14 @@ pub struct PrepareArgs {
 
 pub fn run(args: PrepareArgs) -> Result<()> {
     let threads = thread_count(args.threads);
+    let signals = StopOnSignals::register()?;
     let options = PrepareOptions {
         videos: args.videos,
         out: args.out,
         threads,
         min_seconds: args.min_seconds,
         overwrite: args.overwrite,
+        stop: Some(signals.flag()),
     };
     let done = prepare(&options, &Console::default())?;
     println!(
@@ -61,5 +64,12 @@ pub fn run(args: PrepareArgs) -> Result<()> {
         done.list.display()
     );
     println!("report: {}", done.report.display());
+    if done.not_started > 0 {
+        eprintln!(
+            "interrupted: {} videos not begun; what was prepared is kept, and the same command prepares the rest",
+            done.not_started
+        );
+        signals.exit()
+    }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::progress::Console;
 use anyhow::Result;
 use avsl_data::synth::{SynthConfig, SynthSummary, generate, scene_count};
 use clap::Args;
@@ -61,7 +62,7 @@ pub fn generate_with_progress(out: &std::path::Path, config: &SynthConfig) -> Re
 
 pub fn run(args: SynthArgs) -> Result<()> {
     anyhow::ensure!((0.0..=1.0).contains(&args.small_fraction), "--small-fraction must be within [0, 1]");
-    prepare_output_dir(&args.out, "synth.json", args.force)?;
+    let _lock = prepare_output_dir(&args.out, "synth.json", args.force, &Console::default())?;
     let start = std::time::Instant::now();
     let s = generate_with_progress(&args.out, &args.config())?;
     println!(

@@ -3,8 +3,6 @@
 //! loss and validation curves are drawn from the run's log after every epoch.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
 use avsl_data::report::Report;
@@ -13,7 +11,7 @@ use avsl_model::Architecture;
 use avsl_model::device::parse_devices;
 use avsl_train::TrainError;
 use avsl_train::config::TrainConfig;
-use avsl_train::run::{CONFIG, Start, SupervisedList, TrainOptions, train};
+use avsl_train::run::{Start, SupervisedList, TrainOptions, train};
 use avsl_train::run_log::{Curves, RunLog};
 use avsl_train::validate::Validation;
 use clap::Args;
@@ -23,7 +21,7 @@ use crate::device::model_threads;
 use crate::eval::ModelArg;
 use crate::plots::{Series, line_plot_in, padded_range};
 use crate::progress::Console;
-use avsl_data::output::prepare_output_dir;
+use crate::signals::StopOnSignals;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -76,7 +74,10 @@ pub struct TrainArgs {
     /// Continue the run in --output from its latest checkpoint.
     #[arg(long)]
     pub resume: bool,
-    /// Write into a non-empty folder that avsl did not create.
+    /// Start over in a folder that holds a run (the earlier run is moved to
+    /// OUTPUT/previous-<UTC time>/, never deleted), rebuild a --frame-cache that holds
+    /// other frames (moved aside likewise), or write into a non-empty folder avsl did not
+    /// create.
     #[arg(long)]
     pub force: bool,
     /// Also save latest.safetensors every N steps (0: only at the end of each epoch), so
@@ -153,7 +154,6 @@ pub fn options(args: TrainArgs) -> Result<TrainOptions> {
         Start::Resume { epochs: args.epochs }
     } else {
         dataset.refuse_as_output(&args.output, &[])?;
-        prepare_output_dir(&args.output, CONFIG, args.force)?;
         Start::Fresh { config: resolve_config(&args)?, image_weights: args.image_weights.clone() }
     };
     if let Some(dir) = &args.frame_cache {
@@ -178,6 +178,7 @@ pub fn options(args: TrainArgs) -> Result<TrainOptions> {
         supervised: args.sup_list.map(|list| SupervisedList { list, annotations: args.sup_annotations }),
         frame_cache: args.frame_cache,
         neighbours: args.neighbours,
+        force: args.force,
         stop: None,
         output: args.output,
         data: args.data,
@@ -186,32 +187,17 @@ pub fn options(args: TrainArgs) -> Result<TrainOptions> {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let mut options = options(args)?;
-    let (stop, signal) = stop_on_signals()?;
-    options.stop = Some(stop);
+    let signals = StopOnSignals::register()?;
+    options.stop = Some(signals.flag());
     match train(&options, &Curving(Console::default())) {
         Err(e @ TrainError::Interrupted { .. }) => {
             eprintln!("{e}");
-            // 130 after SIGINT, 143 after SIGTERM, as a shell reports a process they ended.
-            std::process::exit(128 + signal.load(Ordering::SeqCst) as i32);
+            signals.exit()
         }
         result => result?,
     }
     println!("run folder: {}", options.output.display());
     Ok(())
-}
-
-/// The first SIGINT or SIGTERM sets the returned flag (training then stops after the step
-/// in hand, saved) and records which signal it was; a second one ends the process at once.
-fn stop_on_signals() -> Result<(Arc<AtomicBool>, Arc<AtomicUsize>)> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let (stop, which) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
-    for signal in [SIGINT, SIGTERM] {
-        // The shutdown must be registered first: it fires only once the flag is set.
-        signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&stop))?;
-        signal_hook::flag::register_usize(signal, Arc::clone(&which), signal as usize)?;
-        signal_hook::flag::register(signal, Arc::clone(&stop))?;
-    }
-    Ok((stop, which))
 }
 
 /// The console's report, with the run's curves redrawn after every epoch.

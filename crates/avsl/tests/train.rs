@@ -11,6 +11,24 @@ fn avsl(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs avsl expecting it to fail; its stderr.
+fn avsl_fails(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_avsl")).args(args).output().unwrap();
+    assert!(!out.status.success(), "avsl {args:?} succeeded");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// The `previous-<UTC time>` folders inside `dir`.
+fn moved_aside(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("previous-"))
+        .collect();
+    found.sort();
+    found
+}
+
 fn losses(run: &Path) -> Vec<(u64, f64)> {
     std::fs::read_to_string(run.join("train_log.jsonl"))
         .unwrap()
@@ -48,10 +66,21 @@ fn resumed_training_matches_an_uninterrupted_run() {
         avsl(&args)
     };
     let (straight, split) = (p("straight"), p("split"));
-    // A fresh run in the folder of an earlier one starts over: one epoch's log, not an
-    // appended one.
+    // A fresh run in the folder of an earlier one is refused; with --force it starts over
+    // (one epoch's log, not an appended one) and the earlier run is moved aside whole.
     run(&straight, &["--epochs", "1"]);
-    run(&straight, &["--epochs", "2"]);
+    let mut again: Vec<&str> = common.to_vec();
+    again.extend(["--output", &straight, "--epochs", "2"]);
+    let refused = avsl_fails(&again);
+    assert!(refused.contains("holds a run (2 steps logged, latest.safetensors saved 20"), "{refused}");
+    assert!(refused.contains("--resume continues it; --force starts a new one"), "{refused}");
+    assert!(moved_aside(Path::new(&straight)).is_empty());
+    let console = run(&straight, &["--epochs", "2", "--force"]);
+    assert!(console.contains("run folder:"), "{console}");
+    let aside = moved_aside(Path::new(&straight));
+    assert_eq!(aside.len(), 1);
+    assert_eq!(losses(&aside[0]).len(), 2, "the earlier run's log, moved");
+    assert!(aside[0].join("latest.safetensors").is_file() && aside[0].join("best.safetensors").is_file());
     // The split run reads its frames from a frame cache: built by the first leg, reused by
     // the second, and the same pixels as decoding every epoch.
     let cache = p("frame_cache");
@@ -125,6 +154,52 @@ fn resumed_training_matches_an_uninterrupted_run() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains(frame.file_name().unwrap().to_str().unwrap()), "{err}");
     assert!(err.contains("changed since the frame cache was built"), "{err}");
+    assert!(err.contains("--force rebuilds it after moving this one"), "{err}");
+    // --force moves the stale cache aside and builds a new one from the frames as they are.
+    args.push("--force");
+    let console = avsl(&args);
+    assert!(console.contains("building the frame cache"), "{console}");
+    let aside = moved_aside(Path::new(&cache));
+    assert_eq!(aside.len(), 1);
+    assert!(aside[0].join("index.json").is_file() && aside[0].join("frames.bin").is_file());
+}
+
+#[test]
+fn a_second_process_on_a_run_folder_is_refused_and_a_dead_holders_lock_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    avsl(&["synth", "--out", &p("data"), "--train", "12", "--test", "2", "--negatives", "1", "--seed", "6"]);
+    let run = p("run");
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["train", "--data", &p("data"), "--batch-size", "4", "--dim", "16", "--seed", "1"]
+            .iter()
+            .chain(["--checkpoint-every", "1", "--output", &run].iter())
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let first = args(&["--epochs", "50"]);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let latest = Path::new(&run).join("latest.safetensors");
+    let mut holder = running_until(&first, |_| latest.is_file());
+    // Whatever the second asks (to resume, to start over with --force), it ends at once.
+    let expected = format!("{run} is in use by process {} since 20", holder.id());
+    for extra in [&["--resume"][..], &["--force", "--epochs", "1"][..]] {
+        let second = args(extra);
+        let refused = avsl_fails(&second.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(refused.contains(&expected), "{refused}");
+    }
+    assert!(moved_aside(Path::new(&run)).is_empty(), "--force did not touch a run in progress");
+    // SIGKILL: the OS releases the lock, the record stays; the next process takes it over.
+    let dead = holder.id();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let resume = args(&["--resume", "--epochs", "1"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_avsl")).args(&resume).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&format!("locked by process {dead} since 20")), "{err}");
+    assert!(err.contains("which ended without releasing it; taking it over"), "{err}");
 }
 
 /// Starts avsl and returns it once `when(pid)` holds (polled every millisecond); the run
