@@ -54,3 +54,14 @@ pub fn csv_lists(bytes: &[u8]) {
 pub fn npy(bytes: &[u8]) {
     let _ = crate::npy::decode_npy_f32(bytes, Path::new(NAME));
 }
+
+/// The multi-source lists (SSL-align's IS3 box list and mask list) and the ground-truth
+/// maps of their boxes.
+pub fn source_lists(bytes: &[u8]) {
+    if let Ok(pairs) = crate::is3::parse_source_list(bytes, Path::new(NAME)) {
+        for pair in pairs.iter().take(4) {
+            avsl_metrics::GtMap::from_boxes(&[pair.gt_box], avsl_metrics::BoxFormat::Vggss);
+        }
+    }
+    let _ = crate::is3::parse_mask_list(bytes, Path::new(NAME));
+}

@@ -72,28 +72,39 @@ pub fn read_masks(
     let Some(list) = MASK_LIST_NAMES.iter().map(|n| metadata.join(n)).find(|p| p.is_file()) else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(&list).map_err(|e| DataError::io(&list, e))?;
-    let entries: Vec<MaskEntry> = serde_json::from_str(&text).map_err(|e| {
-        DataError::invalid(
-            &list,
-            format!("not a mask list ({e}); expected a JSON array of {{\"image\", \"audio\", \"gt_box\": mask path}}"),
-        )
-    })?;
+    let listed = parse_mask_list(&crate::error::read_file(&list)?, &list)?;
     let folder = first_folder(data, &MASK_FOLDERS)?;
     let mut masks = std::collections::HashMap::new();
-    for (i, e) in entries.iter().enumerate() {
-        let image = file_name(&list, i, "image", &e.image)?;
-        let mask = folder.join(file_name(&list, i, "gt_box", &e.gt_box)?);
+    for (i, (name, file)) in listed.into_iter().enumerate() {
+        let mask = folder.join(file);
         if !mask.is_file() {
             return Err(DataError::invalid(&list, format!("entry {i}: {} does not exist", mask.display())));
         }
-        let name = Path::new(&image).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         masks.insert(name, mask);
     }
     if let Some(pair) = pairs.iter().find(|p| !masks.contains_key(&p.name)) {
         return Err(DataError::invalid(&list, format!("no mask for the pair {:?} of the box list", pair.name)));
     }
     Ok(Some((list, masks)))
+}
+
+/// A mask list's entries as (pair name, mask file name); `list` names it in errors.
+pub fn parse_mask_list(bytes: &[u8], list: &Path) -> Result<Vec<(String, String)>> {
+    let entries: Vec<MaskEntry> = serde_json::from_slice(bytes).map_err(|e| {
+        DataError::invalid(
+            list,
+            format!("not a mask list ({e}); expected a JSON array of {{\"image\", \"audio\", \"gt_box\": mask path}}"),
+        )
+    })?;
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let image = file_name(list, i, "image", &e.image)?;
+            let mask = file_name(list, i, "gt_box", &e.gt_box)?;
+            Ok((stem(&image), mask))
+        })
+        .collect()
 }
 
 /// A mask on the 224×224 frame: pixels of luminance ≥ 128 (so JPEG-compressed masks
@@ -132,11 +143,20 @@ fn file_name(list: &Path, i: usize, field: &str, path: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
-/// Reads the list and resolves every pair's files under `data`; a missing file or a
-/// malformed entry is an error naming the list and the entry.
-pub fn read_source_pairs(list: &Path, data: &Path) -> Result<Vec<SourcePair>> {
-    let text = std::fs::read_to_string(list).map_err(|e| DataError::io(list, e))?;
-    let entries: Vec<Entry> = serde_json::from_str(&text).map_err(|e| {
+/// One entry of a multi-source list, before its files are looked up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedPair {
+    /// The frame's file stem.
+    pub name: String,
+    pub image: String,
+    pub audio: String,
+    pub gt_box: PixelBox,
+}
+
+/// A multi-source list's entries, checked (file names, unique pairs, finite boxes);
+/// `list` names it in errors.
+pub fn parse_source_list(bytes: &[u8], list: &Path) -> Result<Vec<ListedPair>> {
+    let entries: Vec<Entry> = serde_json::from_slice(bytes).map_err(|e| {
         DataError::invalid(
             list,
             format!("not a multi-source list ({e}); expected a JSON array of {{\"image\", \"audio\", \"gt_box\"}}"),
@@ -145,15 +165,14 @@ pub fn read_source_pairs(list: &Path, data: &Path) -> Result<Vec<SourcePair>> {
     if entries.is_empty() {
         return Err(DataError::invalid(list, "the list is empty"));
     }
-    let (frames, audio) = (first_folder(data, &FRAME_FOLDERS)?, first_folder(data, &AUDIO_FOLDERS)?);
     let mut names = std::collections::HashSet::new();
     entries
         .iter()
         .enumerate()
         .map(|(i, e)| {
             let image = file_name(list, i, "image", &e.image)?;
-            let sound = file_name(list, i, "audio", &e.audio)?;
-            let name = Path::new(&image).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let audio = file_name(list, i, "audio", &e.audio)?;
+            let name = stem(&image);
             if !names.insert(name.clone()) {
                 return Err(DataError::invalid(list, format!("entry {i}: the pair {name:?} is listed twice")));
             }
@@ -161,11 +180,29 @@ pub fn read_source_pairs(list: &Path, data: &Path) -> Result<Vec<SourcePair>> {
                 return Err(DataError::invalid(list, format!("entry {i}: gt_box {:?} is not four numbers", e.gt_box)));
             }
             let [xmin, ymin, xmax, ymax] = e.gt_box.map(|v| v.trunc() as i64);
+            Ok(ListedPair { name, image, audio, gt_box: PixelBox { xmin, ymin, xmax, ymax } })
+        })
+        .collect()
+}
+
+fn stem(file: &str) -> String {
+    Path::new(file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Reads the list and resolves every pair's files under `data`; a missing file or a
+/// malformed entry is an error naming the list and the entry.
+pub fn read_source_pairs(list: &Path, data: &Path) -> Result<Vec<SourcePair>> {
+    let listed = parse_source_list(&crate::error::read_file(list)?, list)?;
+    let (frames, audio) = (first_folder(data, &FRAME_FOLDERS)?, first_folder(data, &AUDIO_FOLDERS)?);
+    listed
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
             let pair = SourcePair {
-                name,
-                frame: frames.join(&image),
-                audio: audio.join(&sound),
-                gt_box: PixelBox { xmin, ymin, xmax, ymax },
+                name: l.name,
+                frame: frames.join(&l.image),
+                audio: audio.join(&l.audio),
+                gt_box: l.gt_box,
             };
             for file in [&pair.frame, &pair.audio] {
                 if !file.is_file() {

@@ -128,6 +128,10 @@ impl Ffmpeg {
 
     /// Runs to completion and returns stdout; a failure names `path` with FFmpeg's reason.
     fn output(&self, mut command: Command, path: &Path, what: &str) -> Result<Vec<u8>> {
+        // In a process group of its own: a Ctrl-C at the terminal reaches avsl alone, which
+        // lets the file in hand finish (`avsl prepare`) instead of FFmpeg dying under it.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let out = command.stdin(Stdio::null()).output().map_err(|e| DataError::io(path, e))?;
         if !out.status.success() {
             return Err(DataError::invalid(path, format!("{what}: {}", last_line(&out.stderr))));

@@ -49,3 +49,8 @@ fn csv_list_inputs() {
 fn npy_inputs() {
     replay("npy", exercise::npy);
 }
+
+#[test]
+fn source_list_inputs() {
+    replay("source_lists", exercise::source_lists);
+}

@@ -439,7 +439,7 @@ fn claim_run_folder(options: &TrainOptions, report: &dyn Report) -> Result<Lock,
     if let Start::Resume { .. } = options.start {
         return Ok(lock);
     }
-    let Some(earlier) = earlier_run(run)? else {
+    let Some(earlier) = earlier_run(run) else {
         // What a run that never took a step leaves holds nothing to keep, and its log and
         // skipped samples would be read as this run's.
         for name in [crate::run_log::LOG, SKIPPED] {
@@ -467,7 +467,7 @@ fn claim_run_folder(options: &TrainOptions, report: &dyn Report) -> Result<Lock,
 
 /// What of an earlier run the folder holds (steps logged, checkpoints and when they were
 /// saved); `None` when it holds no step and no checkpoint.
-fn earlier_run(run: &Path) -> Result<Option<String>, TrainError> {
+fn earlier_run(run: &Path) -> Option<String> {
     let log = RunLog::in_run(run);
     // An unreadable log still counts: what it held is not known to be nothing.
     let steps = log.read().ok().map(|lines| lines.iter().filter(|l| matches!(l, LogLine::Step(_))).count());
@@ -479,11 +479,11 @@ fn earlier_run(run: &Path) -> Result<Option<String>, TrainError> {
         }
     }
     match steps {
-        Some(0) if parts.is_empty() => return Ok(None),
+        Some(0) if parts.is_empty() => return None,
         Some(n) => parts.insert(0, format!("{n} steps logged")),
         None => parts.insert(0, format!("{} unreadable", log.path().display())),
     }
-    Ok(Some(parts.join(", ")))
+    Some(parts.join(", "))
 }
 
 /// Removes the temporary files of atomic writes that a killed run left in its folder

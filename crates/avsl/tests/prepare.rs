@@ -125,3 +125,56 @@ fn prepare_without_videos_is_an_error() {
     let e = String::from_utf8(out.stderr).unwrap();
     assert!(e.contains("no videos (mp4, mkv, webm, avi, mov)") || e.contains("needs FFmpeg"), "{e}");
 }
+
+#[test]
+fn ctrl_c_finishes_the_videos_in_hand_and_the_same_command_prepares_the_rest() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let videos = dir.path().join("videos");
+    std::fs::create_dir_all(&videos).unwrap();
+    let wav = dir.path().join("tone.wav");
+    write_wav(&wav, noise(4.0, 16_000, 0.3, |_| true), 16_000);
+    let first = videos.join("v00.mp4");
+    make_video(&first, &clip(), 10, Some(&wav), &MP4);
+    for k in 1..16 {
+        std::fs::copy(&first, videos.join(format!("v{k:02}.mp4"))).unwrap();
+    }
+    let out = dir.path().join("data");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let args = ["prepare", "--videos", &s(&videos), "--out", &s(&out), "--threads", "1"];
+    let child = Command::new(env!("CARGO_BIN_EXE_avsl"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // SIGINT once the first video is done: the one in hand finishes, no other begins.
+    let first_wav = out.join("audio/v00.wav");
+    while !first_wav.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // SAFETY: kill(2) on our own child, not yet waited for, so its pid is live.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(130), "{err}");
+    assert!(err.contains("videos not begun; what was prepared is kept"), "{err}");
+    let listed: Vec<String> =
+        std::fs::read_to_string(out.join("metadata/prepared.txt")).unwrap().lines().map(String::from).collect();
+    assert!(!listed.is_empty() && listed.len() < 16, "{listed:?}");
+    // Every video is whole (frame and audio) or not begun.
+    for k in 0..16 {
+        let id = format!("v{k:02}");
+        let (frame, audio) = (out.join(format!("frames/{id}.jpg")), out.join(format!("audio/{id}.wav")));
+        assert_eq!(frame.exists(), audio.exists(), "{id}");
+        assert_eq!(frame.exists(), listed.contains(&id), "{id}");
+    }
+    let report = json(&out.join("prepare_report.json"));
+    assert_eq!(report["not_started"].as_u64().unwrap() as usize, 16 - listed.len());
+    let console = ok(&args);
+    let expected =
+        format!("16 videos: {} prepared, {} kept from an earlier run, 0 skipped", 16 - listed.len(), listed.len());
+    assert!(console.contains(&expected), "{console}");
+}

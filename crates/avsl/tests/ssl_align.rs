@@ -115,6 +115,23 @@ fn mined_neighbours_feed_training_and_the_checkpoint_evaluates() {
         &p("own.safetensors"),
     ]);
     assert_eq!(read_neighbours(Path::new(&p("own.safetensors"))).unwrap().table.k, 2);
+    // An existing neighbour file is kept: refused, or (--force) renamed beside the new one.
+    let again =
+        ["mine-neighbours", "--data", &data, "--features", &checkpoint, "--k", "1", "--output", &p("own.safetensors")];
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_avsl")).args(again).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("own.safetensors exists"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_avsl")).args(again).arg("--force").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("kept the earlier neighbour file as"), "{err}");
+    assert_eq!(read_neighbours(Path::new(&p("own.safetensors"))).unwrap().table.k, 1);
+    let kept: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("own.previous-") && n.ends_with(".safetensors"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(read_neighbours(&dir.path().join(&kept[0])).unwrap().table.k, 2);
     for testset in ["vggss_plus_silent", "is3"] {
         let out = p(&format!("eval_{testset}"));
         avsl(&["eval", "--checkpoint", &checkpoint, "--data", &data, "--testset", testset, "--output", &out]);
