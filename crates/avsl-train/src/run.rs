@@ -422,8 +422,9 @@ fn supervised_boxes(options: &TrainOptions, train_ids: &[String]) -> Result<Opti
 const RUN_FILES: [&str; 8] = [crate::run_log::LOG, LATEST, BEST, MINED, CONFIG, SKIPPED, "loss.png", "validation.png"];
 
 /// The run folder, locked for this process. A resumed run needs a checkpoint there; a
-/// fresh one needs the folder free of an earlier run: refused, naming what is there, or
-/// (`force`) started over after moving the earlier run aside, never deleting it.
+/// fresh one needs the folder free of an earlier run with checkpoints: refused, naming
+/// what is there, or (`force`) started over after moving the earlier run aside, never
+/// deleting it. An earlier run that saved no checkpoint is moved aside unasked.
 fn claim_run_folder(options: &TrainOptions, report: &dyn Report) -> Result<Lock, TrainError> {
     let run = &options.output;
     let lock = match options.start {
@@ -450,24 +451,34 @@ fn claim_run_folder(options: &TrainOptions, report: &dyn Report) -> Result<Lock,
         }
         return Ok(lock);
     };
-    if !options.force {
+    // Without a checkpoint there is nothing to resume: the log is kept aside unasked.
+    if !options.force && earlier.checkpoints {
         return Err(TrainError::invalid(
             run,
             format!(
-                "holds a run ({earlier}). --resume continues it; --force starts a new one after moving this one to \
+                "holds a run ({}). --resume continues it; --force starts a new one after moving this one to \
                  {}/previous-<UTC time>/",
+                earlier.what,
                 run.display()
             ),
         ));
     }
     let aside = move_aside(run, &RUN_FILES)?.expect("an earlier run has files");
-    report.note(&format!("note: moved the earlier run ({earlier}) to {}; starting over", aside.display()));
+    report.note(&format!("note: moved the earlier run ({}) to {}; starting over", earlier.what, aside.display()));
     Ok(lock)
 }
 
-/// What of an earlier run the folder holds (steps logged, checkpoints and when they were
-/// saved); `None` when it holds no step and no checkpoint.
-fn earlier_run(run: &Path) -> Option<String> {
+/// An earlier run found in a run folder.
+struct EarlierRun {
+    /// Steps logged, checkpoints and when they were saved.
+    what: String,
+    /// Whether it saved anything to resume from or use.
+    checkpoints: bool,
+}
+
+/// What of an earlier run the folder holds; `None` when it holds no step and no
+/// checkpoint.
+fn earlier_run(run: &Path) -> Option<EarlierRun> {
     let log = RunLog::in_run(run);
     // An unreadable log still counts: what it held is not known to be nothing.
     let steps = log.read().ok().map(|lines| lines.iter().filter(|l| matches!(l, LogLine::Step(_))).count());
@@ -478,12 +489,16 @@ fn earlier_run(run: &Path) -> Option<String> {
             parts.push(format!("{name} saved {when}"));
         }
     }
+    let checkpoints = !parts.is_empty();
     match steps {
-        Some(0) if parts.is_empty() => return None,
+        Some(0) if !checkpoints => return None,
         Some(n) => parts.insert(0, format!("{n} steps logged")),
         None => parts.insert(0, format!("{} unreadable", log.path().display())),
     }
-    Some(parts.join(", "))
+    if !checkpoints {
+        parts.push("no checkpoint".into());
+    }
+    Some(EarlierRun { what: parts.join(", "), checkpoints })
 }
 
 /// Removes the temporary files of atomic writes that a killed run left in its folder

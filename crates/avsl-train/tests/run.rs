@@ -134,6 +134,15 @@ fn a_fresh_run_refuses_a_folder_holding_a_run_and_force_moves_that_run_aside() {
     let steps =
         |run: &Path| RunLog::in_run(run).read().unwrap().iter().filter(|l| matches!(l, LogLine::Step(_))).count();
     assert_eq!((steps(&run), steps(&aside[0])), (2, 2), "each run keeps its own log");
+
+    // A run that saved no checkpoint (a first save that failed) has nothing to resume: its
+    // log is moved aside without --force.
+    std::fs::remove_file(run.join(LATEST)).unwrap();
+    train(&options(&data, run.clone(), fresh()), &Quiet).unwrap();
+    let aside = std::fs::read_dir(&run)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("previous-"));
+    assert_eq!(aside.count(), 2);
 }
 
 /// Says nothing, and at the first phase (the first epoch, after the run folder's
