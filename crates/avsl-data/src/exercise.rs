@@ -24,7 +24,7 @@ pub fn wav(bytes: &[u8]) {
 /// JPEG/PNG decoding and the test resize.
 pub fn image(bytes: &[u8]) {
     if let Ok(img) = crate::image_io::decode_rgb(bytes) {
-        crate::transform::test_resize(&img);
+        crate::transform::test_resize(&img, crate::transform::INPUT_SIZE);
     }
 }
 

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
 use crate::image_io::{RgbImage, read_rgb};
-use crate::transform::{TRAIN_RESIZE, resize_shorter_side, test_resize};
+use crate::transform::{INPUT_SIZE, InputShape, resize_shorter_side, test_resize};
 
 const INDEX: &str = "index.json";
 const FRAMES: &str = "frames.bin";
@@ -49,11 +49,12 @@ impl CachedResize {
         }
     }
 
-    /// The resize itself, on a decoded frame.
-    pub fn apply(self, img: &RgbImage) -> RgbImage {
+    /// The resize itself, on a decoded frame, for network inputs of side `size`.
+    pub fn apply(self, img: &RgbImage, size: usize) -> RgbImage {
+        let shape = InputShape { image_size: size, ..InputShape::PUBLISHED };
         match self {
-            CachedResize::Train => resize_shorter_side(img, TRAIN_RESIZE),
-            CachedResize::Test => test_resize(img),
+            CachedResize::Train => resize_shorter_side(img, shape.train_resize()),
+            CachedResize::Test => test_resize(img, size),
         }
     }
 }
@@ -90,18 +91,28 @@ struct Entry {
 struct Index {
     avsl_frame_cache: u32,
     resize: CachedResize,
+    /// The network input side the frames were resized for (caches written before it was
+    /// recorded hold the published 224).
+    #[serde(default = "published_size")]
+    size: usize,
     entries: Vec<Entry>,
+}
+
+fn published_size() -> usize {
+    INPUT_SIZE
 }
 
 impl std::fmt::Debug for FrameCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FrameCache({}, {}, {} frames)", self.dir.display(), self.resize.name(), self.entries.len())
+        let (dir, resize, n) = (self.dir.display(), self.resize.name(), self.entries.len());
+        write!(f, "FrameCache({dir}, {resize} at {}, {n} frames)", self.size)
     }
 }
 
 pub struct FrameCache {
     dir: PathBuf,
     resize: CachedResize,
+    size: usize,
     frames: File,
     entries: Vec<Entry>,
     by_frame: HashMap<PathBuf, usize>,
@@ -148,7 +159,8 @@ impl FrameCache {
             ));
         }
         let by_frame = index.entries.iter().enumerate().map(|(i, e)| (e.frame.clone(), i)).collect();
-        Ok(FrameCache { dir: dir.to_path_buf(), resize: index.resize, frames, entries: index.entries, by_frame })
+        let (resize, size, entries) = (index.resize, index.size, index.entries);
+        Ok(FrameCache { dir: dir.to_path_buf(), resize, size, frames, entries, by_frame })
     }
 
     /// Decodes and resizes `frames` (in parallel on the current rayon pool) into a new
@@ -158,6 +170,7 @@ impl FrameCache {
         dir: &Path,
         frames: &[PathBuf],
         resize: CachedResize,
+        size: usize,
         on_frame: &(dyn Fn() + Sync),
     ) -> Result<FrameCache> {
         crate::fsutil::create_dir_all(dir)?;
@@ -168,7 +181,7 @@ impl FrameCache {
         }
         remove_partial_builds(dir)?;
         let partial = dir.join(format!(".{FRAMES}.partial-{}", std::process::id()));
-        let written = Self::write_frames(&partial, frames, resize, on_frame);
+        let written = Self::write_frames(&partial, frames, resize, size, on_frame);
         let entries = match written {
             Ok(entries) => entries,
             Err(e) => {
@@ -177,7 +190,7 @@ impl FrameCache {
             }
         };
         std::fs::rename(&partial, &frames_path).map_err(|e| DataError::io(&frames_path, e))?;
-        let index = Index { avsl_frame_cache: VERSION, resize, entries };
+        let index = Index { avsl_frame_cache: VERSION, resize, size, entries };
         let json = serde_json::to_vec(&index).map_err(|e| DataError::invalid(&index_path, e.to_string()))?;
         crate::fsutil::write_atomic(&index_path, &json)?;
         FrameCache::open(dir)
@@ -187,6 +200,7 @@ impl FrameCache {
         path: &Path,
         frames: &[PathBuf],
         resize: CachedResize,
+        size: usize,
         on_frame: &(dyn Fn() + Sync),
     ) -> Result<Vec<Entry>> {
         let file = File::create(path).map_err(|e| DataError::io(path, e))?;
@@ -199,7 +213,7 @@ impl FrameCache {
                 .par_iter()
                 .map(|frame| {
                     let source = Stamp::of(frame)?;
-                    let result = read_rgb(frame).map(|img| resize.apply(&img));
+                    let result = read_rgb(frame).map(|img| resize.apply(&img, size));
                     on_frame();
                     let entry = |width, height, error| Entry {
                         frame: absolute(frame),
@@ -234,6 +248,11 @@ impl FrameCache {
 
     pub fn resize(&self) -> CachedResize {
         self.resize
+    }
+
+    /// The network input side its frames were resized for.
+    pub fn size(&self) -> usize {
+        self.size
     }
 
     pub fn len(&self) -> usize {
@@ -325,11 +344,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let frames = vec![frame(tmp.path(), "a.jpg", 320, 180, 0), frame(tmp.path(), "b.jpg", 200, 260, 9)];
         for resize in [CachedResize::Train, CachedResize::Test] {
-            let cache = FrameCache::build(&tmp.path().join(resize.name()), &frames, resize, &|| {}).unwrap();
+            let cache =
+                FrameCache::build(&tmp.path().join(resize.name()), &frames, resize, INPUT_SIZE, &|| {}).unwrap();
             let reopened = FrameCache::open(cache.dir()).unwrap();
             assert_eq!(reopened.resize(), resize);
             for f in &frames {
-                assert_eq!(reopened.read(f).unwrap(), resize.apply(&read_rgb(f).unwrap()));
+                assert_eq!(reopened.read(f).unwrap(), resize.apply(&read_rgb(f).unwrap(), INPUT_SIZE));
             }
         }
     }
@@ -340,8 +360,14 @@ mod tests {
         let good = frame(tmp.path(), "good.jpg", 64, 48, 1);
         let bad = tmp.path().join("bad.jpg");
         std::fs::write(&bad, b"not a jpeg").unwrap();
-        let cache =
-            FrameCache::build(&tmp.path().join("c"), &[good.clone(), bad.clone()], CachedResize::Test, &|| {}).unwrap();
+        let cache = FrameCache::build(
+            &tmp.path().join("c"),
+            &[good.clone(), bad.clone()],
+            CachedResize::Test,
+            INPUT_SIZE,
+            &|| {},
+        )
+        .unwrap();
         let other = tmp.path().join("other.jpg");
         assert_eq!(cache.missing([&good, &other]), vec![&other]);
         let err = cache.read(&other).unwrap_err().to_string();
@@ -358,7 +384,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let f = frame(tmp.path(), "a.jpg", 64, 48, 1);
         let dir = tmp.path().join("c");
-        FrameCache::build(&dir, &[f], CachedResize::Test, &|| {}).unwrap();
+        FrameCache::build(&dir, &[f], CachedResize::Test, INPUT_SIZE, &|| {}).unwrap();
         let bin = dir.join(FRAMES);
         let bytes = std::fs::read(&bin).unwrap();
         std::fs::write(&bin, &bytes[..bytes.len() - 1]).unwrap();

@@ -16,7 +16,7 @@ use crate::image_io::RgbImage;
 use crate::preprocess::{load_shifted_spectrograms, load_spectrogram, resized_frame};
 use crate::simclr::simclr_augment;
 use crate::spectrogram::Spectrogram;
-use crate::transform::{Crop, INPUT_SIZE, random_crop_flip, to_normalized_chw};
+use crate::transform::{Crop, InputShape, random_crop_flip, to_normalized_chw};
 
 /// A frame/audio pair to load.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +46,8 @@ pub struct LoaderConfig {
     pub frame_cache: Option<Arc<FrameCache>>,
     /// SSL-align's three views per sample instead of one (training only).
     pub align_views: Option<AlignViews>,
+    /// The networks' input size and audio window.
+    pub input: InputShape,
 }
 
 /// For every sample of the list, the positions of its `k` nearest neighbours in the same
@@ -92,6 +94,7 @@ impl Default for LoaderConfig {
             skip_bad: false,
             frame_cache: None,
             align_views: None,
+            input: InputShape::PUBLISHED,
         }
     }
 }
@@ -148,6 +151,16 @@ impl Loader {
                 return Err(DataError::invalid(
                     cache.dir(),
                     format!("a {} frame cache cannot feed the {} pipeline", cache.resize().name(), wanted.name()),
+                ));
+            }
+            if cache.size() != config.input.image_size {
+                return Err(DataError::invalid(
+                    cache.dir(),
+                    format!(
+                        "the frame cache holds frames for {0}×{0} inputs, not {1}×{1}; rebuild it",
+                        cache.size(),
+                        config.input.image_size
+                    ),
                 ));
             }
             let missing = cache.missing(samples.iter().map(|s| &s.frame));
@@ -254,7 +267,7 @@ fn sample_rng(config: &LoaderConfig, epoch: u64, i: usize, stream: u64) -> ChaCh
 
 /// Sample `i`'s frame as this pipeline resizes it (from the frame cache when given).
 fn resized_sample(samples: &[PairFiles], i: usize, config: &LoaderConfig) -> Result<RgbImage> {
-    resized_frame(&samples[i].frame, config.resize(), config.frame_cache.as_deref())
+    resized_frame(&samples[i].frame, config.resize(), config.input.image_size, config.frame_cache.as_deref())
 }
 
 /// Sample `i`'s resized frame through the rest of the pipeline: as it is for the test
@@ -263,7 +276,7 @@ fn view(resized: &RgbImage, i: usize, config: &LoaderConfig, epoch: u64) -> (Vec
     if !config.augment {
         return (to_normalized_chw(resized), None);
     }
-    let (image, crop) = random_crop_flip(resized, &mut sample_rng(config, epoch, i, 0));
+    let (image, crop) = random_crop_flip(resized, config.input.image_size, &mut sample_rng(config, epoch, i, 0));
     (to_normalized_chw(&image), Some(crop))
 }
 
@@ -272,20 +285,21 @@ fn load_sample(samples: &[PairFiles], i: usize, config: &LoaderConfig, epoch: u6
     let resized = resized_sample(samples, i, config)?;
     let (image, crop) = view(&resized, i, config, epoch);
     let Some(views) = &config.align_views else {
-        let spectrogram = load_spectrogram(&samples[i].audio)?;
+        let spectrogram = load_spectrogram(&samples[i].audio, config.input.audio_seconds)?;
         return Ok(Loaded { images: vec![image], crop, spectrograms: vec![spectrogram] });
     };
     let mut rng = sample_rng(config, epoch, i, VIEW_STREAM);
-    let augmented = to_normalized_chw(&simclr_augment(&resized, &mut rng));
+    let augmented = to_normalized_chw(&simclr_augment(&resized, config.input.image_size, &mut rng));
     let shift = if views.audio_shift > 0.0 { rng.random_range(-views.audio_shift..=views.audio_shift) } else { 0.0 };
     // The clip read once for the centred and the shifted window.
+    let seconds = config.input.audio_seconds;
     let [spectrogram, shifted]: [Spectrogram; 2] =
-        load_shifted_spectrograms(&samples[i].audio, &[0.0, shift])?.try_into().expect("one spectrogram per shift");
+        load_shifted_spectrograms(&samples[i].audio, seconds, &[0.0, shift])?.try_into().expect("one per shift");
     let table = &views.neighbours;
     let image_neighbour = table.image[i * table.k + rng.random_range(0..table.k)] as usize;
     let audio_neighbour = table.audio[i * table.k + rng.random_range(0..table.k)] as usize;
     let (neighbour_image, _) = view(&resized_sample(samples, image_neighbour, config)?, image_neighbour, config, epoch);
-    let neighbour_audio = load_spectrogram(&samples[audio_neighbour].audio)?;
+    let neighbour_audio = load_spectrogram(&samples[audio_neighbour].audio, seconds)?;
     Ok(Loaded {
         images: vec![image, augmented, neighbour_image],
         crop,
@@ -310,7 +324,8 @@ fn load_batch(samples: &[PairFiles], all: Vec<usize>, config: &LoaderConfig, epo
         }
     }
     let views = if config.align_views.is_some() { 3 } else { 1 };
-    let mut images = Vec::with_capacity(views * indices.len() * 3 * INPUT_SIZE * INPUT_SIZE);
+    let side = config.input.image_size;
+    let mut images = Vec::with_capacity(views * indices.len() * 3 * side * side);
     let mut spectrograms = Vec::with_capacity(views * indices.len());
     for view in 0..views {
         for l in &loaded {

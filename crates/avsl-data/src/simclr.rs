@@ -10,7 +10,6 @@
 use rand::Rng;
 
 use crate::image_io::RgbImage;
-use crate::transform::INPUT_SIZE;
 
 /// An image as float32 RGB in [0, 1], row-major, channel-interleaved.
 struct Pixels {
@@ -19,12 +18,12 @@ struct Pixels {
     data: Vec<f32>,
 }
 
-/// One augmented 224×224 view of `img` (any size; the training pipeline passes the
-/// `Resize(246)` frame).
-pub fn simclr_augment(img: &RgbImage, rng: &mut impl Rng) -> RgbImage {
+/// One augmented `size`×`size` view of `img` (224 in the published recipe; `img` of any
+/// size: the training pipeline passes the `Resize(246)` frame).
+pub fn simclr_augment(img: &RgbImage, size: usize, rng: &mut impl Rng) -> RgbImage {
     let (left, top, w, h) = resized_crop_box(img.width, img.height, rng);
     let flip = rng.random_bool(0.5);
-    let mut px = crop_resize(img, left, top, w, h, flip);
+    let mut px = crop_resize(img, left, top, w, h, flip, size);
     if rng.random_bool(0.8) {
         color_jitter(&mut px, rng);
     }
@@ -67,10 +66,9 @@ fn resized_crop_box(width: usize, height: usize, rng: &mut impl Rng) -> (usize, 
     ((width - w) / 2, (height - h) / 2, w, h)
 }
 
-/// The crop resized to 224×224 by bilinear interpolation (half-pixel centres), mirrored
+/// The crop resized to `n`×`n` by bilinear interpolation (half-pixel centres), mirrored
 /// when `flip`.
-fn crop_resize(img: &RgbImage, left: usize, top: usize, w: usize, h: usize, flip: bool) -> Pixels {
-    let n = INPUT_SIZE;
+fn crop_resize(img: &RgbImage, left: usize, top: usize, w: usize, h: usize, flip: bool, n: usize) -> Pixels {
     let mut data = vec![0.0f32; n * n * 3];
     let sample = |x: usize, y: usize, c: usize| img.data[(y * img.width + x) * 3 + c] as f32 / 255.0;
     let axis = |out: usize, size: usize| {
@@ -216,6 +214,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
+    use crate::transform::INPUT_SIZE;
 
     fn gradient(width: usize, height: usize) -> RgbImage {
         let mut img = RgbImage::new(width, height);
@@ -247,9 +246,9 @@ mod tests {
     #[test]
     fn the_identity_crop_reproduces_the_image_and_flip_mirrors_it() {
         let img = gradient(INPUT_SIZE, INPUT_SIZE);
-        let same = crop_resize(&img, 0, 0, INPUT_SIZE, INPUT_SIZE, false);
+        let same = crop_resize(&img, 0, 0, INPUT_SIZE, INPUT_SIZE, false, INPUT_SIZE);
         assert!(same.data.iter().zip(&img.data).all(|(&a, &b)| (a * 255.0 - b as f32).abs() < 1e-3));
-        let mirrored = crop_resize(&img, 0, 0, INPUT_SIZE, INPUT_SIZE, true);
+        let mirrored = crop_resize(&img, 0, 0, INPUT_SIZE, INPUT_SIZE, true, INPUT_SIZE);
         let at = |p: &Pixels, x: usize, y: usize| p.data[(y * INPUT_SIZE + x) * 3];
         assert_eq!(at(&mirrored, 0, 5), at(&same, INPUT_SIZE - 1, 5));
     }
@@ -286,7 +285,7 @@ mod tests {
     #[test]
     fn views_are_seeded_and_differ() {
         let img = gradient(437, 246);
-        let view = |seed| simclr_augment(&img, &mut ChaCha8Rng::seed_from_u64(seed));
+        let view = |seed| simclr_augment(&img, INPUT_SIZE, &mut ChaCha8Rng::seed_from_u64(seed));
         assert_eq!(view(5).data, view(5).data);
         assert_ne!(view(5).data, view(6).data);
         assert_eq!((view(5).width, view(5).height), (INPUT_SIZE, INPUT_SIZE));

@@ -2,21 +2,50 @@
 //! the training augmentation, and `ToTensor` + ImageNet `Normalize` in float32.
 
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
+use crate::audio::WINDOW_SECONDS;
 use crate::image_io::RgbImage;
 use crate::resize::resize_bicubic;
 
-/// Side of the square network input.
+/// Side of the square network input of the published recipe, and the side at which maps
+/// are scored (docs/method.md §7: maps are upsampled to 224×224 whatever the input).
 pub const INPUT_SIZE: usize = 224;
 /// Shorter side before the random crop: `int(224 · 1.1)`.
 pub const TRAIN_RESIZE: usize = 246;
 
+/// What the networks are fed: a square frame of `image_size` pixels and a window of
+/// `audio_seconds` of sound. The published recipe is 224 and 3 s; smaller inputs train a
+/// model on a small machine (the demo) with the same pipeline at another scale.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InputShape {
+    pub image_size: usize,
+    pub audio_seconds: f64,
+}
+
+impl InputShape {
+    pub const PUBLISHED: InputShape = InputShape { image_size: INPUT_SIZE, audio_seconds: WINDOW_SECONDS };
+
+    /// Shorter side before the random crop: `int(size · 1.1)`, as the authors compute it
+    /// (246 for 224).
+    pub fn train_resize(self) -> usize {
+        (self.image_size as f64 * 1.1) as usize
+    }
+}
+
+impl Default for InputShape {
+    fn default() -> Self {
+        InputShape::PUBLISHED
+    }
+}
+
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
-/// Test-time resize: exactly 224×224, aspect ratio not kept.
-pub fn test_resize(img: &RgbImage) -> RgbImage {
-    resize_bicubic(img, INPUT_SIZE, INPUT_SIZE)
+/// Test-time resize: exactly `size`×`size` (224 in the published recipe), aspect ratio
+/// not kept.
+pub fn test_resize(img: &RgbImage, size: usize) -> RgbImage {
+    resize_bicubic(img, size, size)
 }
 
 /// torchvision `Resize(246)`: the shorter side becomes 246, the longer `int(246 · long / short)`.
@@ -37,46 +66,52 @@ pub struct Crop {
     pub left: usize,
     pub top: usize,
     pub flip: bool,
+    /// Side of the square crop.
+    pub size: usize,
 }
 
 impl Crop {
     /// A box `[xmin, ymin, xmax, ymax]` in fractions of the original frame, in pixels of
-    /// the 224×224 crop (not clipped: parts outside the crop fall off the map).
+    /// the crop (not clipped: parts outside the crop fall off the map).
     pub fn map_box(&self, b: [f64; 4]) -> [f64; 4] {
         let x = |v: f64| v * self.resized_width as f64 - self.left as f64;
         let y = |v: f64| v * self.resized_height as f64 - self.top as f64;
         let (x0, x1) = (x(b[0]), x(b[2]));
-        let (x0, x1) = if self.flip { (INPUT_SIZE as f64 - x1, INPUT_SIZE as f64 - x0) } else { (x0, x1) };
+        let side = self.size as f64;
+        let (x0, x1) = if self.flip { (side - x1, side - x0) } else { (x0, x1) };
         [x0, y(b[1]), x1, y(b[3])]
     }
 }
 
-/// Training augmentation: `Resize(246)`, `RandomCrop(224)`, `RandomHorizontalFlip()`.
-pub fn train_augment(img: &RgbImage, rng: &mut impl Rng) -> RgbImage {
-    train_augment_with_crop(img, rng).0
+/// Training augmentation: `Resize(246)`, `RandomCrop(224)`, `RandomHorizontalFlip()`
+/// (at `size`: `Resize(int(1.1·size))`, `RandomCrop(size)`).
+pub fn train_augment(img: &RgbImage, size: usize, rng: &mut impl Rng) -> RgbImage {
+    train_augment_with_crop(img, size, rng).0
 }
 
 /// [`train_augment`], and the crop it drew (to move annotations with the pixels).
-pub fn train_augment_with_crop(img: &RgbImage, rng: &mut impl Rng) -> (RgbImage, Crop) {
-    random_crop_flip(&resize_shorter_side(img, TRAIN_RESIZE), rng)
+pub fn train_augment_with_crop(img: &RgbImage, size: usize, rng: &mut impl Rng) -> (RgbImage, Crop) {
+    let shape = InputShape { image_size: size, ..InputShape::PUBLISHED };
+    random_crop_flip(&resize_shorter_side(img, shape.train_resize()), size, rng)
 }
 
 /// The random part of the training augmentation, on a frame already resized to a shorter
-/// side of 246 (e.g. from a frame cache): `RandomCrop(224)`, `RandomHorizontalFlip()`.
-pub fn random_crop_flip(resized: &RgbImage, rng: &mut impl Rng) -> (RgbImage, Crop) {
-    let top = rng.random_range(0..=resized.height - INPUT_SIZE);
-    let left = rng.random_range(0..=resized.width - INPUT_SIZE);
+/// side of 246 (e.g. from a frame cache): `RandomCrop(224)`, `RandomHorizontalFlip()`
+/// (`size` instead of 224).
+pub fn random_crop_flip(resized: &RgbImage, size: usize, rng: &mut impl Rng) -> (RgbImage, Crop) {
+    let top = rng.random_range(0..=resized.height - size);
+    let left = rng.random_range(0..=resized.width - size);
     let flip = rng.random_bool(0.5);
-    let mut out = RgbImage::new(INPUT_SIZE, INPUT_SIZE);
-    for y in 0..INPUT_SIZE {
-        for x in 0..INPUT_SIZE {
-            let sx = left + if flip { INPUT_SIZE - 1 - x } else { x };
+    let mut out = RgbImage::new(size, size);
+    for y in 0..size {
+        for x in 0..size {
+            let sx = left + if flip { size - 1 - x } else { x };
             let src = ((top + y) * resized.width + sx) * 3;
-            let dst = (y * INPUT_SIZE + x) * 3;
+            let dst = (y * size + x) * 3;
             out.data[dst..dst + 3].copy_from_slice(&resized.data[src..src + 3]);
         }
     }
-    (out, Crop { resized_width: resized.width, resized_height: resized.height, left, top, flip })
+    (out, Crop { resized_width: resized.width, resized_height: resized.height, left, top, flip, size })
 }
 
 /// `ToTensor()` then `Normalize(mean, std)`: `(v / 255 − mean) / std` in float32, CHW.
@@ -117,10 +152,14 @@ mod tests {
     fn augmentation_is_seeded() {
         let mut img = RgbImage::new(300, 250);
         img.data.iter_mut().enumerate().for_each(|(i, v)| *v = (i % 253) as u8);
-        let a = train_augment(&img, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
-        let b = train_augment(&img, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
+        let a = train_augment(&img, INPUT_SIZE, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
+        let b = train_augment(&img, INPUT_SIZE, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
         assert_eq!(a, b);
         assert_eq!((a.width, a.height), (224, 224));
+        let small = train_augment(&img, 112, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
+        assert_eq!((small.width, small.height), (112, 112));
+        assert_eq!(InputShape { image_size: 112, audio_seconds: 1.0 }.train_resize(), 123);
+        assert_eq!(InputShape::PUBLISHED.train_resize(), TRAIN_RESIZE);
     }
 
     #[test]
@@ -133,7 +172,8 @@ mod tests {
             |img: &mut RgbImage, x: usize, y: usize| img.data[(y * w + x) * 3..][..3].copy_from_slice(&[255, 0, 0]);
         marker(&mut img, 150, 100);
         for seed in 0..8 {
-            let (out, crop) = train_augment_with_crop(&img, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+            let (out, crop) =
+                train_augment_with_crop(&img, INPUT_SIZE, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
             assert_eq!((crop.resized_width, crop.resized_height), (295, 246));
             // The marker pixel's centre, as a box of zero size in fractions of the frame.
             let (fx, fy) = (150.5 / w as f64, 100.5 / h as f64);

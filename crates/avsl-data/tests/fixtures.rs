@@ -9,7 +9,7 @@ use avsl_data::npy::read_npy_f32;
 use avsl_data::preprocess::load_spectrogram;
 use avsl_data::resize::{PassOrder, resize_bicubic_with};
 use avsl_data::spectrogram::BINS;
-use avsl_data::transform::{TRAIN_RESIZE, resize_shorter_side, test_resize, to_normalized_chw};
+use avsl_data::transform::{INPUT_SIZE, TRAIN_RESIZE, resize_shorter_side, test_resize, to_normalized_chw};
 use avsl_data::wav::{Pcm16, write_wav_i16};
 use serde_json::Value;
 
@@ -72,7 +72,7 @@ fn spectrograms_match_scipy() {
         let wav = dir.path().join(format!("{name}.wav"));
         write_wav_i16(&wav, &Pcm16 { sample_rate: sr, channels: channels as u16, samples }).unwrap();
 
-        let ours = load_spectrogram(&wav).unwrap();
+        let ours = load_spectrogram(&wav, WINDOW_SECONDS).unwrap();
         assert_eq!(ours.frames, case["spec_frames"].as_u64().unwrap() as usize, "{name}: frame count");
         let (shape, expected) = read_npy_f32(&fixtures().join("audio").join(format!("{name}.npy"))).unwrap();
         let columns: Vec<usize> =
@@ -114,7 +114,7 @@ fn png_resize_is_bit_identical_to_pillow() {
             (img.width as u64, img.height as u64),
             (case["width"].as_u64().unwrap(), case["height"].as_u64().unwrap())
         );
-        let ours = test_resize(&img);
+        let ours = test_resize(&img, INPUT_SIZE);
         let expected = expected_png(&format!("{name}.expected_224.png"));
         assert_eq!(max_abs_diff(&ours, &expected), 0, "{name}: resize differs from Pillow");
         checked += 1;
@@ -135,7 +135,7 @@ fn legacy_pass_order_matches_old_pillow() {
         let img = read_rgb(&fixtures().join("images").join(case["file"].as_str().unwrap())).unwrap();
         let ours = resize_bicubic_with(&img, 224, 224, PassOrder::HorizontalFirst);
         assert_eq!(max_abs_diff(&ours, &expected_png(&format!("{name}.expected_224_hfirst.png"))), 0, "{name}");
-        assert_ne!(ours, test_resize(&img), "{name}: the two orders should differ here");
+        assert_ne!(ours, test_resize(&img, INPUT_SIZE), "{name}: the two orders should differ here");
         differing += 1;
     }
     assert_eq!(differing, 2);
@@ -147,7 +147,7 @@ fn train_resize_and_normalisation_match_the_reference() {
     let ours = resize_shorter_side(&img, TRAIN_RESIZE);
     assert_eq!(ours, expected_png("rgb_320x240.expected_246.png"));
 
-    let tensor = to_normalized_chw(&test_resize(&img));
+    let tensor = to_normalized_chw(&test_resize(&img, INPUT_SIZE));
     let (shape, expected) = read_npy_f32(&fixtures().join("images/rgb_320x240.expected_tensor_rows.npy")).unwrap();
     assert_eq!(shape, vec![3, 3, 224]);
     for c in 0..3 {
@@ -182,7 +182,7 @@ fn jpeg_decoding_is_bit_identical_to_pillow() {
             "{name}: decoded"
         );
         assert_eq!(
-            max_abs_diff(&test_resize(&decoded), &expected_png(&format!("{name}.expected_224.png"))),
+            max_abs_diff(&test_resize(&decoded, INPUT_SIZE), &expected_png(&format!("{name}.expected_224.png"))),
             0,
             "{name}: resized"
         );

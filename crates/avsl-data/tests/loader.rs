@@ -6,6 +6,7 @@ use std::sync::Arc;
 use avsl_data::frame_cache::{CachedResize, FrameCache};
 use avsl_data::image_io::{RgbImage, encode_jpeg};
 use avsl_data::loader::{Batch, Loader, LoaderConfig, PairFiles};
+use avsl_data::transform::INPUT_SIZE;
 use avsl_data::wav::{Pcm16, write_wav_i16};
 
 fn pairs(dir: &Path, sizes: &[(usize, usize)]) -> Vec<PairFiles> {
@@ -55,7 +56,7 @@ fn cached_epochs_equal_uncached_ones_for_both_pipelines() {
     let pairs = pairs(tmp.path(), &[(320, 180), (180, 320), (300, 300), (640, 360), (250, 246)]);
     let frames: Vec<_> = pairs.iter().map(|p| p.frame.clone()).collect();
     for (augment, resize) in [(true, CachedResize::Train), (false, CachedResize::Test)] {
-        let cache = FrameCache::build(&tmp.path().join(resize.name()), &frames, resize, &|| {}).unwrap();
+        let cache = FrameCache::build(&tmp.path().join(resize.name()), &frames, resize, INPUT_SIZE, &|| {}).unwrap();
         let cached = epoch(&pairs, augment, Some(Arc::new(cache)));
         let plain = epoch(&pairs, augment, None);
         assert!(!augment || plain[0].crops[0].is_some());
@@ -68,7 +69,8 @@ fn a_cache_of_the_other_pipeline_or_lacking_frames_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let pairs = pairs(tmp.path(), &[(320, 180), (300, 300), (64, 64)]);
     let dir = tmp.path().join("cache");
-    let cache = Arc::new(FrameCache::build(&dir, &[pairs[0].frame.clone()], CachedResize::Train, &|| {}).unwrap());
+    let cache =
+        Arc::new(FrameCache::build(&dir, &[pairs[0].frame.clone()], CachedResize::Train, INPUT_SIZE, &|| {}).unwrap());
     let config = |augment| LoaderConfig { augment, frame_cache: Some(Arc::clone(&cache)), ..Default::default() };
     let err = Loader::new(pairs.clone(), config(false)).err().unwrap().to_string();
     assert!(err.contains("a train frame cache cannot feed the test pipeline"), "{err}");

@@ -207,10 +207,16 @@ impl Localizer {
         })
     }
 
+    /// Seconds of sound the model hears (the window it was trained on).
+    pub fn audio_seconds(&self) -> f64 {
+        self.encoders.config.audio_seconds
+    }
+
     /// Where the sound of `spectrogram` is in `frame`.
     pub fn locate(&self, frame: &RgbImage, spectrogram: &Spectrogram) -> Located {
-        let input = to_normalized_chw(&test_resize(frame));
-        let x = Tensor::<4>::from_data(TensorData::new(input, [1, 3, GRID, GRID]), &self.device);
+        let side = self.encoders.config.image_size;
+        let input = to_normalized_chw(&test_resize(frame, side));
+        let x = Tensor::<4>::from_data(TensorData::new(input, [1, 3, side, side]), &self.device);
         let image = self.encoders.embed_images(x.clone()).remove(0);
         let bins = spectrogram.values.len() / spectrogram.frames;
         let s = Tensor::<4>::from_data(

@@ -11,7 +11,6 @@ use avsl_data::error::DataError;
 use avsl_data::prefetch::for_each_batch;
 use avsl_data::preprocess::{load_spectrogram, load_test_image};
 use avsl_data::spectrogram::Spectrogram;
-use avsl_data::transform::INPUT_SIZE;
 use avsl_metrics::retrieval::{Alignment, alignment_and_magnitude, recall_at_k, transpose};
 use avsl_metrics::scoring::Map;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -137,7 +136,7 @@ pub fn embed_pairs(
         clips.files.len(),
         batch,
         threads,
-        |i| tolerant(on_bad, &bad, load_spectrogram(&clips.files[i])),
+        |i| tolerant(on_bad, &bad, load_spectrogram(&clips.files[i], encoders.config.audio_seconds)),
         |_, loaded: Vec<Option<Spectrogram>>| {
             // Clips of different sample rates have different widths: one pass per width,
             // results put back in list order (batching changes no number).
@@ -170,14 +169,15 @@ pub fn embed_pairs(
     let mut image_vectors = Vec::with_capacity(frames.files.len());
     let mut image_projected = Vec::with_capacity(frames.files.len());
     let mut object_maps = objects.map(|_| Vec::with_capacity(frames.files.len()));
+    let side = encoders.config.image_size;
     for_each_batch(
         frames.files.len(),
         batch,
         threads,
-        |i| tolerant(on_bad, &bad, load_test_image(&frames.files[i])),
+        |i| tolerant(on_bad, &bad, load_test_image(&frames.files[i], side)),
         |indices, loaded: Vec<Option<Vec<f32>>>| {
             let good: Vec<f32> = loaded.iter().flatten().flatten().copied().collect();
-            let b = good.len() / (3 * INPUT_SIZE * INPUT_SIZE);
+            let b = good.len() / (3 * side * side);
             if b == 0 {
                 image_vectors.extend(loaded.iter().map(|_| None));
                 image_projected.extend(loaded.iter().map(|_| None));
@@ -187,7 +187,7 @@ pub fn embed_pairs(
                 on_file(loaded.len());
                 return Ok(());
             }
-            let x = Tensor::<4>::from_data(TensorData::new(good, [b, 3, INPUT_SIZE, INPUT_SIZE]), device);
+            let x = Tensor::<4>::from_data(TensorData::new(good, [b, 3, side, side]), device);
             let embedded = scatter(&loaded, encoders.embed_images(x.clone()));
             for (&f, image) in indices.iter().zip(&embedded) {
                 let Some(image) = image else { continue };

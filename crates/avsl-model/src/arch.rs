@@ -126,13 +126,31 @@ pub struct ModelConfig {
     /// keep the layout with `width`, 2·, 4·, 8·`width` channels per stage).
     #[serde(default = "resnet18_width")]
     pub width: usize,
+    /// Side of the square frame the model is fed (224 in the papers; the maps are scored
+    /// at 224×224 whatever it is).
+    #[serde(default = "published_image_size")]
+    pub image_size: usize,
+    /// Seconds of sound the model hears (the centred window; 3 in the papers).
+    #[serde(default = "published_audio_seconds")]
+    pub audio_seconds: f64,
 }
 
 /// torchvision's ResNet-18 base width.
 pub const RESNET18_WIDTH: usize = 64;
+/// The papers' input: 224×224 frames, 3 s of sound.
+pub const PUBLISHED_IMAGE_SIZE: usize = 224;
+pub const PUBLISHED_AUDIO_SECONDS: f64 = 3.0;
 
 fn resnet18_width() -> usize {
     RESNET18_WIDTH
+}
+
+fn published_image_size() -> usize {
+    PUBLISHED_IMAGE_SIZE
+}
+
+fn published_audio_seconds() -> f64 {
+    PUBLISHED_AUDIO_SECONDS
 }
 
 /// A bias-free convolution followed by BatchNorm, by tensor names.
@@ -250,7 +268,14 @@ impl ModelConfig {
     /// The published configuration of `architecture` (d = 512, ResNet-18; τ = 0.03, 0.07
     /// for SSL-align).
     pub fn published(architecture: Architecture) -> ModelConfig {
-        ModelConfig { architecture, dim: 512, tau: architecture.published_tau(), width: RESNET18_WIDTH }
+        ModelConfig {
+            architecture,
+            dim: 512,
+            tau: architecture.published_tau(),
+            width: RESNET18_WIDTH,
+            image_size: PUBLISHED_IMAGE_SIZE,
+            audio_seconds: PUBLISHED_AUDIO_SECONDS,
+        }
     }
 
     /// One trunk of this model; `prefix` ends with a dot.
@@ -303,7 +328,7 @@ impl ModelConfig {
         };
         let dim = *weights.get(head)?.shape.first()?;
         let width = weights.get("imgnet.conv1.weight").and_then(|t| t.shape.first().copied()).unwrap_or(RESNET18_WIDTH);
-        Some(ModelConfig { architecture, dim, tau, width })
+        Some(ModelConfig { dim, tau, width, ..ModelConfig::published(architecture) })
     }
 }
 

@@ -1,5 +1,7 @@
 //! Every hyper-parameter of a run, with the published recipe as defaults (docs/method.md §3).
 
+use avsl_data::transform::InputShape;
+use avsl_model::arch::{PUBLISHED_AUDIO_SECONDS, PUBLISHED_IMAGE_SIZE};
 use avsl_model::{Architecture, ModelConfig};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +34,21 @@ pub struct TrainConfig {
     pub mine_every: u64,
     /// SSL-align: the alignment term s_A of eq. 5 (false: the ablation without it).
     pub alignment_loss: bool,
+    /// Side of the square training and test frames (224 published; the maps are scored
+    /// at 224×224 whatever it is). Smaller inputs train faster on small machines.
+    #[serde(default = "published_image_size")]
+    pub image_size: usize,
+    /// Seconds of the audio window (3 published).
+    #[serde(default = "published_audio_seconds")]
+    pub audio_seconds: f64,
+}
+
+fn published_image_size() -> usize {
+    PUBLISHED_IMAGE_SIZE
+}
+
+fn published_audio_seconds() -> f64 {
+    PUBLISHED_AUDIO_SECONDS
 }
 
 impl Default for TrainConfig {
@@ -46,6 +63,9 @@ pub const MAX_WIDTH: usize = 512;
 pub const MAX_DIM: usize = 8192;
 const MAX_BATCH: usize = 1 << 16;
 const MAX_EPOCHS: u64 = 1_000_000;
+/// A ResNet-18 trunk reduces by 32: smaller frames give no map.
+const MIN_IMAGE_SIZE: usize = 32;
+const MAX_IMAGE_SIZE: usize = 1024;
 
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +99,8 @@ impl TrainConfig {
             neighbours_k: 1000,
             mine_every: 5,
             alignment_loss: true,
+            image_size: PUBLISHED_IMAGE_SIZE,
+            audio_seconds: PUBLISHED_AUDIO_SECONDS,
         };
         match model {
             Architecture::Slavc => slavc,
@@ -87,8 +109,20 @@ impl TrainConfig {
         }
     }
 
+    /// The frames' side and the audio window the networks are fed.
+    pub fn input(&self) -> InputShape {
+        InputShape { image_size: self.image_size, audio_seconds: self.audio_seconds }
+    }
+
     pub fn model_config(&self) -> ModelConfig {
-        ModelConfig { architecture: self.model, dim: self.dim, tau: self.tau, width: self.width }
+        ModelConfig {
+            architecture: self.model,
+            dim: self.dim,
+            tau: self.tau,
+            width: self.width,
+            image_size: self.image_size,
+            audio_seconds: self.audio_seconds,
+        }
     }
 
     /// A configuration from a TOML file's text (every field optional, unknown fields
@@ -141,6 +175,10 @@ impl TrainConfig {
         within("momentum_audio", self.momentum_audio, 0.0, 1.0, false)?;
         within("dropout_image", self.dropout_image, 0.0, 1.0, true)?;
         within("audio_shift", self.audio_shift, 0.0, 60.0, false)?;
+        if !(MIN_IMAGE_SIZE..=MAX_IMAGE_SIZE).contains(&self.image_size) {
+            return Err(format!("image_size = {} is outside [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}]", self.image_size));
+        }
+        within("audio_seconds", self.audio_seconds, 0.25, 60.0, false)?;
         if self.neighbours_k == 0 || self.neighbours_k > MAX_BATCH * 64 {
             return Err(format!("neighbours_k = {} is outside [1, {}]", self.neighbours_k, MAX_BATCH * 64));
         }

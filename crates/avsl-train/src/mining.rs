@@ -109,13 +109,18 @@ fn features(
         ));
     }
     report.phase(if image { "image feats" } else { "audio feats" }, n, 0);
+    // A model is fed what it was trained on; torchvision's trunk the published 224.
+    let input = match source {
+        FeatureSource::Model(e) => (e.config.image_size, e.config.audio_seconds),
+        _ => (INPUT_SIZE, avsl_data::audio::WINDOW_SECONDS),
+    };
     let mut out = Vec::new();
     for chunk in (0..n).collect::<Vec<_>>().chunks(BATCH) {
         let rows = if image {
             let loaded: Vec<Vec<f32>> = pool.install(|| {
-                chunk.par_iter().map(|&i| load_test_image(&pairs[i].frame)).collect::<avsl_data::Result<_>>()
+                chunk.par_iter().map(|&i| load_test_image(&pairs[i].frame, input.0)).collect::<avsl_data::Result<_>>()
             })?;
-            let x = TensorData::new(loaded.concat(), [chunk.len(), 3, INPUT_SIZE, INPUT_SIZE]);
+            let x = TensorData::new(loaded.concat(), [chunk.len(), 3, input.0, input.0]);
             let x = Tensor::<4>::from_data(x, device);
             match source {
                 FeatureSource::Model(e) => mean_over_positions(e.image_trunk(x)),
@@ -125,7 +130,8 @@ fn features(
         } else {
             let FeatureSource::Model(encoders) = source else { unreachable!("checked above") };
             let loaded = pool.install(|| {
-                chunk.par_iter().map(|&i| load_spectrogram(&pairs[i].audio)).collect::<avsl_data::Result<Vec<_>>>()
+                let load = |i: usize| load_spectrogram(&pairs[i].audio, input.1);
+                chunk.par_iter().map(|&i| load(i)).collect::<avsl_data::Result<Vec<_>>>()
             })?;
             // Clips of other sample rates have other widths: one pass per width, rows put
             // back in list order.

@@ -20,7 +20,6 @@ use avsl_data::lists::{read_id_list, training_pairs};
 use avsl_data::loader::{AlignViews, Loader, LoaderConfig, NeighbourTable, PairFiles};
 use avsl_data::lock::{Lock, utc};
 use avsl_data::output::{move_aside, prepare_output_dir};
-use avsl_data::transform::INPUT_SIZE;
 use avsl_eval::test_pass::OnBadFile;
 use avsl_kernels::Activation;
 use avsl_metrics::BoxFormat;
@@ -156,7 +155,9 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
     if let Some(s) = &sup {
         report.line(&format!("semi-supervised: {} of the training ids have boxes that supervise their maps", s.len()));
     }
-    let frame_cache = options.frame_cache.as_deref().map(|dir| training_frame_cache(options, dir, &pairs, report));
+    let size = config.image_size;
+    let frame_cache =
+        options.frame_cache.as_deref().map(|dir| training_frame_cache(options, dir, &pairs, size, report));
     let (frame_cache, _cache_lock) = frame_cache.transpose()?.unzip();
     let given_neighbours = match &options.neighbours {
         Some(path) => Some(Arc::new(read_neighbours(path)?.for_list(&ids, path)?)),
@@ -193,6 +194,7 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
             skip_bad: options.skip_bad,
             frame_cache,
             align_views,
+            input: run.config.input(),
         },
     )?;
     let per_epoch = loader.len() / run.config.batch_size;
@@ -213,7 +215,8 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
         run.config.lr
     ));
     // The image features' grid, which the supervised maps are averaged onto.
-    let grid = run.config.model_config().trunk("imgnet.", 3).feature_grid(INPUT_SIZE, INPUT_SIZE);
+    let side = run.config.image_size;
+    let grid = run.config.model_config().trunk("imgnet.", 3).feature_grid(side, side);
     let mut best = progress.best;
     let mut skipped = SkippedSamples::load(&options.output)?;
     for epoch in progress.epoch..run.config.epochs {
@@ -247,7 +250,7 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
             let skipped_here = batch.skipped.len();
             let batch_ids: Vec<&str> = batch.indices.iter().map(|&i| run.ids[i].as_str()).collect();
             let supervision = sup.as_ref().and_then(|s| s.supervision(&batch_ids, &batch.crops, grid));
-            let step_loss = trainer.train_step(model_batch(batch)?, supervision.as_ref());
+            let step_loss = trainer.train_step(model_batch(batch, run.config.image_size)?, supervision.as_ref());
             let loss = step_loss.total;
             if !loss.is_finite() {
                 return Err(TrainError::NonFiniteLoss { loss, step: trainer.step });
@@ -379,7 +382,7 @@ impl Run<'_> {
 }
 
 /// A loader batch as the model's inputs: every view of every sample (3·B for SSL-align).
-fn model_batch(batch: avsl_data::loader::Batch) -> Result<Batch, TrainError> {
+fn model_batch(batch: avsl_data::loader::Batch, side: usize) -> Result<Batch, TrainError> {
     let n = batch.views * batch.len();
     let width = batch.spectrograms[0].frames;
     if batch.spectrograms.iter().any(|s| s.frames != width) {
@@ -387,7 +390,7 @@ fn model_batch(batch: avsl_data::loader::Batch) -> Result<Batch, TrainError> {
             "a batch mixes audio sample rates (spectrograms of different widths); resample the dataset".into(),
         ));
     }
-    let images = Activation { n, c: 3, h: INPUT_SIZE, w: INPUT_SIZE, data: batch.images };
+    let images = Activation { n, c: 3, h: side, w: side, data: batch.images };
     let spec: Vec<f32> = batch.spectrograms.iter().flat_map(|s| s.values.iter().copied()).collect();
     let bins = spec.len() / (n * width);
     let spectrograms = Activation { n, c: 1, h: bins, w: width, data: spec };
@@ -522,18 +525,19 @@ fn training_frame_cache(
     options: &TrainOptions,
     dir: &Path,
     pairs: &[PairFiles],
+    size: usize,
     report: &dyn Report,
 ) -> Result<(Arc<FrameCache>, Lock), TrainError> {
     let frames: Vec<PathBuf> = pairs.iter().map(|p| p.frame.clone()).collect();
     avsl_data::fsutil::create_dir_all(dir)?;
     let lock = Lock::folder_shared(dir, report)?;
-    if let Ok(cache) = usable_cache(dir, &frames) {
+    if let Ok(cache) = usable_cache(dir, &frames, size) {
         report.line(&format!("frame cache {}: {} frames", dir.display(), cache.len()));
         return Ok((Arc::new(cache), lock));
     }
     let lock = lock.upgrade(report)?;
     // Another process may have built it between the two locks.
-    let reason = match usable_cache(dir, &frames) {
+    let reason = match usable_cache(dir, &frames, size) {
         Ok(cache) => {
             report.line(&format!("frame cache {}: {} frames", dir.display(), cache.len()));
             return Ok((Arc::new(cache), lock.downgrade()?));
@@ -561,16 +565,20 @@ fn training_frame_cache(
         .num_threads(threads)
         .build()
         .map_err(|e| TrainError::Options(format!("{threads} threads: {e}")))?;
-    let cache = pool.install(|| FrameCache::build(dir, &frames, CachedResize::Train, &|| report.advance(1, None)))?;
+    let on_frame = || report.advance(1, None);
+    let cache = pool.install(|| FrameCache::build(dir, &frames, CachedResize::Train, size, &on_frame))?;
     report.phase_end();
     Ok((Arc::new(cache), lock.downgrade()?))
 }
 
 /// The cache in `dir` when it holds every one of `frames` for the training pipeline;
 /// otherwise why not.
-fn usable_cache(dir: &Path, frames: &[PathBuf]) -> Result<FrameCache, String> {
+fn usable_cache(dir: &Path, frames: &[PathBuf], size: usize) -> Result<FrameCache, String> {
     match FrameCache::open(dir) {
         Ok(cache) if cache.resize() != CachedResize::Train => Err(format!("it holds {} frames", cache.resize().name())),
+        Ok(cache) if cache.size() != size => {
+            Err(format!("it holds frames for {0}×{0} inputs, this run's are {size}×{size}", cache.size()))
+        }
         Ok(cache) => {
             let (missing, changed) = (cache.missing(frames).len(), cache.changed(frames));
             match changed.first() {

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::trainable::Supervision;
 use avsl_data::annotations::BoxTable;
 use avsl_data::error::DataError;
-use avsl_data::transform::{Crop, INPUT_SIZE};
+use avsl_data::transform::Crop;
 use avsl_metrics::gt::{GtMap, MAP_SIZE};
 use avsl_metrics::{BoxFormat, PixelBox};
 
@@ -68,10 +68,11 @@ impl SupervisedBoxes {
 }
 
 /// The ground-truth map of `boxes` (fractions of the frame) on the crop, averaged over
-/// each cell of a `grid` laid over the 224×224 crop.
+/// each cell of a `grid` laid over the crop (drawn at 224×224, the crop scaled to it).
 pub fn target_map(boxes: &[[f64; 4]], crop: &Crop, format: BoxFormat, (rows, cols): (usize, usize)) -> Vec<f32> {
-    let side = INPUT_SIZE as f64;
-    let pixel = |v: f64| v.clamp(0.0, side).round() as i64;
+    let side = crop.size as f64;
+    let scale = MAP_SIZE as f64 / side;
+    let pixel = |v: f64| (v.clamp(0.0, side) * scale).round() as i64;
     let moved: Vec<PixelBox> = boxes
         .iter()
         .map(|b| {
@@ -99,7 +100,7 @@ mod tests {
     #[test]
     fn a_box_covers_its_cells_after_the_crop_and_the_flip() {
         // Frame 448×246 → resized 448×246 (shorter side already 246); crop at x = 112.
-        let crop = Crop { resized_width: 448, resized_height: 246, left: 112, top: 11, flip: false };
+        let crop = Crop { resized_width: 448, resized_height: 246, left: 112, top: 11, flip: false, size: 224 };
         // The box spans x 112..224 and y 11..235 of the resized frame: the crop's left half.
         let b = [112.0 / 448.0, 11.0 / 246.0, 224.0 / 448.0, 235.0 / 246.0];
         let map = target_map(&[b], &crop, BoxFormat::Vggss, (7, 7));
@@ -125,7 +126,7 @@ mod tests {
         let err = SupervisedBoxes::new(&ids, &table, BoxFormat::Vggss, Path::new("sup.txt")).err().unwrap();
         assert!(err.to_string().contains("sup.txt") && err.to_string().contains("e.g. b"), "{err}");
         let sup = SupervisedBoxes::new(&ids[..1], &table, BoxFormat::Vggss, Path::new("sup.txt")).unwrap();
-        let crop = Some(Crop { resized_width: 246, resized_height: 246, left: 11, top: 11, flip: false });
+        let crop = Some(Crop { resized_width: 246, resized_height: 246, left: 11, top: 11, flip: false, size: 224 });
         let s = sup.supervision(&["b", "a"], &[crop, crop], (7, 7)).unwrap();
         assert_eq!(s.supervised, [false, true]);
         assert!(s.maps[..49].iter().all(|&v| v == 0.0));

@@ -9,6 +9,7 @@ use avsl_data::frame_cache::{CachedResize, FrameCache};
 use avsl_data::fsutil::write_atomic;
 use avsl_data::image_io::{RgbImage, encode_jpeg};
 use avsl_data::loader::{Loader, LoaderConfig, PairFiles};
+use avsl_data::transform::INPUT_SIZE;
 use avsl_data::wav::{Pcm16, write_wav_i16};
 use clap::Args;
 use rand::{Rng, SeedableRng};
@@ -348,7 +349,7 @@ fn localize_video_s(dir: &Path) -> Result<f64> {
         image: None,
         audio: None,
         video: Some(video),
-        window: 3.0,
+        window: None,
         step: 0.5,
         tau: 0.03,
         relative_prediction: false,
@@ -419,10 +420,20 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 println!("loader, test transform:  {many:8.1} samples/s on {threads} threads");
                 println!("loader, train transform: {train:8.1} samples/s on {threads} threads");
                 let cache_dir = tempfile::tempdir()?;
-                let test_cache =
-                    Arc::new(FrameCache::build(&cache_dir.path().join("test"), &frames, CachedResize::Test, &|| {})?);
-                let train_cache =
-                    Arc::new(FrameCache::build(&cache_dir.path().join("train"), &frames, CachedResize::Train, &|| {})?);
+                let test_cache = Arc::new(FrameCache::build(
+                    &cache_dir.path().join("test"),
+                    &frames,
+                    CachedResize::Test,
+                    INPUT_SIZE,
+                    &|| {},
+                )?);
+                let train_cache = Arc::new(FrameCache::build(
+                    &cache_dir.path().join("train"),
+                    &frames,
+                    CachedResize::Train,
+                    INPUT_SIZE,
+                    &|| {},
+                )?);
                 let cached_one = loader_rate(&pairs, 1, false, Some(&test_cache))?;
                 let cached_many = loader_rate(&pairs, threads, false, Some(&test_cache))?;
                 let cached_train_one = loader_rate(&pairs, 1, true, Some(&train_cache))?;

@@ -10,7 +10,7 @@ use avsl_data::fsutil::write_atomic;
 use avsl_data::image_io::{RgbImage, encode_png, read_rgb};
 use avsl_data::is3::SourcePair;
 use avsl_data::testset::TestSample;
-use avsl_data::transform::test_resize;
+use avsl_data::transform::{INPUT_SIZE, test_resize};
 use avsl_metrics::SampleResult;
 use avsl_metrics::interactive::image_of_pair;
 use avsl_metrics::score::to_grid;
@@ -123,7 +123,7 @@ pub fn overlay_grid(path: &Path, samples: &[TestSample], rows: &[(&ModelResult, 
         rows.iter().map(|(_, dir)| MapIndex::read(dir, PAIR_KEYS, false)).collect::<Result<_, _>>()?;
     for (col, sample) in shown.iter().enumerate() {
         let x0 = LABEL_W + col * TILE;
-        let mut frame = test_resize(&read_rgb(&sample.frame)?);
+        let mut frame = test_resize(&read_rgb(&sample.frame)?, INPUT_SIZE);
         let kind = if sample.has_boxes() {
             "sounding"
         } else if sample.video_id != sample.audio_id {
@@ -143,7 +143,7 @@ pub fn overlay_grid(path: &Path, samples: &[TestSample], rows: &[(&ModelResult, 
                 .load(&[&sample.video_id, &sample.audio_id])
                 .with_context(|| format!("the maps of {}", result.name))?;
             let map = to_grid(&m.values, m.h, m.w, false);
-            frame = test_resize(&read_rgb(&sample.frame)?);
+            frame = test_resize(&read_rgb(&sample.frame)?, INPUT_SIZE);
             let y0 = HEADER_H + (r + 1) * TILE;
             blit(&mut canvas, &overlay(&frame, &map), x0, y0);
             let row =
@@ -180,7 +180,7 @@ pub fn interactive_grid(path: &Path, pairs: &[SourcePair], rows: &[(String, Path
     let cious: Vec<HashMap<String, f64>> = rows.iter().map(|(_, dir)| pair_cious(dir)).collect::<Result<_>>()?;
     for (col, pair) in shown.iter().enumerate() {
         let x0 = LABEL_W + col * TILE;
-        let frame = test_resize(&read_rgb(&pair.frame)?);
+        let frame = test_resize(&read_rgb(&pair.frame)?, INPUT_SIZE);
         let sound = pair.name.rsplit('_').next().unwrap_or("");
         texts.push((format!("sound: {sound}"), x0 + 6, 6));
         let mut boxed = frame.clone();

@@ -10,7 +10,7 @@ use avsl_data::image_io::{encode_png, read_rgb};
 use avsl_data::npy::write_npy_f32;
 use avsl_data::preprocess::load_spectrogram;
 use avsl_data::spectrogram::BINS;
-use avsl_data::transform::{test_resize, to_normalized_chw};
+use avsl_data::transform::{INPUT_SIZE, test_resize, to_normalized_chw};
 use avsl_data::wav::read_wav;
 use clap::Args;
 
@@ -37,7 +37,7 @@ pub fn inspect_pair(audio: &Path, image: Option<&Path>, out: &Path) -> Result<se
     let (pcm, encoding) = read_wav(audio)?;
     let mono = to_mono(&pcm).map_err(|p| anyhow::anyhow!("{}: {p}", audio.display()))?;
     let (start, len) = centred_window(mono.len(), pcm.sample_rate, WINDOW_SECONDS);
-    let spec = load_spectrogram(audio)?;
+    let spec = load_spectrogram(audio, WINDOW_SECONDS)?;
     write_npy_f32(&out.join("spectrogram.npy"), &[BINS, spec.frames], &spec.values)?;
     let picture = render_map(&spec.values, BINS, spec.frames, 2, true);
     write_atomic(&out.join("spectrogram.png"), &encode_png(&picture))?;
@@ -58,7 +58,7 @@ pub fn inspect_pair(audio: &Path, image: Option<&Path>, out: &Path) -> Result<se
     });
     if let Some(image) = image {
         let original = read_rgb(image)?;
-        let resized = test_resize(&original);
+        let resized = test_resize(&original, INPUT_SIZE);
         write_atomic(&out.join("image_224.png"), &encode_png(&resized))?;
         write_npy_f32(&out.join("image_tensor.npy"), &[3, 224, 224], &to_normalized_chw(&resized))?;
         summary["image"] = serde_json::json!({

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use crate::progress::Console;
 use anyhow::{Result, anyhow, bail};
-use avsl_data::audio::WINDOW_SECONDS;
 use avsl_data::fsutil::write_atomic;
 use avsl_data::image_io::{encode_png, read_rgb};
 use avsl_data::npy::encode_npy_f32;
@@ -63,15 +62,17 @@ pub struct LocalizeArgs {
     /// A frame (JPEG or PNG); needs --audio.
     #[arg(long, requires = "audio", conflicts_with = "video", required_unless_present = "video")]
     pub image: Option<PathBuf>,
-    /// A WAV clip heard with --image (its centred 3 s, as in evaluation).
+    /// A WAV clip heard with --image (its centred window, as in evaluation: 3 s for the
+    /// published models, what the checkpoint was trained on otherwise).
     #[arg(long, requires = "image")]
     pub audio: Option<PathBuf>,
     /// A video (anything FFmpeg reads, with an audio stream).
     #[arg(long)]
     pub video: Option<PathBuf>,
-    /// Seconds of audio per step of a video.
-    #[arg(long, default_value_t = WINDOW_SECONDS)]
-    pub window: f64,
+    /// Seconds of audio per step of a video (default: the window the model was trained
+    /// on, 3 s for the published models).
+    #[arg(long)]
+    pub window: Option<f64>,
     /// Seconds between steps of a video.
     #[arg(long, default_value_t = 0.5)]
     pub step: f64,
@@ -102,13 +103,11 @@ fn run_image(args: &LocalizeArgs, localizer: &Localizer, image: &Path, audio: &P
     let frame = read_rgb(image)?;
     let (pcm, _) = read_wav(audio)?;
     let seconds = pcm.frames() as f64 / pcm.sample_rate as f64;
-    if seconds < WINDOW_SECONDS {
-        bail!(
-            "{}: {seconds:.2} s of audio, shorter than the {WINDOW_SECONDS} s window the model listens to",
-            audio.display()
-        );
+    let window = localizer.audio_seconds();
+    if seconds < window {
+        bail!("{}: {seconds:.2} s of audio, shorter than the {window} s window the model listens to", audio.display());
     }
-    let spectrogram = load_spectrogram(audio)?;
+    let spectrogram = load_spectrogram(audio, window)?;
     let located = localizer.locate(&frame, &spectrogram);
     write_atomic(&args.out.join("heatmap.npy"), &encode_npy_f32(&[GRID, GRID], &located.map))?;
     let overlay = overlay_layer(localizer, &located, frame.width, frame.height).apply(&frame);
@@ -146,7 +145,7 @@ fn input(args: &LocalizeArgs) -> Result<Input<'_>> {
         if !video.is_file() {
             bail!("{}: no such video file", video.display());
         }
-        anyhow::ensure!(args.window > 0.0 && args.step > 0.0, "--window and --step must be positive");
+        anyhow::ensure!(args.window.is_none_or(|w| w > 0.0) && args.step > 0.0, "--window and --step must be positive");
         return Ok(Input::Video(ff, video));
     }
     let (Some(image), Some(audio)) = (&args.image, &args.audio) else {
@@ -180,7 +179,8 @@ pub fn run(args: LocalizeArgs) -> Result<()> {
     }
     match input {
         Input::Video(ff, video) => {
-            let window = SlidingWindow { window: args.window, step: args.step, out: args.out.clone() };
+            let seconds = args.window.unwrap_or(localizer.audio_seconds());
+            let window = SlidingWindow { window: seconds, step: args.step, out: args.out.clone() };
             crate::localize_video::run(&window, &localizer, &ff, video)
         }
         Input::Pair(image, audio) => {

@@ -83,7 +83,7 @@ fn inspect_writes_what_the_model_sees() {
     let (shape, values) = avsl_data::npy::read_npy_f32(&out.join("spectrogram.npy")).unwrap();
     assert_eq!(shape[0], 257);
     assert!([200, 276, 554].contains(&shape[1]));
-    let expected = avsl_data::preprocess::load_spectrogram(&root.join("audio/synth_test_000000.wav")).unwrap();
+    let expected = avsl_data::preprocess::load_spectrogram(&root.join("audio/synth_test_000000.wav"), 3.0).unwrap();
     assert_eq!(values, expected.values);
     let (shape, tensor) = avsl_data::npy::read_npy_f32(&out.join("image_tensor.npy")).unwrap();
     assert_eq!(shape, vec![3, 224, 224]);

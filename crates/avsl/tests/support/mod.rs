@@ -119,7 +119,7 @@ pub const MP4: [&str; 8] = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "a
 /// cells in silence. Cell (i, j) of the 7×7 map samples input pixel (32·i, 32·j) of the
 /// 224×224 grid (three stride-2 subsamplings of the stem's stride 2 and the max-pool's).
 pub fn known_model(path: &Path) {
-    let config = ModelConfig { architecture: Architecture::Slavc, dim: 4, tau: 0.03, width: 8 };
+    let config = ModelConfig { dim: 4, tau: 0.03, width: 8, ..ModelConfig::published(Architecture::Slavc) };
     let mut weights = Weights::default();
     for (name, shape) in config.expected_shapes() {
         let n: usize = shape.iter().product();
