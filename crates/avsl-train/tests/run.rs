@@ -199,3 +199,46 @@ fn a_save_that_fails_names_the_file_once_and_leaves_the_previous_checkpoint_whol
     train(&resume(), &Quiet).unwrap();
     assert_eq!(read_checkpoint(&run.join(LATEST)).unwrap().metadata["step"], "4");
 }
+
+#[test]
+fn a_model_trained_on_small_inputs_is_validated_and_cached_at_its_size() {
+    use avsl_data::testset::{TestSet, TestSetPaths, build_test_list};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let synth = SynthConfig { seed: 4, train: 8, test: 4, negatives: 2, ..SynthConfig::default() };
+    generate(&data, &synth, &|| {}).unwrap();
+    let samples = build_test_list(&TestSetPaths::new(&data), TestSet::VggssPlusSilent).unwrap();
+    let validation = avsl_train::validate::Validation {
+        name: "vggss_plus_silent".into(),
+        samples,
+        format: avsl_metrics::BoxFormat::Vggss,
+    };
+    let small = TrainConfig { image_size: 112, audio_seconds: 1.0, ..config(1) };
+    let (run, cache) = (dir.path().join("run"), dir.path().join("cache"));
+    let opts = |start, output| TrainOptions {
+        validation: Some(clone_validation(&validation)),
+        frame_cache: Some(cache.clone()),
+        ..options(&data, output, start)
+    };
+    train(&opts(Start::Fresh { config: small, image_weights: None }, run.clone()), &Quiet).unwrap();
+    // The checkpoint says what it was fed, so evaluation and the localiser feed it the same.
+    let checkpoint = read_checkpoint(&run.join(LATEST)).unwrap();
+    let model = checkpoint.config.expect("our checkpoints carry their configuration");
+    assert_eq!((model.image_size, model.audio_seconds), (112, 1.0));
+    let epoch = RunLog::in_run(&run)
+        .read()
+        .unwrap()
+        .into_iter()
+        .find_map(|l| if let LogLine::Epoch(e) = l { e.validation } else { None })
+        .expect("validated");
+    assert_eq!(epoch.metrics["all"]["n"], 6, "scored on 224×224 maps like any model");
+    // A frame cache made for 112×112 inputs cannot feed a 224×224 run.
+    let error = train(&opts(Start::Fresh { config: config(1), image_weights: None }, dir.path().join("big")), &Quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("it holds frames for 112×112 inputs, this run's are 224×224"), "{error}");
+}
+
+fn clone_validation(v: &avsl_train::validate::Validation) -> avsl_train::validate::Validation {
+    avsl_train::validate::Validation { name: v.name.clone(), samples: v.samples.clone(), format: v.format }
+}
