@@ -11,7 +11,11 @@ curves agree in behaviour, not step for step.
 
 Prints the mean loss of every epoch and the median time of a step (forward, momentum
 update, loss, backward, Adam; data loading excluded, as avsl's log "seconds"), and writes
-every step as a JSON line with --log F.
+every step as a JSON line with --log F. With --argmax-eval it then runs the test list
+(`metadata/vggss_test.csv`, boxes from `metadata/vggss.json`) through the trained model
+(eval mode, the test resize) and prints where each map's largest cell lies and how many
+of those cells fall inside the sounding object's box: the check that tells localisation
+from a positional shortcut (avsl's maps can be read the same way with `eval --save-maps`).
 """
 import argparse
 import json
@@ -132,6 +136,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log")
+    ap.add_argument("--argmax-eval", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -179,6 +184,29 @@ def main():
                 log.write(json.dumps({"step": step, "epoch": epoch + 1, "loss": loss.item(), "seconds": seconds[-1]}) + "\n")
         print(f"epoch {epoch + 1}: mean loss {np.mean(losses):.4f} ({len(losses)} steps, median step "
               f"{np.median(seconds):.3f} s without loading)", flush=True)
+    if args.argmax_eval:
+        argmax_eval(target or model, args.data)
+
+
+def argmax_eval(model, data):
+    """Where the test maps peak, and how often the peak cell's centre is in the box."""
+    boxes = {e["file"]: e["bbox"][0] for e in json.load(open(os.path.join(data, "metadata", "vggss.json")))}
+    ids = [l.split(",")[0].strip() for l in open(os.path.join(data, "metadata", "vggss_test.csv")) if l.strip()]
+    model.eval()
+    cells, inside = {}, 0
+    with torch.no_grad():
+        for i in ids:
+            img = Image.open(os.path.join(data, "frames", i + ".jpg")).convert("RGB").resize((224, 224), Image.BICUBIC)
+            x = torch.from_numpy(((np.asarray(img, np.float32) / 255.0 - MEAN) / STD).transpose(2, 0, 1).copy())[None]
+            v, a = model(x, spectrogram(os.path.join(data, "audio", i + ".wav"))[None], 0.0)
+            s = sum((vh[0] * ah[0][:, None, None]).sum(0) for vh, ah in zip(v, a))
+            h, w = s.shape
+            r, c = divmod(int(s.argmax()), w)
+            cells[(r, c)] = cells.get((r, c), 0) + 1
+            b = boxes[i]
+            inside += b[0] <= (c + 0.5) / w <= b[2] and b[1] <= (r + 0.5) / h <= b[3]
+    top = sorted(cells.items(), key=lambda kv: -kv[1])[:8]
+    print(f"test maps ({h}x{w}): peak cell in the box for {inside} of {len(ids)}; peak cells {top}", flush=True)
 
 
 if __name__ == "__main__":
