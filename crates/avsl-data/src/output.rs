@@ -13,22 +13,25 @@ use crate::testset::TestSetPaths;
 /// holds `marker` (a file avsl writes there), so a mistyped path cannot mix our files
 /// into, or overwrite, a user's data.
 pub fn prepare_output_dir(dir: &Path, marker: &str, force: bool, report: &dyn Report) -> Result<Lock> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(DataError::invalid(dir, "output path exists and is not a folder"));
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(DataError::invalid(dir, "output path exists and is not a folder"));
+        }
+        // Checked before the lock file is made, so that a refused folder is left as it was.
+        let mut entries = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
+        let non_empty = entries.any(|e| e.is_ok_and(|e| e.file_name() != FOLDER_LOCK));
+        if non_empty && !force && !dir.join(marker).exists() {
+            return Err(DataError::invalid(
+                dir,
+                format!(
+                    "folder is not empty and was not written by avsl (no {marker}); choose another output folder or \
+                     pass --force"
+                ),
+            ));
+        }
     }
     std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
-    let lock = Lock::folder(dir, report)?;
-    let mut entries = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
-    let non_empty = entries.any(|e| e.is_ok_and(|e| e.file_name() != FOLDER_LOCK));
-    if non_empty && !force && !dir.join(marker).exists() {
-        return Err(DataError::invalid(
-            dir,
-            format!(
-                "folder is not empty and was not written by avsl (no {marker}); choose another --out or pass --force"
-            ),
-        ));
-    }
-    Ok(lock)
+    Lock::folder(dir, report)
 }
 
 /// Moves the entries `names` of `dir` that exist into a new folder
@@ -126,4 +129,43 @@ pub fn refuse_dataset_folders(out: &Path, paths: &TestSetPaths, more: &[&Path]) 
     }
     folders.extend_from_slice(more);
     refuse_input_folders(out, &paths.data, &folders)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Quiet;
+
+    #[test]
+    fn a_folder_of_someone_elses_files_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("thesis.tex"), "mine").unwrap();
+        let err = prepare_output_dir(dir.path(), "metrics.json", false, &Quiet).unwrap_err().to_string();
+        assert!(err.contains("was not written by avsl (no metrics.json)"), "{err}");
+        assert!(!dir.path().join(FOLDER_LOCK).exists(), "no lock file left in a refused folder");
+        // Our own folder (its marker there) is reused, locked while in use.
+        std::fs::write(dir.path().join("metrics.json"), "{}").unwrap();
+        let _lock = prepare_output_dir(dir.path(), "metrics.json", false, &Quiet).unwrap();
+        assert!(prepare_output_dir(dir.path(), "metrics.json", false, &Quiet).is_err(), "a second writer");
+    }
+
+    #[test]
+    fn moving_aside_keeps_every_file_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.txt", "b.bin"] {
+            std::fs::write(dir.path().join(name), name).unwrap();
+        }
+        let aside = move_aside(dir.path(), &["a.txt", "b.bin", "absent"]).unwrap().unwrap();
+        let name = aside.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("previous-") && name.ends_with('Z') && !name.contains(':'), "{name}");
+        assert_eq!(std::fs::read_to_string(aside.join("b.bin")).unwrap(), "b.bin");
+        assert!(!dir.path().join("a.txt").exists());
+        assert!(move_aside(dir.path(), &["a.txt"]).unwrap().is_none(), "nothing to move");
+        let file = dir.path().join("nn.safetensors");
+        std::fs::write(&file, "table").unwrap();
+        let kept = move_file_aside(&file).unwrap();
+        let kept_name = kept.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(kept_name.starts_with("nn.previous-") && kept_name.ends_with("Z.safetensors"), "{kept_name}");
+        assert_eq!(std::fs::read_to_string(&kept).unwrap(), "table");
+    }
 }
