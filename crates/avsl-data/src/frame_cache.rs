@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
 use crate::image_io::{RgbImage, read_rgb};
-use crate::transform::{INPUT_SIZE, InputShape, resize_shorter_side, test_resize};
+use crate::transform::{INPUT_SIZE, resize_shorter_side, test_resize, train_resize};
 
 const INDEX: &str = "index.json";
 const FRAMES: &str = "frames.bin";
@@ -51,9 +51,8 @@ impl CachedResize {
 
     /// The resize itself, on a decoded frame, for network inputs of side `size`.
     pub fn apply(self, img: &RgbImage, size: usize) -> RgbImage {
-        let shape = InputShape { image_size: size, ..InputShape::PUBLISHED };
         match self {
-            CachedResize::Train => resize_shorter_side(img, shape.train_resize()),
+            CachedResize::Train => resize_shorter_side(img, train_resize(size)),
             CachedResize::Test => test_resize(img, size),
         }
     }

@@ -25,12 +25,12 @@ pub struct InputShape {
 
 impl InputShape {
     pub const PUBLISHED: InputShape = InputShape { image_size: INPUT_SIZE, audio_seconds: WINDOW_SECONDS };
+}
 
-    /// Shorter side before the random crop: `int(size · 1.1)`, as the authors compute it
-    /// (246 for 224).
-    pub fn train_resize(self) -> usize {
-        (self.image_size as f64 * 1.1) as usize
-    }
+/// Shorter side before the random crop for inputs of side `size`: `int(size · 1.1)`, as
+/// the authors compute it (246 for 224).
+pub fn train_resize(size: usize) -> usize {
+    (size as f64 * 1.1) as usize
 }
 
 impl Default for InputShape {
@@ -91,8 +91,7 @@ pub fn train_augment(img: &RgbImage, size: usize, rng: &mut impl Rng) -> RgbImag
 
 /// [`train_augment`], and the crop it drew (to move annotations with the pixels).
 pub fn train_augment_with_crop(img: &RgbImage, size: usize, rng: &mut impl Rng) -> (RgbImage, Crop) {
-    let shape = InputShape { image_size: size, ..InputShape::PUBLISHED };
-    random_crop_flip(&resize_shorter_side(img, shape.train_resize()), size, rng)
+    random_crop_flip(&resize_shorter_side(img, train_resize(size)), size, rng)
 }
 
 /// The random part of the training augmentation, on a frame already resized to a shorter
@@ -158,8 +157,8 @@ mod tests {
         assert_eq!((a.width, a.height), (224, 224));
         let small = train_augment(&img, 112, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
         assert_eq!((small.width, small.height), (112, 112));
-        assert_eq!(InputShape { image_size: 112, audio_seconds: 1.0 }.train_resize(), 123);
-        assert_eq!(InputShape::PUBLISHED.train_resize(), TRAIN_RESIZE);
+        assert_eq!(train_resize(112), 123);
+        assert_eq!(train_resize(INPUT_SIZE), TRAIN_RESIZE);
     }
 
     #[test]

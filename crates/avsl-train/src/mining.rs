@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use avsl_data::loader::{NeighbourTable, PairFiles};
 use avsl_data::npy::read_npy_f32;
 use avsl_data::preprocess::{load_spectrogram, load_test_image};
-use avsl_data::transform::INPUT_SIZE;
+use avsl_data::transform::InputShape;
 use avsl_model::Encoders;
 use avsl_model::checkpoint::{CheckpointError, read_checkpoint};
 use avsl_model::ogl::torchvision_trunk;
@@ -111,16 +111,19 @@ fn features(
     report.phase(if image { "image feats" } else { "audio feats" }, n, 0);
     // A model is fed what it was trained on; torchvision's trunk the published 224.
     let input = match source {
-        FeatureSource::Model(e) => (e.config.image_size, e.config.audio_seconds),
-        _ => (INPUT_SIZE, avsl_data::audio::WINDOW_SECONDS),
+        FeatureSource::Model(e) => {
+            InputShape { image_size: e.config.image_size, audio_seconds: e.config.audio_seconds }
+        }
+        _ => InputShape::PUBLISHED,
     };
+    let side = input.image_size;
     let mut out = Vec::new();
     for chunk in (0..n).collect::<Vec<_>>().chunks(BATCH) {
         let rows = if image {
             let loaded: Vec<Vec<f32>> = pool.install(|| {
-                chunk.par_iter().map(|&i| load_test_image(&pairs[i].frame, input.0)).collect::<avsl_data::Result<_>>()
+                chunk.par_iter().map(|&i| load_test_image(&pairs[i].frame, side)).collect::<avsl_data::Result<_>>()
             })?;
-            let x = TensorData::new(loaded.concat(), [chunk.len(), 3, input.0, input.0]);
+            let x = TensorData::new(loaded.concat(), [chunk.len(), 3, side, side]);
             let x = Tensor::<4>::from_data(x, device);
             match source {
                 FeatureSource::Model(e) => mean_over_positions(e.image_trunk(x)),
@@ -130,8 +133,11 @@ fn features(
         } else {
             let FeatureSource::Model(encoders) = source else { unreachable!("checked above") };
             let loaded = pool.install(|| {
-                let load = |i: usize| load_spectrogram(&pairs[i].audio, input.1);
-                chunk.par_iter().map(|&i| load(i)).collect::<avsl_data::Result<Vec<_>>>()
+                let seconds = input.audio_seconds;
+                chunk
+                    .par_iter()
+                    .map(|&i| load_spectrogram(&pairs[i].audio, seconds))
+                    .collect::<avsl_data::Result<Vec<_>>>()
             })?;
             // Clips of other sample rates have other widths: one pass per width, rows put
             // back in list order.

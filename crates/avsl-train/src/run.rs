@@ -530,18 +530,18 @@ fn training_frame_cache(
 ) -> Result<(Arc<FrameCache>, Lock), TrainError> {
     let frames: Vec<PathBuf> = pairs.iter().map(|p| p.frame.clone()).collect();
     avsl_data::fsutil::create_dir_all(dir)?;
+    let opened = |cache: FrameCache| {
+        report.line(&format!("frame cache {}: {} frames", dir.display(), cache.len()));
+        Arc::new(cache)
+    };
     let lock = Lock::folder_shared(dir, report)?;
     if let Ok(cache) = usable_cache(dir, &frames, size) {
-        report.line(&format!("frame cache {}: {} frames", dir.display(), cache.len()));
-        return Ok((Arc::new(cache), lock));
+        return Ok((opened(cache), lock));
     }
     let lock = lock.upgrade(report)?;
     // Another process may have built it between the two locks.
     let reason = match usable_cache(dir, &frames, size) {
-        Ok(cache) => {
-            report.line(&format!("frame cache {}: {} frames", dir.display(), cache.len()));
-            return Ok((Arc::new(cache), lock.downgrade()?));
-        }
+        Ok(cache) => return Ok((opened(cache), lock.downgrade()?)),
         Err(reason) => reason,
     };
     if dir.join(CACHE_FILES[0]).exists() {

@@ -420,20 +420,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 println!("loader, test transform:  {many:8.1} samples/s on {threads} threads");
                 println!("loader, train transform: {train:8.1} samples/s on {threads} threads");
                 let cache_dir = tempfile::tempdir()?;
-                let test_cache = Arc::new(FrameCache::build(
-                    &cache_dir.path().join("test"),
-                    &frames,
-                    CachedResize::Test,
-                    INPUT_SIZE,
-                    &|| {},
-                )?);
-                let train_cache = Arc::new(FrameCache::build(
-                    &cache_dir.path().join("train"),
-                    &frames,
-                    CachedResize::Train,
-                    INPUT_SIZE,
-                    &|| {},
-                )?);
+                let cache = |resize: CachedResize| {
+                    FrameCache::build(&cache_dir.path().join(resize.name()), &frames, resize, INPUT_SIZE, &|| {})
+                        .map(Arc::new)
+                };
+                let (test_cache, train_cache) = (cache(CachedResize::Test)?, cache(CachedResize::Train)?);
                 let cached_one = loader_rate(&pairs, 1, false, Some(&test_cache))?;
                 let cached_many = loader_rate(&pairs, threads, false, Some(&test_cache))?;
                 let cached_train_one = loader_rate(&pairs, 1, true, Some(&train_cache))?;
