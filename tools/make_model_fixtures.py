@@ -84,8 +84,10 @@ def fill_with_formula(model, first_index):
     return names
 
 
-def embeddings(model, prefix, heads, image, audio):
-    h, w = (image.shape[2] + 31) // 32, (image.shape[3] + 31) // 32
+def embeddings(model, prefix, heads, image, audio, reduction=32):
+    """`reduction`: the image trunk's stride (16 without the stem's max-pool)."""
+    r = reduction
+    h, w = (image.shape[2] + r - 1) // r, (image.shape[3] + r - 1) // r
     feat = getattr(model, prefix + "imgnet")(image).unflatten(1, (512, h, w))
     aud = getattr(model, prefix + "audnet")(audio)
     v = [nn.functional.normalize(getattr(model, f"{prefix}img_proj{h}")(feat), dim=1) for h in heads]

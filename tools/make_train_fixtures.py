@@ -8,6 +8,8 @@ state-dict position). One step in the authors' order, in train mode (BatchNorm b
 statistics, running statistics updated), visual dropout off (p = 0, so the step is
 deterministic): online features, momentum update (m = 0.99 here, so the change is
 visible), target features, the loss, its gradients, one Adam step (lr 1e-3).
+`slavc_step_no_pool.json` is the same step with both image trunks' stem max-pool
+removed (`image_stem_pool = false`) on 32×32 frames, which still give a 2×2 map.
 
     ~/.venvs/avsl-ref/bin/python tools/make_train_fixtures.py
 """
@@ -19,7 +21,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_model_fixtures import build_model, embeddings, fill_with_formula, formula_values, slavc_loss  # noqa: E402
+from make_model_fixtures import (  # noqa: E402
+    build_model, embeddings, fill_with_formula, formula_values, paired_map, slavc_loss)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "train")
 DIM, TAU, M, LR, BATCH = 16, 0.03, 0.99, 1e-3, 3
@@ -52,19 +55,35 @@ def momentum_update(model, m):
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(2)
+    write_step("slavc_step.json", IMAGE, stem_pool=True)
+    write_step("slavc_step_no_pool.json", [BATCH, 3, 32, 32], stem_pool=False)
+
+
+def write_step(name, image_shape, stem_pool):
     model = build_model(DIM, ["1", "2"], momentum=True)
+    if not stem_pool:
+        model.imgnet.maxpool = torch.nn.Identity()
+        model.momentum_imgnet.maxpool = torch.nn.Identity()
+    reduction = 32 if stem_pool else 16
     names = fill_with_formula(model, 0)
+    image = torch.from_numpy(formula_values(9001, "input.image", image_shape) * 8.0)
+    audio = torch.from_numpy(formula_values(9002, "input.audio", AUDIO) * 8.0)
+    inference = None
+    if not stem_pool:
+        # The maps of the online encoders in eval mode (running statistics), before the step.
+        model.eval()
+        with torch.no_grad():
+            _, _, v, a = embeddings(model, "", ["1", "2"], image, audio, reduction)
+            inference = {"maps": summary(paired_map(v, a, TAU))}
     model.train()
     online = {n: p for n, p in model.named_parameters() if not n.startswith("momentum_")}
     for n, p in model.named_parameters():
         p.requires_grad_(not n.startswith("momentum_"))
-    image = torch.from_numpy(formula_values(9001, "input.image", IMAGE) * 8.0)
-    audio = torch.from_numpy(formula_values(9002, "input.audio", AUDIO) * 8.0)
 
-    _, _, v, a = embeddings(model, "", ["1", "2"], image, audio)
+    _, _, v, a = embeddings(model, "", ["1", "2"], image, audio, reduction)
     momentum_update(model, M)
     with torch.no_grad():
-        _, _, vt, at = embeddings(model, "momentum_", ["1", "2"], image, audio)
+        _, _, vt, at = embeddings(model, "momentum_", ["1", "2"], image, audio, reduction)
     loss = slavc_loss(v, a, vt, at, TAU)
     loss.backward()
     grads = {n: summary(online[n].grad) for n in WATCHED}
@@ -72,16 +91,18 @@ def main():
     opt.step()
     state = model.state_dict()
     out = {
-        "dim": DIM, "tau": TAU, "momentum": M, "lr": LR, "image": IMAGE, "audio": AUDIO,
+        "dim": DIM, "tau": TAU, "momentum": M, "lr": LR, "image": image_shape, "audio": AUDIO,
+        "image_stem_pool": stem_pool,
+        **({"inference": inference} if inference else {}),
         "tensors": names, "loss": loss.item(), "grads": grads,
         "after_step": {n: summary(state[n]) for n in WATCHED},
         "buffers": {n: summary(state[n]) for n in BUFFERS},
         "momentum_params": {n: summary(state[n]) for n in MOMENTUM},
         "torch": torch.__version__,
     }
-    with open(os.path.join(OUT, "slavc_step.json"), "w") as f:
+    with open(os.path.join(OUT, name), "w") as f:
         json.dump(out, f)
-    print(f"loss {loss.item():.6f}")
+    print(f"{name}: loss {loss.item():.6f}")
 
 
 if __name__ == "__main__":

@@ -59,8 +59,9 @@ class Block(nn.Module):
 class Trunk(nn.Module):
     """torchvision's ResNet-18 layout with base width `w` (conv1 … layer4)."""
 
-    def __init__(self, cin, w, audio):
+    def __init__(self, cin, w, audio, stem_pool=True):
         super().__init__()
+        self.stem_pool = stem_pool
         self.conv1 = nn.Conv2d(cin, w, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(w)
         layers, c = [], w
@@ -76,14 +77,14 @@ class Trunk(nn.Module):
                 nn.init.normal_(m.weight, 1.0, 0.02)
 
     def forward(self, x):
-        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
-        return self.blocks(x)
+        x = F.relu(self.bn1(self.conv1(x)))
+        return self.blocks(F.max_pool2d(x, 3, 2, 1) if self.stem_pool else x)
 
 
 class Model(nn.Module):
-    def __init__(self, width, dim, heads):
+    def __init__(self, width, dim, heads, stem_pool=True):
         super().__init__()
-        self.imgnet, self.audnet = Trunk(3, width, False), Trunk(1, width, True)
+        self.imgnet, self.audnet = Trunk(3, width, False, stem_pool), Trunk(1, width, True)
         self.img_proj = nn.ModuleList([nn.Conv2d(8 * width, dim, 1) for _ in heads])
         self.aud_proj = nn.ModuleList([nn.Linear(8 * width, dim) for _ in heads])
         for p in self.aud_proj:
@@ -99,25 +100,30 @@ class Model(nn.Module):
         return v, a
 
 
-def train_image(path, rng):
+def train_image(path, rng, side=224):
     img = Image.open(path).convert("RGB")
     w, h = img.size
+    short = int(side * 1.1)
     if w <= h:
-        size = (246, int(246 * h / w))
+        size = (short, int(short * h / w))
     else:
-        size = (int(246 * w / h), 246)
+        size = (int(short * w / h), short)
     img = img.resize(size, Image.BICUBIC)
-    left, top = rng.randint(0, size[0] - 224), rng.randint(0, size[1] - 224)
-    img = img.crop((left, top, left + 224, top + 224))
+    left, top = rng.randint(0, size[0] - side), rng.randint(0, size[1] - side)
+    img = img.crop((left, top, left + side, top + side))
     if rng.random() < 0.5:
         img = img.transpose(Image.FLIP_LEFT_RIGHT)
     x = (np.asarray(img, np.float32) / 255.0 - MEAN) / STD
     return torch.from_numpy(x.transpose(2, 0, 1).copy())
 
 
-def spectrogram(path):
+def spectrogram(path, seconds=3.0):
+    """The authors' 3 s spectrogram, cut to its first `seconds` (the synthetic tones are
+    stationary, so which part is kept does not matter here)."""
     sr, pcm = wavfile.read(path)
-    return torch.from_numpy(reference_spectrogram(pcm.reshape(len(pcm), -1), sr))[None]
+    spec = reference_spectrogram(pcm.reshape(len(pcm), -1), sr)
+    frames = (int(sr * seconds) - 512) // 238 + 1
+    return torch.from_numpy(np.ascontiguousarray(spec[:, :frames]))[None]
 
 
 def main():
@@ -135,6 +141,9 @@ def main():
     ap.add_argument("--tau", type=float, default=0.03)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--image-size", type=int, default=224)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--no-stem-pool", action="store_true", help="drop the stem's max-pool (112² gives 7×7)")
     ap.add_argument("--log")
     ap.add_argument("--argmax-eval", action="store_true")
     args = ap.parse_args()
@@ -142,11 +151,12 @@ def main():
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
     ids = [l.strip() for l in open(args.train_list or os.path.join(args.data, "metadata", "train.txt")) if l.strip()]
-    audio = {i: spectrogram(os.path.join(args.data, "audio", i + ".wav")) for i in ids}
+    audio = {i: spectrogram(os.path.join(args.data, "audio", i + ".wav"), args.seconds) for i in ids}
     heads = ["1", "2"] if args.model == "slavc" else [""]
     dropout = args.dropout if args.dropout is not None else (0.9 if args.model == "slavc" else 0.0)
-    model = Model(args.width, args.dim, heads)
-    target = Model(args.width, args.dim, heads) if args.model == "slavc" else None
+    pool = not args.no_stem_pool
+    model = Model(args.width, args.dim, heads, pool)
+    target = Model(args.width, args.dim, heads, pool) if args.model == "slavc" else None
     if target is not None:
         target.load_state_dict(model.state_dict())
         for p in target.parameters():
@@ -160,7 +170,7 @@ def main():
         losses = []
         for b in range(len(order) // args.batch_size):
             batch = order[b * args.batch_size:(b + 1) * args.batch_size]
-            images = torch.stack([train_image(os.path.join(args.data, "frames", i + ".jpg"), rng) for i in batch])
+            images = torch.stack([train_image(os.path.join(args.data, "frames", i + ".jpg"), rng, args.image_size) for i in batch])
             specs = torch.stack([audio[i] for i in batch])
             start = time.perf_counter()
             model.train()
@@ -184,29 +194,43 @@ def main():
                 log.write(json.dumps({"step": step, "epoch": epoch + 1, "loss": loss.item(), "seconds": seconds[-1]}) + "\n")
         print(f"epoch {epoch + 1}: mean loss {np.mean(losses):.4f} ({len(losses)} steps, median step "
               f"{np.median(seconds):.3f} s without loading)", flush=True)
-    if args.argmax_eval:
-        argmax_eval(target or model, args.data)
+        if args.argmax_eval:
+            argmax_eval(target or model, args.data, args.image_size, args.seconds)
 
 
-def argmax_eval(model, data):
+def argmax_eval(model, data, side, seconds):
     """Where the test maps peak, and how often the peak cell's centre is in the box."""
     boxes = {e["file"]: e["bbox"][0] for e in json.load(open(os.path.join(data, "metadata", "vggss.json")))}
     ids = [l.split(",")[0].strip() for l in open(os.path.join(data, "metadata", "vggss_test.csv")) if l.strip()]
     model.eval()
-    cells, inside = {}, 0
+    cells, inside, located = {}, 0, 0
     with torch.no_grad():
         for i in ids:
-            img = Image.open(os.path.join(data, "frames", i + ".jpg")).convert("RGB").resize((224, 224), Image.BICUBIC)
+            img = Image.open(os.path.join(data, "frames", i + ".jpg")).convert("RGB").resize((side, side), Image.BICUBIC)
             x = torch.from_numpy(((np.asarray(img, np.float32) / 255.0 - MEAN) / STD).transpose(2, 0, 1).copy())[None]
-            v, a = model(x, spectrogram(os.path.join(data, "audio", i + ".wav"))[None], 0.0)
+            v, a = model(x, spectrogram(os.path.join(data, "audio", i + ".wav"), seconds)[None], 0.0)
             s = sum((vh[0] * ah[0][:, None, None]).sum(0) for vh, ah in zip(v, a))
             h, w = s.shape
             r, c = divmod(int(s.argmax()), w)
             cells[(r, c)] = cells.get((r, c), 0) + 1
             b = boxes[i]
             inside += b[0] <= (c + 0.5) / w <= b[2] and b[1] <= (r + 0.5) / h <= b[3]
+            located += ciou_top_half(s, b) >= 0.5
     top = sorted(cells.items(), key=lambda kv: -kv[1])[:8]
-    print(f"test maps ({h}x{w}): peak cell in the box for {inside} of {len(ids)}; peak cells {top}", flush=True)
+    model.train()
+    print(f"test maps ({h}x{w}): LocAcc@50 ~{located / len(ids):.2f}; peak cell in the box for {inside} of "
+          f"{len(ids)}; peak cells {top}", flush=True)
+
+
+def ciou_top_half(cell_map, box):
+    """An approximate cIoU: the map upsampled bilinearly to 224², its top half of pixels
+    against the box (the exact protocol is `avsl eval`'s; this is a quick learning check)."""
+    m = F.interpolate(cell_map[None, None], size=(224, 224), mode="bilinear", align_corners=False)[0, 0]
+    pred = m >= m.flatten().median()
+    gt = torch.zeros(224, 224, dtype=torch.bool)
+    x0, y0, x1, y1 = (int(round(v * 224)) for v in box)
+    gt[y0:y1, x0:x1] = True
+    return float((pred & gt).sum()) / float(gt.sum() + (pred & ~gt).sum())
 
 
 if __name__ == "__main__":

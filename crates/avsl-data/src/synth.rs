@@ -30,10 +30,22 @@ use crate::wav::{Pcm16, write_wav_i16};
 pub const SHAPES: [&str; 3] = ["box", "disc", "striped box"];
 pub const COLOURS: [(&str, [u8; 3]); 2] = [("red", [220, 40, 40]), ("blue", [40, 80, 230])];
 pub const NUM_CLASSES: usize = SHAPES.len() * COLOURS.len();
+/// Objects of this colour never sound: classes `NUM_CLASSES + shape`.
+pub const SILENT_COLOUR: (&str, [u8; 3]) = ("green", [40, 170, 70]);
+
+/// An object class's shape index and colour.
+fn look(class: usize) -> (usize, (&'static str, [u8; 3])) {
+    if class < NUM_CLASSES {
+        (class / COLOURS.len(), COLOURS[class % COLOURS.len()])
+    } else {
+        (class - NUM_CLASSES, SILENT_COLOUR)
+    }
+}
 
 /// Human-readable class name, e.g. `"blue disc"`.
 pub fn class_name(class: usize) -> String {
-    format!("{} {}", COLOURS[class % COLOURS.len()].0, SHAPES[class / COLOURS.len()])
+    let (shape, colour) = look(class);
+    format!("{} {}", colour.0, SHAPES[shape])
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -51,11 +63,21 @@ pub struct SynthConfig {
     /// Multi-source test scenes in the IS3 layout (`images/`, `audio_wav/`,
     /// `metadata/is3.json`): both objects of a scene sound, each in its own clip.
     pub interactive: usize,
+    /// Training scenes pair their source with an object of a class that never sounds.
+    pub silent_distractors: bool,
 }
 
 impl Default for SynthConfig {
     fn default() -> Self {
-        SynthConfig { seed: 0, train: 2000, test: 300, negatives: 150, small_fraction: 0.15, interactive: 0 }
+        SynthConfig {
+            seed: 0,
+            train: 2000,
+            test: 300,
+            negatives: 150,
+            small_fraction: 0.15,
+            interactive: 0,
+            silent_distractors: false,
+        }
     }
 }
 
@@ -166,7 +188,7 @@ fn object_pixels(obj: &SceneObject, width: usize, height: usize) -> impl Iterato
     let [x0, y0, x1, y1] = obj.bbox;
     let (px0, py0) = ((x0 * w).round() as usize, (y0 * h).round() as usize);
     let (px1, py1) = (((x1 * w).round() as usize).min(width), ((y1 * h).round() as usize).min(height));
-    let shape = obj.class / COLOURS.len();
+    let shape = look(obj.class).0;
     let (bw, bh) = ((px1 - px0).max(1) as f64, (py1 - py0).max(1) as f64);
     (py0..py1).flat_map(move |y| (px0..px1).map(move |x| (x, y))).filter_map(move |(x, y)| {
         // Coordinates inside the box in [0, 1].
@@ -186,9 +208,8 @@ fn object_mask(obj: &SceneObject, width: usize, height: usize) -> RgbImage {
 }
 
 fn draw_object(img: &mut RgbImage, obj: &SceneObject, rng: &mut impl Rng) {
-    let colour = COLOURS[obj.class % COLOURS.len()].1;
+    let (shape, (_, colour)) = look(obj.class);
     let shade = rng.random_range(0.85..1.1f64);
-    let shape = obj.class / COLOURS.len();
     for (x, y, v) in object_pixels(obj, img.width, img.height) {
         let stripe = if shape == 2 && ((v * 8.0) as usize) % 2 == 1 { 0.45 } else { 1.0 };
         let i = (y * img.width + x) * 3;
@@ -279,7 +300,7 @@ fn scene_id(split: Split, index: usize) -> String {
     format!("{prefix}_{index:06}")
 }
 
-fn make_scene(seed: u64, split: Split, index: usize, small_fraction: f64) -> Scene {
+fn make_scene(seed: u64, split: Split, index: usize, small_fraction: f64, silent_distractors: bool) -> Scene {
     let mut rng = rng_for(seed, split, index);
     let n_objects = 2;
     let id = scene_id(split, index);
@@ -291,8 +312,11 @@ fn make_scene(seed: u64, split: Split, index: usize, small_fraction: f64) -> Sce
         let objects = classes.into_iter().zip(boxes).map(|(class, bbox)| SceneObject { class, bbox }).collect();
         (objects, None, sound_class)
     } else {
-        let classes = distinct_classes(&mut rng, n_objects, None);
+        let mut classes = distinct_classes(&mut rng, n_objects, None);
         let source = rng.random_range(0..n_objects);
+        if silent_distractors && split == Split::Train {
+            classes[1 - source] = NUM_CLASSES + rng.random_range(0..SHAPES.len());
+        }
         let large: Vec<bool> = (0..n_objects)
             .map(|i| if i == source { !rng.random_bool(small_fraction) } else { rng.random_bool(0.6) })
             .collect();
@@ -405,7 +429,7 @@ pub fn generate(root: &Path, config: &SynthConfig, on_scene: &(dyn Fn() + Sync))
         (0..count)
             .into_par_iter()
             .map(|i| {
-                let mut scene = make_scene(config.seed, split, i, config.small_fraction);
+                let mut scene = make_scene(config.seed, split, i, config.small_fraction, config.silent_distractors);
                 write_scene(root, &scene)?;
                 on_scene();
                 // Keep only what the metadata needs.
@@ -512,14 +536,14 @@ mod tests {
 
     #[test]
     fn scenes_are_deterministic_and_off_centre() {
-        let a = make_scene(7, Split::Test, 3, 0.3);
-        let b = make_scene(7, Split::Test, 3, 0.3);
+        let a = make_scene(7, Split::Test, 3, 0.3, false);
+        let b = make_scene(7, Split::Test, 3, 0.3, false);
         assert_eq!(a.frame, b.frame);
         assert_eq!(a.audio, b.audio);
-        assert_ne!(make_scene(8, Split::Test, 3, 0.3).frame, a.frame);
+        assert_ne!(make_scene(8, Split::Test, 3, 0.3, false).frame, a.frame);
         // Objects occupy disjoint strips, so no two boxes overlap.
         for s in 0..50 {
-            let scene = make_scene(1, Split::Train, s, 0.3);
+            let scene = make_scene(1, Split::Train, s, 0.3, false);
             for (i, p) in scene.objects.iter().enumerate() {
                 for q in &scene.objects[i + 1..] {
                     let ix = p.bbox[2].min(q.bbox[2]) - p.bbox[0].max(q.bbox[0]);
@@ -533,9 +557,24 @@ mod tests {
     #[test]
     fn hidden_scenes_do_not_show_their_sound() {
         for i in 0..30 {
-            let s = make_scene(2, Split::Hidden, i, 0.3);
+            let s = make_scene(2, Split::Hidden, i, 0.3, false);
             assert!(s.source.is_none());
             assert!(s.objects.iter().all(|o| o.class != s.sound_class));
+        }
+    }
+
+    #[test]
+    fn silent_distractors_only_change_training_scenes() {
+        for i in 0..30 {
+            let s = make_scene(3, Split::Train, i, 0.3, true);
+            let source = s.source.expect("training sources are visible");
+            assert!(s.sound_class < NUM_CLASSES);
+            assert_eq!(s.objects[source].class, s.sound_class);
+            let distractor = &s.objects[1 - source];
+            assert!(distractor.class >= NUM_CLASSES && class_name(distractor.class).starts_with("green"));
+            let test = make_scene(3, Split::Test, i, 0.3, true);
+            assert_eq!(test.objects[0].class, make_scene(3, Split::Test, i, 0.3, false).objects[0].class);
+            assert!(test.objects.iter().all(|o| o.class < NUM_CLASSES));
         }
     }
 }

@@ -133,6 +133,11 @@ pub struct ModelConfig {
     /// Seconds of sound the model hears (the centred window; 3 in the papers).
     #[serde(default = "published_audio_seconds")]
     pub audio_seconds: f64,
+    /// Whether the image trunk keeps ResNet-18's 3×3 stride-2 max-pool after its stem
+    /// (true in the papers). Without it the image features are at 1/16 of the input, so
+    /// 112×112 frames give the published 7×7 map (docs/synthetic.md).
+    #[serde(default = "yes")]
+    pub image_stem_pool: bool,
 }
 
 /// torchvision's ResNet-18 base width.
@@ -151,6 +156,10 @@ fn published_image_size() -> usize {
 
 fn published_audio_seconds() -> f64 {
     PUBLISHED_AUDIO_SECONDS
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A bias-free convolution followed by BatchNorm, by tensor names.
@@ -184,11 +193,12 @@ pub struct BlockSpec {
 }
 
 /// The ResNet-18 trunk (conv1 … layer4, no classifier): the 7×7 stride-2 stem, a 3×3
-/// stride-2 max-pool, then eight blocks. Features are `8 · width` channels at 1/32 of the
-/// input.
+/// stride-2 max-pool (unless `max_pool` is false), then eight blocks. Features are
+/// `8 · width` channels at 1/32 of the input (1/16 without the pool).
 #[derive(Debug, Clone)]
 pub struct TrunkSpec {
     pub stem: ConvBnSpec,
+    pub max_pool: bool,
     pub blocks: Vec<BlockSpec>,
 }
 
@@ -221,7 +231,7 @@ impl TrunkSpec {
             }
             in_c = out_c;
         }
-        TrunkSpec { stem, blocks }
+        TrunkSpec { stem, max_pool: true, blocks }
     }
 
     /// The features' (rows, columns) for an `h`×`w` input: every strided layer's
@@ -230,7 +240,8 @@ impl TrunkSpec {
         let out = |size: usize, k: usize, stride: usize, pad: usize| (size + 2 * pad - k) / stride + 1;
         let conv = |size: usize, c: &ConvBnSpec| out(size, c.kernel, c.stride, c.padding());
         let through = |size: usize| {
-            let pooled = out(conv(size, &self.stem), 3, 2, 1);
+            let stem = conv(size, &self.stem);
+            let pooled = if self.max_pool { out(stem, 3, 2, 1) } else { stem };
             self.blocks.iter().fold(pooled, |s, b| conv(s, &b.conv1))
         };
         (through(h), through(w))
@@ -275,12 +286,15 @@ impl ModelConfig {
             width: RESNET18_WIDTH,
             image_size: PUBLISHED_IMAGE_SIZE,
             audio_seconds: PUBLISHED_AUDIO_SECONDS,
+            image_stem_pool: true,
         }
     }
 
-    /// One trunk of this model; `prefix` ends with a dot.
+    /// One trunk of this model; `prefix` ends with a dot. The image trunk is the one with
+    /// three input channels (the audio trunk has one).
     pub fn trunk(&self, prefix: &str, in_channels: usize) -> TrunkSpec {
-        TrunkSpec::resnet18(prefix, in_channels, self.width)
+        let max_pool = in_channels != 3 || self.image_stem_pool;
+        TrunkSpec { max_pool, ..TrunkSpec::resnet18(prefix, in_channels, self.width) }
     }
 
     /// Channels of the trunks' features, the heads' input.

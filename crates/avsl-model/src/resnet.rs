@@ -99,6 +99,7 @@ impl BasicBlock {
 /// A ResNet-18 trunk (any base width); 3 input channels for images, 1 for spectrograms.
 pub struct ResNet18 {
     stem: ConvBn,
+    max_pool: bool,
     blocks: Vec<BasicBlock>,
     kernels: Kernels,
 }
@@ -120,7 +121,7 @@ impl ResNet18 {
                 })
             })
             .collect::<Result<_, ModelError>>()?;
-        Ok(ResNet18 { stem, blocks, kernels })
+        Ok(ResNet18 { stem, max_pool: spec.max_pool, blocks, kernels })
     }
 
     /// `[B, C, H, W]` → layer4 features `[B, 8·width, H/32, W/32]`, on the input's device.
@@ -128,12 +129,14 @@ impl ResNet18 {
         if self.kernels == Kernels::Device {
             let stem = self.stem.forward_device(x, None, true);
             let pool = MaxPoolOptions::new([3, 3]).with_stride([2, 2]).with_padding([1, 1]);
-            return self.blocks.iter().fold(max_pool2d(stem, pool), |y, block| block.forward_device(y));
+            let pooled = if self.max_pool { max_pool2d(stem, pool) } else { stem };
+            return self.blocks.iter().fold(pooled, |y, block| block.forward_device(y));
         }
         let [n, c, h, w] = x.dims();
         let device: Device = x.device();
         let data = x.into_data().try_to_vec::<f32>().expect("float32 input");
-        let mut y = max_pool_3x3_s2(&self.stem.host().forward(&Activation { n, c, h, w, data }, None, true));
+        let stem = self.stem.host().forward(&Activation { n, c, h, w, data }, None, true);
+        let mut y = if self.max_pool { max_pool_3x3_s2(&stem) } else { stem };
         for block in &self.blocks {
             y = block.forward(&y);
         }

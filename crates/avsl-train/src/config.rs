@@ -41,6 +41,10 @@ pub struct TrainConfig {
     /// Seconds of the audio window (3 published).
     #[serde(default = "published_audio_seconds")]
     pub audio_seconds: f64,
+    /// Keep the image trunk's stem max-pool (true published). Without it 112×112 frames
+    /// give the 7×7 map of 224×224 ones at about 3/4 of the step time (docs/synthetic.md).
+    #[serde(default = "yes")]
+    pub image_stem_pool: bool,
 }
 
 fn published_image_size() -> usize {
@@ -49,6 +53,10 @@ fn published_image_size() -> usize {
 
 fn published_audio_seconds() -> f64 {
     PUBLISHED_AUDIO_SECONDS
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for TrainConfig {
@@ -101,6 +109,7 @@ impl TrainConfig {
             alignment_loss: true,
             image_size: PUBLISHED_IMAGE_SIZE,
             audio_seconds: PUBLISHED_AUDIO_SECONDS,
+            image_stem_pool: true,
         };
         match model {
             Architecture::Slavc => slavc,
@@ -122,6 +131,7 @@ impl TrainConfig {
             width: self.width,
             image_size: self.image_size,
             audio_seconds: self.audio_seconds,
+            image_stem_pool: self.image_stem_pool,
         }
     }
 

@@ -49,7 +49,11 @@ fn conv_bn(params: &TensorMap, buffers: &mut TensorMap, spec: &ConvBnSpec, x: Te
 /// autodiff leaves in `params` the result differentiates with respect to them.
 pub fn trunk_forward(spec: &TrunkSpec, params: &TensorMap, buffers: &mut TensorMap, x: Tensor<4>) -> Tensor<4> {
     let stem = relu(conv_bn(params, buffers, &spec.stem, x));
-    let mut x = max_pool2d(stem, MaxPoolOptions::new([3, 3]).with_stride([2, 2]).with_padding([1, 1]));
+    let mut x = if spec.max_pool {
+        max_pool2d(stem, MaxPoolOptions::new([3, 3]).with_stride([2, 2]).with_padding([1, 1]))
+    } else {
+        stem
+    };
     for block in &spec.blocks {
         let identity = match &block.downsample {
             Some(d) => conv_bn(params, buffers, d, x.clone()),

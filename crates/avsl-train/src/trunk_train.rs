@@ -73,7 +73,8 @@ pub struct TrunkTape {
     stem_bn: BatchNormTape,
     /// The stem's activated output (the max-pool's input) and the pool's argmax.
     stem_out: Activation,
-    pool_argmax: Vec<u32>,
+    /// Where each pooled value came from; `None` for a trunk without the stem's pool.
+    pool_argmax: Option<Vec<u32>>,
     blocks: Vec<BlockTape>,
     /// The trunk's output (the last ReLU's output).
     output: Activation,
@@ -119,7 +120,12 @@ pub fn trunk_forward(
 ) -> (Activation, Option<TrunkTape>) {
     let relu = Epilogue { residual: None, relu: true };
     let (stem_out, stem_bn) = conv_bn(params, buffers, &spec.stem, &input, keep_tape, relu);
-    let (mut x, pool_argmax) = max_pool_train(&stem_out);
+    let (mut x, pool_argmax) = if spec.max_pool {
+        let (pooled, argmax) = max_pool_train(&stem_out);
+        (pooled, Some(argmax))
+    } else {
+        (stem_out.clone(), None)
+    };
     let mut blocks = Vec::new();
     for block in &spec.blocks {
         let (out, tape) = block_forward(params, buffers, block, x, keep_tape);
@@ -182,7 +188,10 @@ pub fn trunk_backward(tape: TrunkTape, params: &Weights, mut d_features: Activat
         d_features = dx;
         output = t.input;
     }
-    let mut d_stem = max_pool_backward(&d_features, &tape.pool_argmax, [tape.stem_out.h, tape.stem_out.w]);
+    let mut d_stem = match &tape.pool_argmax {
+        Some(argmax) => max_pool_backward(&d_features, argmax, [tape.stem_out.h, tape.stem_out.w]),
+        None => d_features,
+    };
     relu_backward(&mut d_stem, &tape.stem_out);
     conv_bn_backward(params, grads, &spec.stem, &tape.input, d_stem, &tape.stem_bn, false);
 }

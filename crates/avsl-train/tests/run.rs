@@ -213,7 +213,8 @@ fn a_model_trained_on_small_inputs_is_validated_and_cached_at_its_size() {
         samples,
         format: avsl_metrics::BoxFormat::Vggss,
     };
-    let small = TrainConfig { image_size: 112, audio_seconds: 1.0, ..config(1) };
+    // The demo's input: 112×112 frames through an image trunk without its stem max-pool.
+    let small = TrainConfig { image_size: 112, audio_seconds: 1.0, image_stem_pool: false, ..config(1) };
     let (run, cache) = (dir.path().join("run"), dir.path().join("cache"));
     let opts = |start, output| TrainOptions {
         validation: Some(clone_validation(&validation)),
@@ -224,7 +225,7 @@ fn a_model_trained_on_small_inputs_is_validated_and_cached_at_its_size() {
     // The checkpoint says what it was fed, so evaluation and the localiser feed it the same.
     let checkpoint = read_checkpoint(&run.join(LATEST)).unwrap();
     let model = checkpoint.config.expect("our checkpoints carry their configuration");
-    assert_eq!((model.image_size, model.audio_seconds), (112, 1.0));
+    assert_eq!((model.image_size, model.audio_seconds, model.image_stem_pool), (112, 1.0, false));
     let epoch = RunLog::in_run(&run)
         .read()
         .unwrap()

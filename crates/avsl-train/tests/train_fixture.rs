@@ -1,7 +1,8 @@
 //! One training step against PyTorch: SLAVC's (`tools/make_train_fixtures.py`: train-mode
 //! BatchNorm, the momentum update, the loss, its gradients, one Adam step) and SSL-align's
 //! (`tools/make_ssl_align_step_fixtures.py`: three views through each trunk at once, the
-//! alignment projections, the 9-pair loss, its gradients, one Adam step).
+//! alignment projections, the 9-pair loss, its gradients, one Adam step); SLAVC's also
+//! without the image stem's max-pool, in training and at inference.
 
 mod common;
 
@@ -85,11 +86,15 @@ impl Engine {
     }
 }
 
-fn slavc_step_matches_pytorch(kernels: Kernels) {
-    let f = fixture("slavc_step.json");
+fn slavc_step_matches_pytorch(kernels: Kernels, fixture_name: &str) {
+    let f = fixture(fixture_name);
     let tau = f["tau"].as_f64().unwrap();
-    let config =
-        ModelConfig { dim: f["dim"].as_u64().unwrap() as usize, tau, ..ModelConfig::published(Architecture::Slavc) };
+    let config = ModelConfig {
+        dim: f["dim"].as_u64().unwrap() as usize,
+        tau,
+        image_stem_pool: f["image_stem_pool"].as_bool().unwrap_or(true),
+        ..ModelConfig::published(Architecture::Slavc)
+    };
     let mut engine = Engine::new(kernels, &f, config);
     let batch = Batch { images: input(9001, &f["image"]), spectrograms: input(9002, &f["audio"]) };
 
@@ -123,12 +128,23 @@ fn slavc_step_matches_pytorch(kernels: Kernels) {
 
 #[test]
 fn one_slavc_training_step_matches_pytorch() {
-    slavc_step_matches_pytorch(Kernels::Host);
+    slavc_step_matches_pytorch(Kernels::Host, "slavc_step.json");
 }
 
 #[test]
 fn one_slavc_training_step_on_device_kernels_matches_pytorch() {
-    slavc_step_matches_pytorch(Kernels::Device);
+    slavc_step_matches_pytorch(Kernels::Device, "slavc_step.json");
+}
+
+/// The image trunks without their stem max-pool (the demo's 112×112 input, 7×7 map).
+#[test]
+fn one_slavc_training_step_without_the_stem_pool_matches_pytorch() {
+    slavc_step_matches_pytorch(Kernels::Host, "slavc_step_no_pool.json");
+}
+
+#[test]
+fn one_slavc_training_step_without_the_stem_pool_on_device_kernels_matches_pytorch() {
+    slavc_step_matches_pytorch(Kernels::Device, "slavc_step_no_pool.json");
 }
 
 /// The BatchNorm running statistics after the step, and the weights after one Adam step.
@@ -236,4 +252,26 @@ fn ssl_align_inference_matches_pytorch_on(kernels: Kernels) {
     assert_summary("maps", &maps, &expected["maps"], 1e-5, 1e-6);
     assert_summary("image projections", &host(image.projected.unwrap()), &expected["image_projected"], 1e-5, 1e-6);
     assert_summary("audio projections", &host(audio.projected.unwrap()), &expected["audio_projected"], 1e-5, 1e-6);
+}
+
+/// The inference encoders without the image stem's max-pool (eval-mode maps).
+#[test]
+fn inference_without_the_stem_pool_matches_pytorch() {
+    for kernels in [Kernels::Host, Kernels::Device] {
+        let f = fixture("slavc_step_no_pool.json");
+        let mut weights = formula_weights_for(&f["tensors"]);
+        let config = ModelConfig {
+            dim: f["dim"].as_u64().unwrap() as usize,
+            tau: f["tau"].as_f64().unwrap(),
+            image_stem_pool: false,
+            ..ModelConfig::published(Architecture::Slavc)
+        };
+        let device = avsl_model::device::test_device(kernels);
+        let encoders = Encoders::load_with_kernels(&mut weights, config, EncoderSet::Online, &device, kernels).unwrap();
+        let tensor = |a: Activation| Tensor::<4>::from_data(TensorData::new(a.data, [a.n, a.c, a.h, a.w]), &device);
+        let image = encoders.image_outputs(tensor(input(9001, &f["image"])));
+        let audio = encoders.audio_outputs(tensor(input(9002, &f["audio"])));
+        let maps = paired_maps(&image.heads, &audio.heads, config.tau).into_data().try_to_vec::<f32>().unwrap();
+        assert_summary(&format!("maps ({kernels:?})"), &maps, &f["inference"]["maps"], 1e-5, 1e-6);
+    }
 }

@@ -34,6 +34,10 @@ pub struct SynthArgs {
     /// scored by `avsl eval-maps --testset is3`.
     #[arg(long, default_value_t = 0)]
     pub interactive: usize,
+    /// Pair each training scene's source with an object of a class that never sounds
+    /// (green), instead of a second sounding class.
+    #[arg(long)]
+    pub silent_distractors: bool,
     /// Write into a non-empty folder that avsl did not create.
     #[arg(long)]
     pub force: bool,
@@ -48,6 +52,7 @@ impl SynthArgs {
             negatives: self.negatives,
             small_fraction: self.small_fraction,
             interactive: self.interactive,
+            silent_distractors: self.silent_distractors,
         }
     }
 }
