@@ -45,6 +45,21 @@ pub struct TrainConfig {
     /// give the 7×7 map of 224×224 ones at about 3/4 of the step time (docs/synthetic.md).
     #[serde(default = "yes")]
     pub image_stem_pool: bool,
+    /// How the learning rate moves over the run (constant in the papers).
+    pub lr_schedule: LrSchedule,
+    /// Steps over which the learning rate rises linearly from lr/warmup_steps to lr (0: none).
+    pub warmup_steps: u64,
+}
+
+/// The learning rate over a run of `total` steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// `lr` at every step (the published recipes).
+    #[default]
+    Constant,
+    /// `lr · ½(1 + cos(π·step/total))`: from `lr` down to nearly 0 at the last step.
+    Cosine,
 }
 
 fn published_image_size() -> usize {
@@ -110,12 +125,24 @@ impl TrainConfig {
             image_size: PUBLISHED_IMAGE_SIZE,
             audio_seconds: PUBLISHED_AUDIO_SECONDS,
             image_stem_pool: true,
+            lr_schedule: LrSchedule::Constant,
+            warmup_steps: 0,
         };
         match model {
             Architecture::Slavc => slavc,
             Architecture::Ezvsl => TrainConfig { dropout_image: 0.0, ..slavc },
             Architecture::SslAlign => TrainConfig { dropout_image: 0.0, tau: 0.07, epochs: 50, ..slavc },
         }
+    }
+
+    /// The learning rate of step `step` (counted from 0) of a run of `total` steps.
+    pub fn lr_at(&self, step: u64, total: u64) -> f64 {
+        let warmup = if step < self.warmup_steps { (step + 1) as f64 / self.warmup_steps as f64 } else { 1.0 };
+        let decay = match self.lr_schedule {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total.max(1) as f64).cos()),
+        };
+        self.lr * warmup * decay
     }
 
     /// The frames' side and the audio window the networks are fed.
@@ -220,6 +247,21 @@ pub fn exercise(bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn learning_rate_schedules() {
+        let constant = TrainConfig { lr: 1e-3, ..TrainConfig::default() };
+        assert!((0..100).all(|s| constant.lr_at(s, 100) == 1e-3));
+        let cosine = TrainConfig::from_toml("lr = 1e-3\nlr_schedule = \"cosine\"\nwarmup_steps = 10\n", None).unwrap();
+        assert_eq!((cosine.lr_schedule, cosine.warmup_steps), (LrSchedule::Cosine, 10));
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-15;
+        // Warm-up: 1/10, 2/10, … of the cosine's value.
+        assert!(close(cosine.lr_at(0, 100), 1e-4));
+        assert!(close(cosine.lr_at(9, 100), 1e-3 * 0.5 * (1.0 + (0.09 * std::f64::consts::PI).cos())));
+        assert!(close(cosine.lr_at(50, 100), 5e-4));
+        assert!(cosine.lr_at(99, 100) < 1e-6 && cosine.lr_at(99, 100) > 0.0);
+        assert!(TrainConfig::from_toml("lr_schedule = \"step\"\n", None).is_err());
+    }
 
     #[test]
     fn files_are_checked_field_by_field() {

@@ -28,7 +28,7 @@ use avsl_model::Architecture;
 use avsl_model::checkpoint::read_torchvision_resnet18;
 use burn::tensor::Device;
 
-use crate::config::TrainConfig;
+use crate::config::{LrSchedule, TrainConfig};
 use crate::error::TrainError;
 use crate::init::initial_weights;
 use crate::mining::{FeatureSource, mine};
@@ -206,19 +206,21 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
         )));
     }
     report.line(&format!(
-        "training {} (d = {}) on {} pairs: {} epochs of {per_epoch} steps, batch {}, lr {}",
+        "training {} (d = {}) on {} pairs: {} epochs of {per_epoch} steps, batch {}, lr {}{}",
         run.config.model.name(),
         run.config.dim,
         loader.len(),
         run.config.epochs,
         run.config.batch_size,
-        run.config.lr
+        run.config.lr,
+        schedule_note(&run.config)
     ));
     // The image features' grid, which the supervised maps are averaged onto.
     let side = run.config.image_size;
     let grid = run.config.model_config().trunk("imgnet.", 3).feature_grid(side, side);
     let mut best = progress.best;
     let mut skipped = SkippedSamples::load(&options.output)?;
+    let total_steps = run.config.epochs * per_epoch as u64;
     for epoch in progress.epoch..run.config.epochs {
         let skip = if epoch == progress.epoch { progress.batch as usize } else { 0 };
         if epoch != progress.epoch && mines_at(epoch, 0) {
@@ -250,6 +252,7 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
             let skipped_here = batch.skipped.len();
             let batch_ids: Vec<&str> = batch.indices.iter().map(|&i| run.ids[i].as_str()).collect();
             let supervision = sup.as_ref().and_then(|s| s.supervision(&batch_ids, &batch.crops, grid));
+            trainer.set_learning_rate(run.config.lr_at(trainer.step, total_steps));
             let step_loss = trainer.train_step(model_batch(batch, run.config.image_size)?, supervision.as_ref());
             let loss = step_loss.total;
             if !loss.is_finite() {
@@ -381,6 +384,15 @@ impl Run<'_> {
     }
 }
 
+/// How the learning rate moves, for the run's first line ("" when constant).
+fn schedule_note(config: &TrainConfig) -> String {
+    let warmup =
+        if config.warmup_steps > 0 { format!(", {} warm-up steps", config.warmup_steps) } else { String::new() };
+    match config.lr_schedule {
+        LrSchedule::Constant => warmup,
+        LrSchedule::Cosine => format!(" with cosine decay{warmup}"),
+    }
+}
 /// A loader batch as the model's inputs: every view of every sample (3·B for SSL-align).
 fn model_batch(batch: avsl_data::loader::Batch, side: usize) -> Result<Batch, TrainError> {
     let n = batch.views * batch.len();

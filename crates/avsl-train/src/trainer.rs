@@ -83,6 +83,15 @@ impl Trainer {
         }
     }
 
+    /// The learning rate of the next steps (a schedule sets it before each step).
+    pub fn set_learning_rate(&mut self, lr: f64) {
+        match &mut self.engine {
+            Engine::Host { adam, .. } => adam.lr = lr,
+            Engine::Device(state) => state.adam.lr = lr,
+            Engine::Replicas(replicas) => replicas.replicas_mut().iter_mut().for_each(|r| r.adam.lr = lr),
+        }
+    }
+
     /// The device without autodiff, where validation and feature extraction run.
     pub fn inference_device(&self) -> Device {
         self.device.clone().inner()
