@@ -28,17 +28,21 @@ use crate::image_io::{RgbImage, encode_jpeg, encode_png};
 use crate::wav::{Pcm16, write_wav_i16};
 
 pub const SHAPES: [&str; 3] = ["box", "disc", "striped box"];
-pub const COLOURS: [(&str, [u8; 3]); 2] = [("red", [220, 40, 40]), ("blue", [40, 80, 230])];
-pub const NUM_CLASSES: usize = SHAPES.len() * COLOURS.len();
-/// Objects of this colour never sound: classes `NUM_CLASSES + shape`.
+/// Colours of sounding objects. Classes 0–5 are shape × red/blue (class = 2·shape +
+/// colour); a nine-class benchmark adds yellow shapes as classes 6–8.
+pub const COLOURS: [(&str, [u8; 3]); 3] = [("red", [220, 40, 40]), ("blue", [40, 80, 230]), ("yellow", [225, 190, 30])];
+/// Sounding classes of the default benchmark, and the most a benchmark can have.
+pub const NUM_CLASSES: usize = 6;
+pub const MAX_CLASSES: usize = 9;
+/// Objects of this colour never sound: classes `MAX_CLASSES + shape`.
 pub const SILENT_COLOUR: (&str, [u8; 3]) = ("green", [40, 170, 70]);
 
 /// An object class's shape index and colour.
 fn look(class: usize) -> (usize, (&'static str, [u8; 3])) {
-    if class < NUM_CLASSES {
-        (class / COLOURS.len(), COLOURS[class % COLOURS.len()])
-    } else {
-        (class - NUM_CLASSES, SILENT_COLOUR)
+    match class {
+        c if c < NUM_CLASSES => (c / 2, COLOURS[c % 2]),
+        c if c < MAX_CLASSES => (c - NUM_CLASSES, COLOURS[2]),
+        c => (c - MAX_CLASSES, SILENT_COLOUR),
     }
 }
 
@@ -65,6 +69,8 @@ pub struct SynthConfig {
     pub interactive: usize,
     /// Training scenes pair their source with an object of a class that never sounds.
     pub silent_distractors: bool,
+    /// Sounding classes: 6 (red and blue shapes) or 9 (and yellow ones).
+    pub classes: usize,
 }
 
 impl Default for SynthConfig {
@@ -77,6 +83,7 @@ impl Default for SynthConfig {
             small_fraction: 0.15,
             interactive: 0,
             silent_distractors: false,
+            classes: NUM_CLASSES,
         }
     }
 }
@@ -127,8 +134,8 @@ fn rng_for(seed: u64, split: Split, index: usize) -> ChaCha8Rng {
 }
 
 /// Picks `count` distinct classes, none of them `exclude`.
-fn distinct_classes(rng: &mut impl Rng, count: usize, exclude: Option<usize>) -> Vec<usize> {
-    let mut pool: Vec<usize> = (0..NUM_CLASSES).filter(|&c| Some(c) != exclude).collect();
+fn distinct_classes(rng: &mut impl Rng, classes: usize, count: usize, exclude: Option<usize>) -> Vec<usize> {
+    let mut pool: Vec<usize> = (0..classes).filter(|&c| Some(c) != exclude).collect();
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
         out.push(pool.swap_remove(rng.random_range(0..pool.len())));
@@ -300,25 +307,25 @@ fn scene_id(split: Split, index: usize) -> String {
     format!("{prefix}_{index:06}")
 }
 
-fn make_scene(seed: u64, split: Split, index: usize, small_fraction: f64, silent_distractors: bool) -> Scene {
-    let mut rng = rng_for(seed, split, index);
+fn make_scene(config: &SynthConfig, split: Split, index: usize) -> Scene {
+    let mut rng = rng_for(config.seed, split, index);
     let n_objects = 2;
     let id = scene_id(split, index);
     let (objects, source, sound_class) = if split == Split::Hidden {
-        let sound_class = rng.random_range(0..NUM_CLASSES);
-        let classes = distinct_classes(&mut rng, n_objects, Some(sound_class));
+        let sound_class = rng.random_range(0..config.classes);
+        let classes = distinct_classes(&mut rng, config.classes, n_objects, Some(sound_class));
         let large: Vec<bool> = (0..n_objects).map(|_| rng.random_bool(0.6)).collect();
         let boxes = layout(&mut rng, n_objects, &large);
         let objects = classes.into_iter().zip(boxes).map(|(class, bbox)| SceneObject { class, bbox }).collect();
         (objects, None, sound_class)
     } else {
-        let mut classes = distinct_classes(&mut rng, n_objects, None);
+        let mut classes = distinct_classes(&mut rng, config.classes, n_objects, None);
         let source = rng.random_range(0..n_objects);
-        if silent_distractors && split == Split::Train {
-            classes[1 - source] = NUM_CLASSES + rng.random_range(0..SHAPES.len());
+        if config.silent_distractors && split == Split::Train {
+            classes[1 - source] = MAX_CLASSES + rng.random_range(0..SHAPES.len());
         }
         let large: Vec<bool> = (0..n_objects)
-            .map(|i| if i == source { !rng.random_bool(small_fraction) } else { rng.random_bool(0.6) })
+            .map(|i| if i == source { !rng.random_bool(config.small_fraction) } else { rng.random_bool(0.6) })
             .collect();
         let boxes = layout(&mut rng, n_objects, &large);
         let objects: Vec<SceneObject> =
@@ -362,10 +369,10 @@ struct MaskRecord {
 /// The frame is written once per source (`images/<scene>_<class>.jpg`, as IS3 stores it),
 /// with that source's clip (`audio_wav/<scene>_<class>.wav`) and mask
 /// (`gt_masks/<scene>_<class>.png`); boxes are in pixels of the 224×224 network input.
-fn write_interactive_scene(root: &Path, seed: u64, index: usize, small_fraction: f64) -> Result<Vec<SourceRecord>> {
-    let mut rng = rng_for(seed, Split::Interactive, index);
-    let classes = distinct_classes(&mut rng, 2, None);
-    let large: Vec<bool> = (0..2).map(|_| !rng.random_bool(small_fraction)).collect();
+fn write_interactive_scene(root: &Path, config: &SynthConfig, index: usize) -> Result<Vec<SourceRecord>> {
+    let mut rng = rng_for(config.seed, Split::Interactive, index);
+    let classes = distinct_classes(&mut rng, config.classes, 2, None);
+    let large: Vec<bool> = (0..2).map(|_| !rng.random_bool(config.small_fraction)).collect();
     let boxes = layout(&mut rng, 2, &large);
     let objects: Vec<SceneObject> =
         classes.into_iter().zip(boxes).map(|(class, bbox)| SceneObject { class, bbox }).collect();
@@ -429,7 +436,7 @@ pub fn generate(root: &Path, config: &SynthConfig, on_scene: &(dyn Fn() + Sync))
         (0..count)
             .into_par_iter()
             .map(|i| {
-                let mut scene = make_scene(config.seed, split, i, config.small_fraction, config.silent_distractors);
+                let mut scene = make_scene(config, split, i);
                 write_scene(root, &scene)?;
                 on_scene();
                 // Keep only what the metadata needs.
@@ -487,7 +494,7 @@ pub fn generate(root: &Path, config: &SynthConfig, on_scene: &(dyn Fn() + Sync))
         let scenes: Vec<Vec<SourceRecord>> = (0..config.interactive)
             .into_par_iter()
             .map(|i| {
-                let records = write_interactive_scene(root, config.seed, i, config.small_fraction);
+                let records = write_interactive_scene(root, config, i);
                 on_scene();
                 records
             })
@@ -523,7 +530,7 @@ pub fn generate(root: &Path, config: &SynthConfig, on_scene: &(dyn Fn() + Sync))
     let meta = serde_json::json!({
         "generator": "avsl synth",
         "config": config,
-        "classes": (0..NUM_CLASSES).map(class_name).collect::<Vec<_>>(),
+        "classes": (0..config.classes).map(class_name).collect::<Vec<_>>(),
         "summary": summary,
     });
     write_atomic(&root.join("synth.json"), serde_json::to_string_pretty(&meta).expect("json").as_bytes())?;
@@ -536,14 +543,14 @@ mod tests {
 
     #[test]
     fn scenes_are_deterministic_and_off_centre() {
-        let a = make_scene(7, Split::Test, 3, 0.3, false);
-        let b = make_scene(7, Split::Test, 3, 0.3, false);
+        let a = make_scene(&cfg(7, false), Split::Test, 3);
+        let b = make_scene(&cfg(7, false), Split::Test, 3);
         assert_eq!(a.frame, b.frame);
         assert_eq!(a.audio, b.audio);
-        assert_ne!(make_scene(8, Split::Test, 3, 0.3, false).frame, a.frame);
+        assert_ne!(make_scene(&cfg(8, false), Split::Test, 3).frame, a.frame);
         // Objects occupy disjoint strips, so no two boxes overlap.
         for s in 0..50 {
-            let scene = make_scene(1, Split::Train, s, 0.3, false);
+            let scene = make_scene(&cfg(1, false), Split::Train, s);
             for (i, p) in scene.objects.iter().enumerate() {
                 for q in &scene.objects[i + 1..] {
                     let ix = p.bbox[2].min(q.bbox[2]) - p.bbox[0].max(q.bbox[0]);
@@ -554,10 +561,14 @@ mod tests {
         }
     }
 
+    fn cfg(seed: u64, silent_distractors: bool) -> SynthConfig {
+        SynthConfig { seed, small_fraction: 0.3, silent_distractors, ..SynthConfig::default() }
+    }
+
     #[test]
     fn hidden_scenes_do_not_show_their_sound() {
         for i in 0..30 {
-            let s = make_scene(2, Split::Hidden, i, 0.3, false);
+            let s = make_scene(&cfg(2, false), Split::Hidden, i);
             assert!(s.source.is_none());
             assert!(s.objects.iter().all(|o| o.class != s.sound_class));
         }
@@ -566,15 +577,28 @@ mod tests {
     #[test]
     fn silent_distractors_only_change_training_scenes() {
         for i in 0..30 {
-            let s = make_scene(3, Split::Train, i, 0.3, true);
+            let s = make_scene(&cfg(3, true), Split::Train, i);
             let source = s.source.expect("training sources are visible");
             assert!(s.sound_class < NUM_CLASSES);
             assert_eq!(s.objects[source].class, s.sound_class);
             let distractor = &s.objects[1 - source];
-            assert!(distractor.class >= NUM_CLASSES && class_name(distractor.class).starts_with("green"));
-            let test = make_scene(3, Split::Test, i, 0.3, true);
-            assert_eq!(test.objects[0].class, make_scene(3, Split::Test, i, 0.3, false).objects[0].class);
+            assert!(distractor.class >= MAX_CLASSES && class_name(distractor.class).starts_with("green"));
+            let test = make_scene(&cfg(3, true), Split::Test, i);
+            assert_eq!(test.objects[0].class, make_scene(&cfg(3, false), Split::Test, i).objects[0].class);
             assert!(test.objects.iter().all(|o| o.class < NUM_CLASSES));
         }
+    }
+
+    #[test]
+    fn nine_classes_add_yellow_shapes() {
+        let nine = SynthConfig { classes: MAX_CLASSES, ..cfg(5, false) };
+        let classes: std::collections::BTreeSet<usize> =
+            (0..200).flat_map(|i| make_scene(&nine, Split::Train, i).objects).map(|o| o.class).collect();
+        assert_eq!(classes, (0..MAX_CLASSES).collect());
+        assert_eq!(class_name(7), "yellow disc");
+        assert_eq!(
+            (class_name(0), class_name(5), class_name(MAX_CLASSES + 2)),
+            ("red box".into(), "blue striped box".into(), "green striped box".into())
+        );
     }
 }

@@ -38,6 +38,9 @@ pub struct SynthArgs {
     /// (green), instead of a second sounding class.
     #[arg(long)]
     pub silent_distractors: bool,
+    /// Sounding classes: 6 (red and blue box, disc, striped box) or 9 (and yellow ones).
+    #[arg(long, default_value_t = 6)]
+    pub classes: usize,
     /// Write into a non-empty folder that avsl did not create.
     #[arg(long)]
     pub force: bool,
@@ -53,6 +56,7 @@ impl SynthArgs {
             small_fraction: self.small_fraction,
             interactive: self.interactive,
             silent_distractors: self.silent_distractors,
+            classes: self.classes,
         }
     }
 }
@@ -67,6 +71,7 @@ pub fn generate_with_progress(out: &std::path::Path, config: &SynthConfig) -> Re
 
 pub fn run(args: SynthArgs) -> Result<()> {
     anyhow::ensure!((0.0..=1.0).contains(&args.small_fraction), "--small-fraction must be within [0, 1]");
+    anyhow::ensure!(matches!(args.classes, 6 | 9), "--classes must be 6 or 9, not {}", args.classes);
     let _lock = prepare_output_dir(&args.out, "synth.json", args.force, &Console::default())?;
     let start = std::time::Instant::now();
     let s = generate_with_progress(&args.out, &args.config())?;
