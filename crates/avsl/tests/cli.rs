@@ -205,8 +205,16 @@ fn quick_demo_trains_evaluates_and_reports() {
         let iiou = all["IIoU@50"].as_f64().unwrap();
         assert!(iiou <= all["cIoU@50"].as_f64().unwrap(), "{name}: an image counts only if all its pairs do");
     }
+    // Each goal with its measured value: a quick run states them too, reached or not.
+    let goals = report["demo"]["goals"].as_array().unwrap();
+    assert_eq!(goals.len(), 8);
+    for g in goals {
+        let (value, threshold) = (g["value"].as_f64().unwrap(), g["threshold"].as_f64().unwrap());
+        assert_eq!(g["reached"].as_bool(), Some(value >= threshold), "{g}");
+    }
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("| slavc |") && md.contains("| ssl_align |") && md.contains("| center_prior |"), "{md}");
+    assert!(md.contains("### Goals") && md.contains("| EZ-VSL | LocAcc@50 |"), "{md}");
     assert!(md.contains("The paper's claim"), "{md}");
     let figures = ["training_loss.png", "training_validation.png", "pr_curves.png", "heatmaps.png", "interactive.png"];
     for figure in figures {
