@@ -5,7 +5,8 @@ JSON keys, so `tools/compare_bench.sh` can print the ratios side by side.
 - train_step_ms_b8: one SLAVC training step (online forward with visual dropout 0.9,
   momentum update, target forward, loss, backward, Adam) at batch 8, d = 512, ResNet-18
   trunks, 224x224 images and 257x200 spectrograms; median of 3 after one warm-up.
-- train_step_ms_demo: the same at the demo's sizes (width 16, d = 64, batch 32).
+- train_step_ms_demo: the same at the demo's sizes (width 16, d = 64, batch 8, 112x112 frames
+  through an image trunk without its stem max-pool, 257x66 spectrograms: 1 s).
 - eval_forward_ms_b1 / _b8: one encoder set (image and audio embeddings, d = 512) plus the
   object network (torchvision ResNet-18 layer4 maps), no_grad, eval mode; median of 5.
 - loader_samples_per_s_1thread / loader_samples_per_s: tools/loader_bench.py's per-sample
@@ -59,9 +60,9 @@ class Setup:
     def module(self, m):
         return m.to(self.device, memory_format=self.format)
 
-    def inputs(self, batch):
-        images = torch.randn(batch, 3, 224, 224, device=self.device).to(memory_format=self.format)
-        specs = torch.randn(batch, 1, 257, 200, device=self.device).to(memory_format=self.format)
+    def inputs(self, batch, side=224, frames=200):
+        images = torch.randn(batch, 3, side, side, device=self.device).to(memory_format=self.format)
+        specs = torch.randn(batch, 1, 257, frames, device=self.device).to(memory_format=self.format)
         return images, specs
 
 
@@ -77,13 +78,14 @@ def median_ms(setup, f, runs):
     return float(np.median(times))
 
 
-def train_step_ms(setup, width, dim, batch):
-    model, target = setup.module(Model(width, dim, ["1", "2"])), setup.module(Model(width, dim, ["1", "2"]))
+def train_step_ms(setup, width, dim, batch, side=224, frames=200, stem_pool=True):
+    model = setup.module(Model(width, dim, ["1", "2"], stem_pool))
+    target = setup.module(Model(width, dim, ["1", "2"], stem_pool))
     target.load_state_dict(model.state_dict())
     for p in target.parameters():
         p.requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    images, specs = setup.inputs(batch)
+    images, specs = setup.inputs(batch, side, frames)
 
     def step():
         model.train()
@@ -136,7 +138,7 @@ def main():
         b = args.train_batch
         report[f"train_step_ms_b{b}"] = train_step_ms(setup, 64, 512, b)
         report[f"train_samples_per_s_b{b}"] = b * 1000.0 / report[f"train_step_ms_b{b}"]
-        report["train_step_ms_demo"] = train_step_ms(setup, 16, 64, 32)
+        report["train_step_ms_demo"] = train_step_ms(setup, 16, 64, 8, side=112, frames=66, stem_pool=False)
         for b in map(int, args.eval_batch.split(",")):
             report[f"eval_forward_ms_b{b}"] = eval_forward_ms(setup, b)
     if setup.device.type == "cuda":

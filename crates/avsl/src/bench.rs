@@ -291,13 +291,17 @@ fn train_step_ms(target: &Target, config: avsl_train::config::TrainConfig, b: us
 
     let weights = avsl_train::init::initial_weights(&config.model_config(), None, 0);
     let device = Device::autodiff(target.device.clone());
-    let mut trainer = avsl_train::trainer::Trainer::with_kernels(&weights, config, &device, target.kernels);
+    let mut trainer = avsl_train::trainer::Trainer::with_kernels(&weights, config.clone(), &device, target.kernels);
     let input = |[n, c, h, w]: [usize; 4], seed: u64| {
         let data = avsl_model::formula::formula_values(seed, "input", &[n, c, h, w]);
         Activation { n, c, h, w, data }
     };
+    // The input the configuration feeds: its frame side, and the spectrogram frames of its
+    // window at 16 kHz (512-point segments, 238 apart: 200 for 3 s, 66 for 1 s).
+    let side = config.image_size;
+    let frames = ((16_000.0 * config.audio_seconds) as usize - 512) / 238 + 1;
     let mut step = || {
-        let batch = Batch { images: input([b, 3, 224, 224], 9001), spectrograms: input([b, 1, 257, 200], 9002) };
+        let batch = Batch { images: input([b, 3, side, side], 9001), spectrograms: input([b, 1, 257, frames], 9002) };
         let start = Instant::now();
         trainer.train_step(batch, None);
         target.sync();
@@ -472,7 +476,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 report[format!("train_samples_per_s_b{b}")] = rate.into();
                 let demo = crate::demo_plan::Plan::new(false, 0).slavc;
                 let ms = train_step_ms(&target, demo.clone(), demo.batch_size);
-                println!("SLAVC train step, demo (width 16, d 64, batch {}):     {ms:8.1} ms", demo.batch_size);
+                println!(
+                    "SLAVC train step, demo (width 16, d 64, batch {}, {}² without stem pool, {} s): {ms:8.1} ms",
+                    demo.batch_size, demo.image_size, demo.audio_seconds
+                );
                 report["train_step_ms_demo"] = ms.into();
             }
             "localize" => {

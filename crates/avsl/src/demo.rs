@@ -11,6 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use avsl_data::fsutil::{create_dir_all, write_atomic};
 use avsl_data::is3::{SourcePair, find_list, read_source_pairs};
+use avsl_data::lists::{read_id_list, training_pairs};
 use avsl_data::output::prepare_output_dir;
 use avsl_data::synth::SynthSummary;
 use avsl_data::testset::{TestSample, TestSet, TestSetPaths, build_test_list};
@@ -26,6 +27,8 @@ use avsl_model::checkpoint::safetensors_bytes;
 use avsl_model::{Architecture, EncoderSet, ModelConfig};
 use avsl_train::config::TrainConfig;
 use avsl_train::init::initial_weights;
+use avsl_train::mining::{FeatureSource, mine};
+use avsl_train::neighbour_file::{NeighbourFile, write_neighbours};
 use avsl_train::run::{Start, TrainOptions};
 use burn::tensor::Device;
 use clap::Args;
@@ -61,7 +64,13 @@ pub struct DemoArgs {
 
 const TESTSET: &str = "vggss_plus_silent";
 
-fn train(data: &Path, out: &Path, config: &TrainConfig, threads: Option<usize>) -> Result<PathBuf> {
+fn train(
+    data: &Path,
+    out: &Path,
+    config: &TrainConfig,
+    neighbours: Option<PathBuf>,
+    threads: Option<usize>,
+) -> Result<PathBuf> {
     let name = config.model.name();
     let config_file = out.join("configs").join(format!("{name}.toml"));
     create_dir_all(config_file.parent().expect("a parent folder"))?;
@@ -83,7 +92,7 @@ fn train(data: &Path, out: &Path, config: &TrainConfig, threads: Option<usize>) 
         skip_bad: false,
         // Every model trains on the same frames: decoded and resized once.
         frame_cache: Some(out.join("frame_cache")),
-        neighbours: None,
+        neighbours,
         supervised: None,
         // A demo run again in its folder starts over; the earlier runs are moved aside.
         force: true,
@@ -214,6 +223,22 @@ fn evaluate_fixed_map(
     Ok(evaluated.scored)
 }
 
+/// SSL-align's positives, mined with SLAVC's trained encoders: the paper mines with
+/// pretrained encoders, and none ships with a demo (mining with SSL-align's own initial
+/// trunks gives near-random neighbours; docs/synthetic.md).
+fn neighbours_from(data: &Path, out: &Path, checkpoint: &Path, k: usize, threads: Option<usize>) -> Result<PathBuf> {
+    let list = data.join("metadata").join("train.txt");
+    let ids = read_id_list(&list)?;
+    let pairs = training_pairs(data, &ids, &list)?;
+    let device = Device::flex();
+    let encoders = FeatureSource::open(checkpoint, &device)?;
+    let table = mine(&pairs, &encoders, &encoders, k, model_threads(threads), &device, &Console::default())?;
+    let path = out.join("runs").join("neighbours.safetensors");
+    let source = format!("SLAVC's trained encoders ({})", checkpoint.display());
+    write_neighbours(&path, &NeighbourFile { ids, table, source })?;
+    Ok(path)
+}
+
 fn untrained_checkpoint(out: &Path, config: &TrainConfig) -> Result<PathBuf> {
     let model: ModelConfig = config.model_config();
     let weights = initial_weights(&model, None, config.seed);
@@ -243,14 +268,22 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let test = build_test_list(&TestSetPaths::new(&data), TestSet::VggssPlusSilent)?;
     let interactive = read_source_pairs(&find_list(&data.join("metadata"))?, &data)?;
 
-    let mut runs = Vec::new();
+    let mut runs: Vec<(Architecture, PathBuf)> = Vec::new();
     let mut train_s = Vec::new();
     for (k, (config, label)) in
         [(&plan.slavc, "SLAVC"), (&plan.ezvsl, "EZ-VSL"), (&plan.ssl_align, "SSL-align")].into_iter().enumerate()
     {
         stage(k + 2, &format!("training {label}"));
         let t = Instant::now();
-        runs.push((config.model, train(&data, out, config, args.threads)?));
+        let neighbours = match config.model {
+            Architecture::SslAlign => {
+                let slavc = runs.iter().find(|(m, _)| *m == Architecture::Slavc).expect("SLAVC trains first");
+                let checkpoint = slavc.1.join("latest.safetensors");
+                Some(neighbours_from(&data, out, &checkpoint, config.neighbours_k, args.threads)?)
+            }
+            _ => None,
+        };
+        runs.push((config.model, train(&data, out, config, neighbours, args.threads)?));
         train_s.push(t.elapsed().as_secs_f64());
     }
 

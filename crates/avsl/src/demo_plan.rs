@@ -44,8 +44,9 @@ impl Plan {
         };
         let (slavc_epochs, ezvsl_epochs) = if quick { (1, 1) } else { (3, 3) };
         // SSL-align's step runs three views through each trunk (3× the samples), so it
-        // gets one epoch; it mines its neighbours once, with its initial trunks (no
-        // pretrained encoder in a demo), k = 1% of the training set.
+        // gets one epoch; its k = 1% of the training set neighbours are mined with SLAVC's
+        // trained encoders (the paper's are pretrained; none ships with a demo), so
+        // `mine_every` never comes.
         let ssl_align = TrainConfig {
             model: Architecture::SslAlign,
             epochs: 1,

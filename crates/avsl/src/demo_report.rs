@@ -266,8 +266,9 @@ pub fn write_report(out: &Path, facts: &RunFacts, results: &[ModelResult]) -> Re
          of 0.999 (the published values need far more steps), batch {} instead of 128. SSL-align's step runs \
          three views of each sample (itself, its SimCLR augmentation with a shifted audio window, a mined \
          neighbour) through each trunk, about three times the work of an EZ-VSL step, so it trains for fewer \
-         steps; it mines its k = {} neighbours once, with its own initial trunks (the paper uses pretrained \
-         encoders; none ships with a demo). The configuration files are in `configs/`; `avsl train --config \
+         steps; its k = {} neighbours are mined with the trained SLAVC's encoders (`runs/neighbours.safetensors`, \
+         as `avsl mine-neighbours --features runs/slavc/latest.safetensors` does; the paper mines with pretrained \
+         encoders, and none ships with a demo). The configuration files are in `configs/`; `avsl train --config \
          configs/slavc.toml --data {} --output …` repeats a run.\n",
         facts.plan.slavc.image_size,
         facts.plan.slavc.image_size,
