@@ -49,7 +49,7 @@ pub struct DemoArgs {
     /// Folder for the generated data, the runs and the report.
     #[arg(long, default_value = "demo-out")]
     pub out: PathBuf,
-    /// A smaller benchmark and shorter training: the whole story in about two minutes.
+    /// A smaller benchmark and one epoch per model: the whole pipeline in about a minute.
     #[arg(long)]
     pub quick: bool,
     #[arg(long, default_value_t = 0)]

@@ -128,26 +128,17 @@ fn goals(results: &[ModelResult]) -> Vec<Goal> {
         .fold(0.0, f64::max);
     let value = |name: &str, metric: &dyn Fn(&ModelResult) -> f64| find(results, name).map_or(f64::NAN, metric);
     let loc = |name: &str| value(name, &|r| r.metric("LocAcc@50"));
+    let goal = |model, what, value, threshold| Goal { model, what, value, threshold };
     let mut goals = vec![
-        Goal { model: "SLAVC", what: "LocAcc@50", value: loc("slavc"), threshold: 0.70 },
-        Goal {
-            model: "SLAVC",
-            what: "AP@50 (extended set)",
-            value: value("slavc", &|r| r.metric("AP@50")),
-            threshold: 0.50,
-        },
-        Goal { model: "EZ-VSL", what: "LocAcc@50", value: loc("ezvsl"), threshold: 0.50 },
-        Goal { model: "SSL-align", what: "LocAcc@50", value: loc("ssl_align"), threshold: 0.70 },
-        Goal {
-            model: "SSL-align",
-            what: "IIoU@50 (multi-source set)",
-            value: value("ssl_align", &|r| r.interactive("IIoU@50")),
-            threshold: 0.50,
-        },
+        goal("SLAVC", "LocAcc@50", loc("slavc"), 0.70),
+        goal("SLAVC", "AP@50 (extended set)", value("slavc", &|r| r.metric("AP@50")), 0.50),
+        goal("EZ-VSL", "LocAcc@50", loc("ezvsl"), 0.50),
+        goal("SSL-align", "LocAcc@50", loc("ssl_align"), 0.70),
+        goal("SSL-align", "IIoU@50 (multi-source set)", value("ssl_align", &|r| r.interactive("IIoU@50")), 0.50),
     ];
     for (model, name) in [("SLAVC", "slavc"), ("EZ-VSL", "ezvsl"), ("SSL-align", "ssl_align")] {
         let what = "LocAcc@50 above the better baseline";
-        goals.push(Goal { model, what, value: loc(name) - baseline, threshold: 0.30 });
+        goals.push(goal(model, what, loc(name) - baseline, 0.30));
     }
     goals
 }
