@@ -2,7 +2,8 @@
 //!
 //! Each scene is a noisy grey frame with two objects of distinct classes, one per half of
 //! the frame (split left/right or top/bottom at random), so a centre prior cannot localise
-//! them. A class is a shape × colour (six classes); one object is the sound source and its
+//! them. A class is a shape × colour (six classes, or nine with yellow shapes); one object
+//! is the sound source and its
 //! class fixes the timbre of the clip (a harmonic tone whose pitch steps by a factor 1.45
 //! from class to class, with class-specific roll-off and amplitude modulation, plus
 //! noise). These choices follow docs/synthetic.md's measurements of what a small network
@@ -12,8 +13,11 @@
 //! of another clip whose class is not in that frame) and scenes whose sounding class is not
 //! visible at all. Clips vary in length (some shorter than the 3 s window, so they are
 //! tiled), channels (some stereo) and, for one test clip in ten, sample rate (22.05 or
-//! 44.1 kHz instead of 16), so the real input paths are exercised. Everything is a pure
-//! function of (seed, split, index).
+//! 44.1 kHz instead of 16), so the real input paths are exercised. With
+//! `silent_distractors` the second object of a training scene is a green shape, a class
+//! that never sounds (docs/synthetic.md: a sounding distractor makes another clip's sound
+//! a negative for an object the frame shows). Everything is a pure function of the
+//! configuration and (seed, split, index).
 
 use std::path::{Path, PathBuf};
 
@@ -69,7 +73,8 @@ pub struct SynthConfig {
     pub interactive: usize,
     /// Training scenes pair their source with an object of a class that never sounds.
     pub silent_distractors: bool,
-    /// Sounding classes: 6 (red and blue shapes) or 9 (and yellow ones).
+    /// Sounding classes, 3 to 9: the first six are the red and blue shapes, 7–9 add
+    /// yellow ones (`avsl synth --classes` offers 6 and 9).
     pub classes: usize,
 }
 
@@ -429,6 +434,11 @@ fn write_scene(root: &Path, scene: &Scene) -> Result<()> {
 ///
 /// `on_scene` is called once per scene written (from worker threads), for progress display.
 pub fn generate(root: &Path, config: &SynthConfig, on_scene: &(dyn Fn() + Sync)) -> Result<SynthSummary> {
+    if !(3..=MAX_CLASSES).contains(&config.classes) {
+        // A scene whose source is hidden needs two classes besides the sound's.
+        let problem = format!("{} sounding classes: a benchmark has 3 to {MAX_CLASSES}", config.classes);
+        return Err(crate::error::DataError::Invalid { path: root.to_path_buf(), problem });
+    }
     for sub in ["frames", "audio", "metadata"] {
         create_dir_all(&root.join(sub))?;
     }
@@ -586,6 +596,16 @@ mod tests {
             let test = make_scene(&cfg(3, true), Split::Test, i);
             assert_eq!(test.objects[0].class, make_scene(&cfg(3, false), Split::Test, i).objects[0].class);
             assert!(test.objects.iter().all(|o| o.class < NUM_CLASSES));
+        }
+    }
+
+    #[test]
+    fn class_counts_outside_three_to_nine_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for classes in [2, 10] {
+            let config = SynthConfig { classes, train: 1, test: 1, negatives: 0, ..SynthConfig::default() };
+            let error = generate(dir.path(), &config, &|| {}).unwrap_err().to_string();
+            assert!(error.contains(&format!("{classes} sounding classes: a benchmark has 3 to 9")), "{error}");
         }
     }
 

@@ -393,6 +393,7 @@ fn schedule_note(config: &TrainConfig) -> String {
         LrSchedule::Cosine => format!(" with cosine decay{warmup}"),
     }
 }
+
 /// A loader batch as the model's inputs: every view of every sample (3·B for SSL-align).
 fn model_batch(batch: avsl_data::loader::Batch, side: usize) -> Result<Batch, TrainError> {
     let n = batch.views * batch.len();
