@@ -476,8 +476,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 report[format!("train_samples_per_s_b{b}")] = rate.into();
                 let demo = crate::demo_plan::Plan::new(false, 0).slavc;
                 let ms = train_step_ms(&target, demo.clone(), demo.batch_size);
+                let pool = if demo.image_stem_pool { "" } else { " without stem pool" };
                 println!(
-                    "SLAVC train step, demo (width 16, d 64, batch {}, {}² without stem pool, {} s): {ms:8.1} ms",
+                    "SLAVC train step, demo (width 16, d 64, batch {}, {}²{pool}, {} s): {ms:8.1} ms",
                     demo.batch_size, demo.image_size, demo.audio_seconds
                 );
                 report["train_step_ms_demo"] = ms.into();
