@@ -36,14 +36,11 @@ pub struct TrainConfig {
     pub alignment_loss: bool,
     /// Side of the square training and test frames (224 published; the maps are scored
     /// at 224×224 whatever it is). Smaller inputs train faster on small machines.
-    #[serde(default = "published_image_size")]
     pub image_size: usize,
     /// Seconds of the audio window (3 published).
-    #[serde(default = "published_audio_seconds")]
     pub audio_seconds: f64,
     /// Keep the image trunk's stem max-pool (true published). Without it 112×112 frames
     /// give the 7×7 map of 224×224 ones at about 3/4 of the step time (docs/synthetic.md).
-    #[serde(default = "yes")]
     pub image_stem_pool: bool,
     /// How the learning rate moves over the run (constant in the papers).
     pub lr_schedule: LrSchedule,
@@ -60,18 +57,6 @@ pub enum LrSchedule {
     Constant,
     /// `lr · ½(1 + cos(π·step/total))`: from `lr` down to nearly 0 at the last step.
     Cosine,
-}
-
-fn published_image_size() -> usize {
-    PUBLISHED_IMAGE_SIZE
-}
-
-fn published_audio_seconds() -> f64 {
-    PUBLISHED_AUDIO_SECONDS
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Default for TrainConfig {

@@ -296,10 +296,10 @@ fn train_step_ms(target: &Target, config: avsl_train::config::TrainConfig, b: us
         let data = avsl_model::formula::formula_values(seed, "input", &[n, c, h, w]);
         Activation { n, c, h, w, data }
     };
-    // The input the configuration feeds: its frame side, and the spectrogram frames of its
-    // window at 16 kHz (512-point segments, 238 apart: 200 for 3 s, 66 for 1 s).
+    // The input the configuration feeds: its frame side, and the spectrogram of its window
+    // at 16 kHz (200 frames for 3 s, 66 for 1 s).
     let side = config.image_size;
-    let frames = ((16_000.0 * config.audio_seconds) as usize - 512) / 238 + 1;
+    let frames = avsl_data::spectrogram::frame_count((16_000.0 * config.audio_seconds) as usize);
     let mut step = || {
         let batch = Batch { images: input([b, 3, side, side], 9001), spectrograms: input([b, 1, 257, frames], 9002) };
         let start = Instant::now();

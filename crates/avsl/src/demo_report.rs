@@ -159,13 +159,12 @@ fn alignment_claim(results: &[ModelResult]) -> Option<String> {
         let (other, name) = best(value);
         let ours = value(ssl);
         let verdict = if ours > other {
-            "higher"
+            "higher than"
         } else if ours < other {
-            "lower"
+            "lower than"
         } else {
             "equal to"
         };
-        let verdict = if verdict == "equal to" { verdict.to_string() } else { format!("{verdict} than") };
         format!("{what}: SSL-align {ours:.3}, {verdict} the better of the other two ({name}, {other:.3})")
     };
     Some(format!(
