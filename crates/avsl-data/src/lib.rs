@@ -6,6 +6,7 @@
 pub mod annotations;
 pub mod audio;
 pub mod check;
+pub mod class_batches;
 pub mod embedded_lists;
 pub mod error;
 pub mod exercise;

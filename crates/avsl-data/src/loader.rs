@@ -2,7 +2,7 @@
 //! order, decoding the samples of each batch on a pool of worker threads, and hands them
 //! over through a bounded queue so loading overlaps with the consumer's compute.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rand::seq::SliceRandom;
@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::class_batches;
 use crate::error::{BadFile, DataError, Result};
 use crate::frame_cache::{CachedResize, FrameCache};
 use crate::image_io::RgbImage;
@@ -48,6 +49,9 @@ pub struct LoaderConfig {
     pub align_views: Option<AlignViews>,
     /// The networks' input size and audio window.
     pub input: InputShape,
+    /// Each sample's class: batches then hold distinct classes
+    /// ([`crate::class_batches::distinct_class_batches`]; training only).
+    pub classes: Option<Arc<Vec<u32>>>,
 }
 
 /// For every sample of the list, the positions of its `k` nearest neighbours in the same
@@ -95,6 +99,7 @@ impl Default for LoaderConfig {
             frame_cache: None,
             align_views: None,
             input: InputShape::PUBLISHED,
+            classes: None,
         }
     }
 }
@@ -145,6 +150,18 @@ impl Loader {
         if let Some(views) = &config.align_views {
             check_neighbours(&views.neighbours, samples.len())?;
         }
+        if let Some(classes) = &config.classes {
+            let here = Path::new("<loader>");
+            if classes.len() != samples.len() {
+                let problem = format!("{} classes for {} samples", classes.len(), samples.len());
+                return Err(DataError::invalid(here, problem));
+            }
+            let count = class_batches::class_count(classes);
+            if count < config.batch_size {
+                let problem = format!("batches of {} distinct classes from {count} classes", config.batch_size);
+                return Err(DataError::invalid(here, problem));
+            }
+        }
         if let Some(cache) = &config.frame_cache {
             let wanted = config.resize();
             if cache.resize() != wanted {
@@ -190,6 +207,11 @@ impl Loader {
         self.samples.len()
     }
 
+    /// Batches in every epoch.
+    pub fn batches_per_epoch(&self) -> usize {
+        self.batches(0).len()
+    }
+
     /// Draws SSL-align's neighbour views from `neighbours` from now on (mined again).
     pub fn set_neighbours(&mut self, neighbours: Arc<NeighbourTable>) -> Result<()> {
         check_neighbours(&neighbours, self.samples.len())?;
@@ -213,15 +235,24 @@ impl Loader {
         order
     }
 
-    /// Batches of one epoch, produced in the background. Dropping the iterator stops the
-    /// producer after the batch it is working on.
-    pub fn epoch(&self, epoch: u64) -> BatchIter {
+    /// The sample indices of each batch of an epoch.
+    fn batches(&self, epoch: u64) -> Vec<Vec<usize>> {
         let order = self.order(epoch);
         let bs = self.config.batch_size.max(1);
+        if let Some(classes) = &self.config.classes {
+            return class_batches::distinct_class_batches(&order, classes, bs);
+        }
         let mut chunks: Vec<Vec<usize>> = order.chunks(bs).map(<[usize]>::to_vec).collect();
         if self.config.drop_last && chunks.last().is_some_and(|c| c.len() < bs) {
             chunks.pop();
         }
+        chunks
+    }
+
+    /// Batches of one epoch, produced in the background. Dropping the iterator stops the
+    /// producer after the batch it is working on.
+    pub fn epoch(&self, epoch: u64) -> BatchIter {
+        let chunks = self.batches(epoch);
         let (tx, rx) = crossbeam_channel::bounded(self.config.prefetch.max(1));
         let samples = Arc::clone(&self.samples);
         let pool = Arc::clone(&self.pool);

@@ -78,3 +78,35 @@ fn a_cache_of_the_other_pipeline_or_lacking_frames_is_refused() {
     assert!(err.contains("lacks 2 of the 3 frames") && err.contains("1.jpg"), "{err}");
     assert!(Loader::new(pairs[..1].to_vec(), config(true)).is_ok());
 }
+
+#[test]
+fn class_batches_hold_distinct_classes_and_too_few_classes_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pairs = pairs(tmp.path(), &[(64, 64); 7]);
+    // Classes 0, 1, 2, 0, 1, 0, 0: batches of two take the two fullest classes each time.
+    let classes = Arc::new(vec![0, 1, 2, 0, 1, 0, 0]);
+    let config = |batch_size| LoaderConfig {
+        batch_size,
+        seed: 9,
+        shuffle: true,
+        augment: true,
+        classes: Some(Arc::clone(&classes)),
+        ..Default::default()
+    };
+    let loader = Loader::new(pairs.clone(), config(2)).unwrap();
+    // Counts 4, 2, 1 → (0,1) (0,1) (0,2): three batches whatever the shuffle.
+    assert_eq!(loader.batches_per_epoch(), 3);
+    for e in 0..4 {
+        let batches: Vec<Batch> = loader.epoch(e).map(Result::unwrap).collect();
+        assert_eq!(batches.len(), 3);
+        for b in &batches {
+            assert_ne!(classes[b.indices[0]], classes[b.indices[1]], "epoch {e}: {:?}", b.indices);
+            assert_eq!(b.images.len(), 2 * 3 * INPUT_SIZE * INPUT_SIZE);
+        }
+    }
+    let refused = Loader::new(pairs.clone(), config(4)).err().expect("four distinct classes from three").to_string();
+    assert!(refused.contains("batches of 4 distinct classes from 3 classes"), "{refused}");
+    let short = LoaderConfig { classes: Some(Arc::new(vec![0, 1])), ..config(2) };
+    let refused = Loader::new(pairs, short).err().expect("a class per sample").to_string();
+    assert!(refused.contains("2 classes for 7 samples"), "{refused}");
+}

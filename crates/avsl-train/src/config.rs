@@ -46,6 +46,10 @@ pub struct TrainConfig {
     pub lr_schedule: LrSchedule,
     /// Steps over which the learning rate rises linearly from lr/warmup_steps to lr (0: none).
     pub warmup_steps: u64,
+    /// Every batch holds samples of distinct classes, read from a class list
+    /// (`TrainOptions::class_list`): no same-class pair, which the contrastive losses would
+    /// push apart as a negative (off in the papers; docs/synthetic.md).
+    pub distinct_class_batches: bool,
 }
 
 /// The learning rate over a run of `total` steps.
@@ -112,6 +116,7 @@ impl TrainConfig {
             image_stem_pool: true,
             lr_schedule: LrSchedule::Constant,
             warmup_steps: 0,
+            distinct_class_batches: false,
         };
         match model {
             Architecture::Slavc => slavc,

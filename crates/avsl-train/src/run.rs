@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use avsl_data::annotations::{read_flickr_folder, read_vggss_json};
+use avsl_data::class_batches::read_class_list;
 use avsl_data::frame_cache::{CACHE_FILES, CachedResize, FrameCache};
 use avsl_data::fsutil::write_atomic;
 use avsl_data::lists::{read_id_list, training_pairs};
@@ -101,6 +102,9 @@ pub struct TrainOptions {
     /// logged, `latest.safetensors` is saved where the run stands, and [`train`] returns
     /// [`TrainError::Interrupted`]; a resumed run then continues exactly.
     pub stop: Option<Arc<AtomicBool>>,
+    /// Each training id's class (`id,class` lines), read when the configuration asks for
+    /// batches of distinct classes; `None`: `DATA/metadata/train_classes.csv`.
+    pub class_list: Option<PathBuf>,
 }
 
 /// Trains until the configured number of epochs, starting or resuming as `options.start`
@@ -159,6 +163,18 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
     let frame_cache =
         options.frame_cache.as_deref().map(|dir| training_frame_cache(options, dir, &pairs, size, report));
     let (frame_cache, _cache_lock) = frame_cache.transpose()?.unzip();
+    let classes = if config.distinct_class_batches {
+        let path = options.class_list.clone().unwrap_or_else(|| options.data.join(avsl_data::synth::TRAIN_CLASSES));
+        Some(Arc::new(read_class_list(&path, &ids)?))
+    } else {
+        if let Some(path) = &options.class_list {
+            return Err(TrainError::Options(format!(
+                "{}: a class list is only read with distinct_class_batches = true",
+                path.display()
+            )));
+        }
+        None
+    };
     let given_neighbours = match &options.neighbours {
         Some(path) => Some(Arc::new(read_neighbours(path)?.for_list(&ids, path)?)),
         None => None,
@@ -195,9 +211,10 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
             frame_cache,
             align_views,
             input: run.config.input(),
+            classes,
         },
     )?;
-    let per_epoch = loader.len() / run.config.batch_size;
+    let per_epoch = loader.batches_per_epoch();
     if per_epoch == 0 {
         return Err(TrainError::Options(format!(
             "{} training pairs: fewer than one batch of {}",
@@ -206,12 +223,13 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
         )));
     }
     report.line(&format!(
-        "training {} (d = {}) on {} pairs: {} epochs of {per_epoch} steps, batch {}, lr {}{}",
+        "training {} (d = {}) on {} pairs: {} epochs of {per_epoch} steps, batch {}{}, lr {}{}",
         run.config.model.name(),
         run.config.dim,
         loader.len(),
         run.config.epochs,
         run.config.batch_size,
+        if run.config.distinct_class_batches { " of distinct classes" } else { "" },
         run.config.lr,
         schedule_note(&run.config)
     ));

@@ -41,6 +41,7 @@ fn options(data: &Path, output: PathBuf, start: Start) -> TrainOptions {
         supervised: None,
         force: false,
         stop: None,
+        class_list: None,
     }
 }
 
@@ -242,4 +243,52 @@ fn a_model_trained_on_small_inputs_is_validated_and_cached_at_its_size() {
 
 fn clone_validation(v: &avsl_train::validate::Validation) -> avsl_train::validate::Validation {
     avsl_train::validate::Validation { name: v.name.clone(), samples: v.samples.clone(), format: v.format }
+}
+
+#[test]
+fn distinct_class_batches_read_the_class_list_that_synth_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 11);
+    let classes = std::fs::read_to_string(data.join(avsl_data::synth::TRAIN_CLASSES)).unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for line in classes.lines().skip(1) {
+        *counts.entry(line.split_once(',').unwrap().1.to_string()).or_insert(0) += 1;
+    }
+    assert_eq!(counts.values().sum::<usize>(), 8, "{classes}");
+    // Batches of four take one sample from each of the four fullest classes at a time, so
+    // the run has as many steps as that draws, not 8 / 4.
+    let expected = avsl_data::class_batches::distinct_class_batches(
+        &(0..8).collect::<Vec<_>>(),
+        &{
+            let ids: Vec<String> =
+                std::fs::read_to_string(data.join("metadata/train.txt")).unwrap().lines().map(str::to_string).collect();
+            avsl_data::class_batches::read_class_list(&data.join(avsl_data::synth::TRAIN_CLASSES), &ids).unwrap()
+        },
+        4,
+    )
+    .len();
+    let balanced = TrainConfig { distinct_class_batches: true, ..config(1) };
+    let run = dir.path().join("balanced");
+    train(&options(&data, run.clone(), Start::Fresh { config: balanced.clone(), image_weights: None }), &Quiet)
+        .unwrap();
+    let steps = RunLog::in_run(&run).read().unwrap().iter().filter(|l| matches!(l, LogLine::Step(_))).count();
+    assert_eq!(steps, expected);
+    assert_ne!(expected, 8 / 4, "this dataset must tell the two batchings apart: {counts:?}");
+
+    // A class list for a run that does not balance its batches is a mistake, said so.
+    let list = data.join(avsl_data::synth::TRAIN_CLASSES);
+    let plain = TrainOptions {
+        class_list: Some(list.clone()),
+        ..options(&data, dir.path().join("plain"), Start::Fresh { config: config(1), image_weights: None })
+    };
+    let error = train(&plain, &Quiet).unwrap_err().to_string();
+    assert!(error.contains("only read with distinct_class_batches = true"), "{error}");
+    // A list that lacks a training id names the file and the id.
+    std::fs::write(&list, "id,class\nsomeone_else,red box\n").unwrap();
+    let broken = options(&data, dir.path().join("broken"), Start::Fresh { config: balanced, image_weights: None });
+    let error = train(&broken, &Quiet).unwrap_err().to_string();
+    assert!(
+        error.contains("train_classes.csv") && error.contains("no class for training id synth_train_000000"),
+        "{error}"
+    );
 }

@@ -64,8 +64,12 @@ pub struct DemoArgs {
 
 const TESTSET: &str = "vggss_plus_silent";
 
+/// The checkpoint each run is evaluated with: its epoch with the best validation score.
+const BEST: &str = "best.safetensors";
+
 fn train(
     data: &Path,
+    validation: &Path,
     out: &Path,
     config: &TrainConfig,
     neighbours: Option<PathBuf>,
@@ -79,7 +83,7 @@ fn train(
     // The configuration as a user's --config file would give it.
     let config = TrainConfig::from_toml(&std::fs::read_to_string(&config_file)?, None)
         .map_err(|e| anyhow::anyhow!("{}: {e}", config_file.display()))?;
-    let dataset = DatasetArgs { data: data.to_path_buf(), metadata: None, gt: None };
+    let validation = DatasetArgs { data: validation.to_path_buf(), metadata: None, gt: None };
     let options = TrainOptions {
         data: data.to_path_buf(),
         train_list: data.join("metadata").join("train.txt"),
@@ -88,11 +92,12 @@ fn train(
         threads: model_threads(threads),
         output: run.clone(),
         checkpoint_every: 0,
-        validation: Some(crate::train::validation_set(TESTSET, &dataset)?),
+        validation: Some(crate::train::validation_set(TESTSET, &validation)?),
         skip_bad: false,
         // Every model trains on the same frames: decoded and resized once.
         frame_cache: Some(out.join("frame_cache")),
         neighbours,
+        class_list: None,
         supervised: None,
         // A demo run again in its folder starts over; the earlier runs are moved aside.
         force: true,
@@ -264,6 +269,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
 
     stage(1, "generating the synthetic benchmark");
     let summary: SynthSummary = generate_with_progress(&data, &plan.synth)?;
+    let validation = out.join("validation");
+    generate_with_progress(&validation, &plan.validation)?;
     let generate_s = start.elapsed().as_secs_f64();
     let test = build_test_list(&TestSetPaths::new(&data), TestSet::VggssPlusSilent)?;
     let interactive = read_source_pairs(&find_list(&data.join("metadata"))?, &data)?;
@@ -278,12 +285,12 @@ pub fn run(args: DemoArgs) -> Result<()> {
         let neighbours = match config.model {
             Architecture::SslAlign => {
                 let slavc = runs.iter().find(|(m, _)| *m == Architecture::Slavc).expect("SLAVC trains first");
-                let checkpoint = slavc.1.join("latest.safetensors");
+                let checkpoint = slavc.1.join(BEST);
                 Some(neighbours_from(&data, out, &checkpoint, config.neighbours_k, args.threads)?)
             }
             _ => None,
         };
-        runs.push((config.model, train(&data, out, config, neighbours, args.threads)?));
+        runs.push((config.model, train(&data, &validation, out, config, neighbours, args.threads)?));
         train_s.push(t.elapsed().as_secs_f64());
     }
 
@@ -304,7 +311,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     };
     for (model, run) in &runs {
         let name = model_key(*model);
-        let scored = evaluate(&data, run.join("latest.safetensors"), eval_dir.join(name), *model, args.threads)?;
+        let scored = evaluate(&data, run.join(BEST), eval_dir.join(name), *model, args.threads)?;
         add(name, describe(*model), scored)?;
     }
     let untrained = untrained_checkpoint(out, &plan.slavc)?;
@@ -322,7 +329,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let t = Instant::now();
     let is3_dir = out.join("eval_is3");
     for (model, run) in &runs {
-        evaluate_interactive(&data, run.join("latest.safetensors"), is3_dir.join(model_key(*model)), *model)?;
+        evaluate_interactive(&data, run.join(BEST), is3_dir.join(model_key(*model)), *model)?;
     }
     evaluate_interactive(&data, untrained, is3_dir.join("untrained"), Architecture::Slavc)?;
     evaluate_interactive_fixed_map(&data, &interactive, out, "center_prior", &fixed_grid(gaussian))?;

@@ -5,9 +5,17 @@ use avsl_data::synth::SynthConfig;
 use avsl_model::Architecture;
 use avsl_train::config::TrainConfig;
 
+/// Mixed into the benchmark's seed for the validation scenes.
+const VALIDATION_SEED: u64 = 0x76a1_1d47_e000_0000;
+
+const EZVSL_LR: f64 = 3e-4;
+
 /// The demo's sizes: smaller than the paper's (see the report), same code path.
 pub struct Plan {
     pub synth: SynthConfig,
+    /// Held-out scenes of the same kind (another seed, no training scenes): each run keeps
+    /// the epoch that scores best on them, so the test set never chooses a checkpoint.
+    pub validation: SynthConfig,
     pub slavc: TrainConfig,
     pub ezvsl: TrainConfig,
     pub ssl_align: TrainConfig,
@@ -16,9 +24,15 @@ pub struct Plan {
 impl Plan {
     pub fn new(quick: bool, seed: u64) -> Plan {
         // Training scenes pair the source with a silent (green) object, so "the other object"
-        // is never a sounding class the loss must push away; every source is large enough
-        // for cIoU 0.5 under relative prediction (docs/synthetic.md).
-        let benchmark = SynthConfig { seed, small_fraction: 0.0, silent_distractors: true, ..SynthConfig::default() };
+        // is never a sounding class the loss must push away; every source fills nearly all
+        // of its half of the frame, the region relative prediction marks (docs/synthetic.md).
+        let benchmark = SynthConfig {
+            seed,
+            small_fraction: 0.0,
+            silent_distractors: true,
+            filled_halves: true,
+            ..SynthConfig::default()
+        };
         let synth = if quick {
             SynthConfig { train: 640, test: 100, negatives: 50, interactive: 30, ..benchmark }
         } else {
@@ -56,10 +70,29 @@ impl Plan {
             mine_every: 1000,
             ..common.clone()
         };
+        let (val_test, val_negatives) = if quick { (50, 25) } else { (100, 50) };
+        let validation = SynthConfig {
+            seed: seed ^ VALIDATION_SEED,
+            train: 0,
+            test: val_test,
+            negatives: val_negatives,
+            interactive: 0,
+            ..synth
+        };
+        // EZ-VSL at lr 1e-3 lost its localisation on some seeds within three epochs; at
+        // 3e-4 it rose steadily on every seed measured (docs/synthetic.md).
+        let ezvsl = TrainConfig {
+            model: Architecture::Ezvsl,
+            epochs: ezvsl_epochs,
+            dropout_image: 0.0,
+            lr: EZVSL_LR,
+            ..common.clone()
+        };
         Plan {
             synth,
+            validation,
             slavc: TrainConfig { model: Architecture::Slavc, epochs: slavc_epochs, ..common.clone() },
-            ezvsl: TrainConfig { model: Architecture::Ezvsl, epochs: ezvsl_epochs, dropout_image: 0.0, ..common },
+            ezvsl,
             ssl_align,
         }
     }

@@ -38,6 +38,11 @@ pub struct SynthArgs {
     /// (green), instead of a second sounding class.
     #[arg(long)]
     pub silent_distractors: bool,
+    /// Large objects fill nearly all of their half of the frame (88–98% across, 80–98%
+    /// along, instead of 78–96% and 62–92%), so a map that marks the whole source under
+    /// relative prediction reaches cIoU ≈ 0.8 instead of ≈ 0.65.
+    #[arg(long)]
+    pub filled_halves: bool,
     /// Sounding classes: 6 (red and blue box, disc, striped box) or 9 (and yellow ones).
     #[arg(long, default_value_t = 6)]
     pub classes: usize,
@@ -56,6 +61,7 @@ impl SynthArgs {
             small_fraction: self.small_fraction,
             interactive: self.interactive,
             silent_distractors: self.silent_distractors,
+            filled_halves: self.filled_halves,
             classes: self.classes,
         }
     }

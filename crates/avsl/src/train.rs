@@ -111,6 +111,15 @@ pub struct TrainArgs {
     /// epochs (configuration key), with the trunks being trained.
     #[arg(long)]
     pub neighbours: Option<PathBuf>,
+    /// Form every batch from samples of distinct classes (configuration key
+    /// distinct_class_batches): no same-class pair, a false negative for the contrastive
+    /// losses. Needs batch size ≤ the number of classes.
+    #[arg(long)]
+    pub distinct_classes: bool,
+    /// Each training id's class for --distinct-classes, `id,class` per line (default
+    /// DATA/metadata/train_classes.csv, which `avsl synth` writes).
+    #[arg(long)]
+    pub class_list: Option<PathBuf>,
 }
 
 fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
@@ -129,6 +138,7 @@ fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
     config.seed = args.seed.unwrap_or(config.seed);
     config.dim = args.dim.unwrap_or(config.dim);
     config.width = args.width.unwrap_or(config.width);
+    config.distinct_class_batches |= args.distinct_classes;
     config.check().map_err(|e| anyhow::anyhow!("{e} (from --config and the flags)"))?;
     if args.image_weights.is_some() && config.width != avsl_model::arch::RESNET18_WIDTH {
         bail!("--image-weights holds a ResNet-18 of width 64; this run's trunks have width {}", config.width);
@@ -178,6 +188,7 @@ pub fn options(args: TrainArgs) -> Result<TrainOptions> {
         supervised: args.sup_list.map(|list| SupervisedList { list, annotations: args.sup_annotations }),
         frame_cache: args.frame_cache,
         neighbours: args.neighbours,
+        class_list: args.class_list,
         force: args.force,
         stop: None,
         output: args.output,
