@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use avsl_data::annotations::{read_flickr_folder, read_vggss_json};
-use avsl_data::class_batches::read_class_list;
+use avsl_data::class_batches::{class_count, read_class_list};
 use avsl_data::frame_cache::{CACHE_FILES, CachedResize, FrameCache};
 use avsl_data::fsutil::write_atomic;
 use avsl_data::lists::{read_id_list, training_pairs};
@@ -165,7 +165,16 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
     let (frame_cache, _cache_lock) = frame_cache.transpose()?.unzip();
     let classes = if config.distinct_class_batches {
         let path = options.class_list.clone().unwrap_or_else(|| options.data.join(avsl_data::synth::TRAIN_CLASSES));
-        Some(Arc::new(read_class_list(&path, &ids)?))
+        let classes = read_class_list(&path, &ids)?;
+        let count = class_count(&classes);
+        if count < config.batch_size {
+            return Err(TrainError::Options(format!(
+                "{}: {count} classes among the training ids, too few for batches of {} distinct classes",
+                path.display(),
+                config.batch_size
+            )));
+        }
+        Some(Arc::new(classes))
     } else {
         if let Some(path) = &options.class_list {
             return Err(TrainError::Options(format!(

@@ -283,6 +283,13 @@ fn distinct_class_batches_read_the_class_list_that_synth_writes() {
     };
     let error = train(&plain, &Quiet).unwrap_err().to_string();
     assert!(error.contains("only read with distinct_class_batches = true"), "{error}");
+    // Batches larger than the number of classes cannot all be distinct: said, naming the list.
+    let wide = TrainConfig { batch_size: 8, distinct_class_batches: true, ..config(1) };
+    let too_wide = options(&data, dir.path().join("wide"), Start::Fresh { config: wide, image_weights: None });
+    let error = train(&too_wide, &Quiet).unwrap_err().to_string();
+    let expected =
+        format!("{}: {} classes among the training ids, too few for batches of 8", list.display(), counts.len());
+    assert!(error.contains(&expected), "{error}");
     // A list that lacks a training id names the file and the id.
     std::fs::write(&list, "id,class\nsomeone_else,red box\n").unwrap();
     let broken = options(&data, dir.path().join("broken"), Start::Fresh { config: balanced, image_weights: None });

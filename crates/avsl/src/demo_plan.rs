@@ -58,7 +58,7 @@ impl Plan {
         };
         let (slavc_epochs, ezvsl_epochs, ssl_align_epochs) = if quick { (1, 1, 1) } else { (3, 3, 2) };
         // SSL-align's step runs three views through each trunk (3× the samples), so it
-        // gets two epochs (one left it below 0.70 on a seed; docs/synthetic.md); its k = 1%
+        // gets fewer epochs: two (one left it below 0.70 on a seed; docs/synthetic.md); its k = 1%
         // of the training set neighbours are mined with SLAVC's trained encoders (the
         // paper's are pretrained; none ships with a demo), so `mine_every` never comes.
         let ssl_align = TrainConfig {
