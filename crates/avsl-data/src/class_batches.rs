@@ -56,14 +56,14 @@ pub fn class_count(classes: &[u32]) -> usize {
 /// samples left once fewer than `batch` classes remain sit out this epoch. How many
 /// batches there are depends only on the class counts, not on the order.
 pub fn distinct_class_batches(order: &[usize], classes: &[u32], batch: usize) -> Vec<Vec<usize>> {
+    let mut batches = Vec::new();
+    if batch == 0 {
+        return batches;
+    }
     let n_classes = classes.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
     let mut queues: Vec<std::collections::VecDeque<usize>> = vec![Default::default(); n_classes];
     for &i in order {
         queues[classes[i] as usize].push_back(i);
-    }
-    let mut batches = Vec::new();
-    if batch == 0 {
-        return batches;
     }
     loop {
         let mut fullest: Vec<usize> = (0..n_classes).filter(|&c| !queues[c].is_empty()).collect();

@@ -448,7 +448,7 @@ pub fn generate(root: &Path, config: &SynthConfig, on_scene: &(dyn Fn() + Sync))
     if !(3..=MAX_CLASSES).contains(&config.classes) {
         // A scene whose source is hidden needs two classes besides the sound's.
         let problem = format!("{} sounding classes: a benchmark has 3 to {MAX_CLASSES}", config.classes);
-        return Err(crate::error::DataError::Invalid { path: root.to_path_buf(), problem });
+        return Err(crate::error::DataError::invalid(root, problem));
     }
     for sub in ["frames", "audio", "metadata"] {
         create_dir_all(&root.join(sub))?;

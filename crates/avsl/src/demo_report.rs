@@ -263,7 +263,7 @@ pub fn write_report(out: &Path, facts: &RunFacts, results: &[ModelResult]) -> Re
          momentum encoders and augmentations of their papers, on a smaller configuration so that they learn in \
          minutes on a CPU: ResNet-18 trunks of width 16 (16-32-64-128 channels instead of 64-128-256-512), \
          projection width d = 64 instead of 512, {}×{} frames{} and {} s of sound instead of 224×224 and 3 s, \
-         learning rate {:e} (EZ-VSL {:e}, steadier for its max over positions) instead of 1e-4 and momentum 0.99 \
+         learning rate {:e} (EZ-VSL {:e}: docs/synthetic.md §7) instead of 1e-4 and momentum 0.99 \
          instead of 0.999 (the published values need far more steps), batch {} instead of 128. SSL-align's step runs \
          three views of each sample (itself, its SimCLR augmentation with a shifted audio window, a mined \
          neighbour) through each trunk, about three times the work of an EZ-VSL step, so it trains for fewer \
@@ -369,8 +369,8 @@ pub fn write_report(out: &Path, facts: &RunFacts, results: &[ModelResult]) -> Re
         writeln!(
             md,
             "\n`--quick` trains each model for one epoch of {} training scenes ({} steps): it shows the pipeline; \
-             SLAVC and EZ-VSL need a few hundred steps to localise well. Run `avsl demo` without `--quick` (about 5 \
-             to 8 minutes on 2 cores) for the real comparison.",
+             SLAVC and EZ-VSL need a few hundred steps to localise well. Run `avsl demo` without `--quick` (about 6 \
+             to 9 minutes on 2 cores) for the real comparison.",
             facts.summary.train,
             facts.summary.train / facts.plan.slavc.batch_size
         )?;
