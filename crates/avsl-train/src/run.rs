@@ -27,6 +27,7 @@ use avsl_metrics::BoxFormat;
 use avsl_metrics::report::variant_json;
 use avsl_model::Architecture;
 use avsl_model::checkpoint::read_torchvision_resnet18;
+use avsl_model::kernels::Kernels;
 use burn::tensor::Device;
 
 use crate::config::{LrSchedule, TrainConfig};
@@ -242,6 +243,9 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
         run.config.lr,
         schedule_note(&run.config)
     ));
+    for device in options.devices.iter().filter(|d| Kernels::for_device(d) == Kernels::Device) {
+        report.line(&format!("device: {}", avsl_model::device::describe(device)));
+    }
     // The image features' grid, which the supervised maps are averaged onto.
     let side = run.config.image_size;
     let grid = run.config.model_config().trunk("imgnet.", 3).feature_grid(side, side);

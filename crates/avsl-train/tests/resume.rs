@@ -48,14 +48,15 @@ fn resumed_slavc_run_continues_the_same_trajectory() {
     resumed_run_continues_the_same_trajectory(Kernels::Host);
 }
 
-/// The GPU path (model, running statistics and Adam on the device), on the CPU backend.
+/// The GPU path (model, running statistics and Adam on the device), on the CPU backend or
+/// the device `AVSL_TEST_DEVICE` names.
 #[test]
 fn resumed_slavc_run_on_device_kernels_continues_the_same_trajectory() {
     resumed_run_continues_the_same_trajectory(Kernels::Device);
 }
 
 fn resumed_run_continues_the_same_trajectory(kernels: Kernels) {
-    let device = Device::autodiff(Device::flex());
+    let device = Device::autodiff(avsl_model::device::test_device(kernels));
     let new = || Trainer::with_kernels(&weights(), config(Architecture::Slavc), &device, kernels);
     let mut straight = new();
     let losses = steps(&mut straight, 0..4);

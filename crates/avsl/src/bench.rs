@@ -38,8 +38,9 @@ pub struct BenchArgs {
     /// tools/loader_bench.py on the same files.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Where the model runs for `forward` and `train`: `cpu`, or `cuda[:N]` in a build
-    /// with the `cuda` feature.
+    /// Where the model runs for `forward` and `train`: `cpu`; `wgpu`, `wgpu:N` (N-th discrete GPU)
+    /// or `wgpu:cpu` (a software Vulkan adapter) through Vulkan, Metal or DX12; `cuda[:N]` in a
+    /// build with the `cuda` feature (docs/gpu.md).
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// The trunks' kernels: `host` (our CPU kernels) or `device` (burn's operations on the

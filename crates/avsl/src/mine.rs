@@ -46,7 +46,9 @@ pub struct MineArgs {
     pub force: bool,
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Where the model runs: `cpu`, or `cuda[:N]` in a build with the `cuda` feature.
+    /// Where the model runs: `cpu`; `wgpu`, `wgpu:N` (N-th discrete GPU) or `wgpu:cpu` (a software
+    /// Vulkan adapter) through Vulkan, Metal or DX12; `cuda[:N]` in a build with the `cuda` feature
+    /// (docs/gpu.md).
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }

@@ -64,8 +64,10 @@ pub struct TrainArgs {
     /// Threads for decoding and for the model (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Where the model trains: `cpu`, `cuda[:N]` (a build with the `cuda` feature), or
-    /// several devices separated by commas for data-parallel training (`cuda:0,cuda:1`).
+    /// Where the model trains: `cpu`; `wgpu`, `wgpu:N` (N-th discrete GPU) or `wgpu:cpu` (a
+    /// software Vulkan adapter) through Vulkan, Metal or DX12; `cuda[:N]` in a build with the
+    /// `cuda` feature (docs/gpu.md). Several, separated by commas, train data-parallel
+    /// (`cuda:0,cuda:1`).
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Run folder: config.json, train_log.jsonl, latest.safetensors, best.safetensors.
