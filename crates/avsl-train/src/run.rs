@@ -22,7 +22,6 @@ use avsl_data::loader::{AlignViews, Loader, LoaderConfig, NeighbourTable, PairFi
 use avsl_data::lock::{Lock, utc};
 use avsl_data::output::{move_aside, prepare_output_dir};
 use avsl_eval::test_pass::OnBadFile;
-use avsl_kernels::Activation;
 use avsl_metrics::BoxFormat;
 use avsl_metrics::report::variant_json;
 use avsl_model::Architecture;
@@ -284,7 +283,7 @@ pub fn train(options: &TrainOptions, report: &dyn Report) -> Result<(), TrainErr
             let batch_ids: Vec<&str> = batch.indices.iter().map(|&i| run.ids[i].as_str()).collect();
             let supervision = sup.as_ref().and_then(|s| s.supervision(&batch_ids, &batch.crops, grid));
             trainer.set_learning_rate(run.config.lr_at(trainer.step, total_steps));
-            let step_loss = trainer.train_step(model_batch(batch, run.config.image_size)?, supervision.as_ref());
+            let step_loss = trainer.train_step(Batch::from_loader(batch, run.config.image_size)?, supervision.as_ref());
             let loss = step_loss.total;
             if !loss.is_finite() {
                 return Err(TrainError::NonFiniteLoss { loss, step: trainer.step });
@@ -423,22 +422,6 @@ fn schedule_note(config: &TrainConfig) -> String {
         LrSchedule::Constant => warmup,
         LrSchedule::Cosine => format!(" with cosine decay{warmup}"),
     }
-}
-
-/// A loader batch as the model's inputs: every view of every sample (3·B for SSL-align).
-fn model_batch(batch: avsl_data::loader::Batch, side: usize) -> Result<Batch, TrainError> {
-    let n = batch.views * batch.len();
-    let width = batch.spectrograms[0].frames;
-    if batch.spectrograms.iter().any(|s| s.frames != width) {
-        return Err(TrainError::Options(
-            "a batch mixes audio sample rates (spectrograms of different widths); resample the dataset".into(),
-        ));
-    }
-    let images = Activation { n, c: 3, h: side, w: side, data: batch.images };
-    let spec: Vec<f32> = batch.spectrograms.iter().flat_map(|s| s.values.iter().copied()).collect();
-    let bins = spec.len() / (n * width);
-    let spectrograms = Activation { n, c: 1, h: bins, w: width, data: spec };
-    Ok(Batch { images, spectrograms })
 }
 
 /// The boxes of the supervised ids, which must all be training ids.

@@ -17,12 +17,34 @@ use avsl_model::arch::{ALIGN_HEADS, Architecture, EncoderSet, ModelConfig};
 use avsl_model::encoders::l2_normalize;
 use avsl_model::weights::host_values;
 
+use crate::TrainError;
+
 /// One training batch: normalised images `[B, 3, H, W]` and spectrograms `[B, 1, F, T]`.
 /// For SSL-align, the three views of B samples one after the other (`[3B, …]`: the
 /// samples, their augmentations, their neighbours).
+#[derive(Clone)]
 pub struct Batch {
     pub images: Activation,
     pub spectrograms: Activation,
+}
+
+impl Batch {
+    /// A loader batch as the model's inputs (`side`: the frames' side): every view of
+    /// every sample (3·B for SSL-align).
+    pub fn from_loader(batch: avsl_data::loader::Batch, side: usize) -> Result<Batch, TrainError> {
+        let n = batch.views * batch.len();
+        let width = batch.spectrograms[0].frames;
+        if batch.spectrograms.iter().any(|s| s.frames != width) {
+            return Err(TrainError::Options(
+                "a batch mixes audio sample rates (spectrograms of different widths); resample the dataset".into(),
+            ));
+        }
+        let images = Activation { n, c: 3, h: side, w: side, data: batch.images };
+        let spec: Vec<f32> = batch.spectrograms.iter().flat_map(|s| s.values.iter().copied()).collect();
+        let bins = spec.len() / (n * width);
+        let spectrograms = Activation { n, c: 1, h: bins, w: width, data: spec };
+        Ok(Batch { images, spectrograms })
+    }
 }
 
 /// Dropout masks of a step's image features (entries 0 or 1/(1 − p), shape
