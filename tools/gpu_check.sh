@@ -12,10 +12,10 @@
 #
 # There (the GPU machine, from the repository root, with .gpu/ carried):
 #   tools/gpu_check.sh run [OUT]
-# runs the fixture tests of the device kernels on the GPU (a SLAVC and an SSL-align
-# training step, SSL-align and EZ-VSL inference, two data-parallel replicas on the one GPU,
-# each against PyTorch's values), then
-# `avsl bench` and the PyTorch twin at the issue's sizes (train batch 128; eval batch
+# runs the fixture tests of the device kernels on the GPU, through CUDA and through wgpu
+# on its Vulkan driver (a SLAVC and an SSL-align training step, SSL-align and EZ-VSL
+# inference, two data-parallel replicas on the one GPU, each against PyTorch's values),
+# then `avsl bench` on both and the PyTorch twin at the issue's sizes (train batch 128; eval batch
 # 1, 8, 128; PyTorch in fp32, bf16 autocast and bf16 + channels-last), writing logs and
 # JSON into OUT (default $OUT, else gpu-out/).
 set -uo pipefail
@@ -58,16 +58,22 @@ run)
     for lib in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
         [ -d "$lib" ] && export LD_LIBRARY_PATH="$lib:${LD_LIBRARY_PATH:-}"
     done
-    export AVSL_TEST_DEVICE=cuda RUST_BACKTRACE=1
-    for t in train_fixture model_fixture data_parallel; do
-        filter=device_kernels
-        [ "$t" = data_parallel ] && filter=two_replicas
-        timeout 240 "$bin/$t" "$filter" --test-threads 1 --nocapture 2>&1 | tee "$out/test_$t.log" |
-            grep -E "^test |panicked|result"
+    export RUST_BACKTRACE=1
+    # The same fixture tests on CUDA and on the GPU's Vulkan driver through wgpu (the
+    # default build has both runtimes).
+    for device in cuda wgpu; do
+        for t in train_fixture model_fixture data_parallel; do
+            filter=device_kernels
+            [ "$t" = data_parallel ] && filter=two_replicas
+            AVSL_TEST_DEVICE=$device timeout 240 "$bin/$t" "$filter" --test-threads 1 --nocapture 2>&1 |
+                tee "$out/test_${t}_$device.log" | grep -E "^test |panicked|result"
+        done
     done
     threads="$(nproc)"
-    timeout 300 "$bin/avsl" bench forward train --device cuda --threads "$threads" --train-batch 128 \
-        --eval-batch 1,8,128 --json 2>&1 | tee "$out/bench_avsl.log" | tail -1 >"$out/avsl.json"
+    for device in cuda wgpu; do
+        timeout 300 "$bin/avsl" bench forward train --device $device --threads "$threads" --train-batch 128 \
+            --eval-batch 1,8,128 --json 2>&1 | tee "$out/bench_avsl_$device.log" | tail -1 >"$out/avsl_$device.json"
+    done
     for variant in "fp32" "bf16" "bf16 --channels-last"; do
         name="$(echo "$variant" | tr -d ' -')"
         # shellcheck disable=SC2086
