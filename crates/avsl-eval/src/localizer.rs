@@ -5,8 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use avsl_data::image_io::RgbImage;
+use avsl_data::preprocess::load_spectrogram;
 use avsl_data::spectrogram::Spectrogram;
 use avsl_data::transform::{INPUT_SIZE, test_resize, to_normalized_chw};
+use avsl_data::wav::read_wav;
 use avsl_metrics::calibration::{Calibration, Threshold};
 use avsl_metrics::scoring::{Map, ScoringConfig, localize};
 use avsl_metrics::{MapKind, Prediction};
@@ -210,6 +212,21 @@ impl Localizer {
     /// Seconds of sound the model hears (the window it was trained on).
     pub fn audio_seconds(&self) -> f64 {
         self.encoders.config.audio_seconds
+    }
+
+    /// The spectrogram the model hears of a WAV clip: its centred window of
+    /// [`Localizer::audio_seconds`]; a shorter clip is refused, naming the file.
+    pub fn hear(&self, audio: &Path) -> Result<Spectrogram, EvalError> {
+        let (pcm, _) = read_wav(audio)?;
+        let seconds = pcm.frames() as f64 / pcm.sample_rate as f64;
+        let window = self.audio_seconds();
+        if seconds < window {
+            return Err(EvalError::invalid(
+                audio,
+                format!("{seconds:.2} s of audio, shorter than the {window} s window the model listens to"),
+            ));
+        }
+        Ok(load_spectrogram(audio, window)?)
     }
 
     /// Where the sound of `spectrogram` is in `frame`.

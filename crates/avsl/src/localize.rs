@@ -11,8 +11,6 @@ use anyhow::{Result, anyhow, bail};
 use avsl_data::fsutil::write_atomic;
 use avsl_data::image_io::{encode_png, read_rgb};
 use avsl_data::npy::encode_npy_f32;
-use avsl_data::preprocess::load_spectrogram;
-use avsl_data::wav::read_wav;
 use avsl_model::EncoderSet;
 use avsl_model::device::parse_device;
 use clap::{Args, ValueEnum};
@@ -103,13 +101,7 @@ pub struct LocalizeArgs {
 
 fn run_image(args: &LocalizeArgs, localizer: &Localizer, image: &Path, audio: &Path) -> Result<()> {
     let frame = read_rgb(image)?;
-    let (pcm, _) = read_wav(audio)?;
-    let seconds = pcm.frames() as f64 / pcm.sample_rate as f64;
-    let window = localizer.audio_seconds();
-    if seconds < window {
-        bail!("{}: {seconds:.2} s of audio, shorter than the {window} s window the model listens to", audio.display());
-    }
-    let spectrogram = load_spectrogram(audio, window)?;
+    let spectrogram = localizer.hear(audio)?;
     let located = localizer.locate(&frame, &spectrogram);
     write_atomic(&args.out.join("heatmap.npy"), &encode_npy_f32(&[GRID, GRID], &located.map))?;
     let overlay = overlay_layer(localizer, &located, frame.width, frame.height).apply(&frame);
