@@ -10,14 +10,10 @@ use pyo3::types::PyByteArray;
 
 use crate::errors;
 
-/// float32 values as little-endian bytes in a bytearray, which `numpy.frombuffer` turns
-/// into a writable array without another copy.
+/// float32 values (native byte order) in a bytearray, which `numpy.frombuffer` turns into
+/// a writable array without another copy.
 pub fn f32_bytes<'py>(py: Python<'py>, values: &[f32]) -> Bound<'py, PyByteArray> {
-    let mut bytes = Vec::with_capacity(values.len() * 4);
-    for v in values {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    PyByteArray::new(py, &bytes)
+    PyByteArray::new(py, bytemuck::cast_slice(values))
 }
 
 /// The log-spectrogram of a WAV file's centred window (`inspect`'s spectrogram.npy):

@@ -24,7 +24,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 def _array(data: bytearray, shape: tuple) -> np.ndarray:
-    return np.frombuffer(data, dtype="<f4").reshape(shape)
+    return np.frombuffer(data, dtype=np.float32).reshape(shape)
 
 
 def spectrogram(path: PathLike, seconds: float = 3.0) -> np.ndarray:
@@ -50,7 +50,7 @@ def _map_list(maps: Mapping, what: str) -> list:
         array = np.ascontiguousarray(np.asarray(value, dtype=np.float32))
         if array.ndim != 2:
             raise ValueError(f"{what} {key!r}: a 2-D map is expected, not shape {array.shape}")
-        out.append((parts, array.astype("<f4", copy=False).tobytes(), array.shape[0], array.shape[1]))
+        out.append((parts, array.tobytes(), array.shape[0], array.shape[1]))
     return out
 
 
