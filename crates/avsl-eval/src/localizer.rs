@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use avsl_data::image_io::RgbImage;
-use avsl_data::preprocess::load_spectrogram;
-use avsl_data::spectrogram::Spectrogram;
+use avsl_data::audio::{model_signal, to_mono};
+use avsl_data::spectrogram::{Spectrogram, log_spectrogram};
 use avsl_data::transform::{INPUT_SIZE, test_resize, to_normalized_chw};
 use avsl_data::wav::read_wav;
 use avsl_metrics::calibration::{Calibration, Threshold};
@@ -218,15 +218,24 @@ impl Localizer {
     /// [`Localizer::audio_seconds`]; a shorter clip is refused, naming the file.
     pub fn hear(&self, audio: &Path) -> Result<Spectrogram, EvalError> {
         let (pcm, _) = read_wav(audio)?;
-        let seconds = pcm.frames() as f64 / pcm.sample_rate as f64;
+        let mono = to_mono(&pcm).map_err(|p| EvalError::invalid(audio, p))?;
+        self.hear_samples(&mono, pcm.sample_rate).map_err(|problem| EvalError::invalid(audio, problem))
+    }
+
+    /// [`Localizer::hear`] for a clip's mono 16-bit samples (what a WAV file holds, after
+    /// the reference down-mix); the problem, if any, without a file name.
+    pub fn hear_samples(&self, mono: &[i16], sample_rate: u32) -> Result<Spectrogram, String> {
+        let seconds = mono.len() as f64 / sample_rate.max(1) as f64;
         let window = self.audio_seconds();
         if seconds < window {
-            return Err(EvalError::invalid(
-                audio,
-                format!("{seconds:.2} s of audio, shorter than the {window} s window the model listens to"),
-            ));
+            return Err(format!("{seconds:.2} s of audio, shorter than the {window} s window the model listens to"));
         }
-        Ok(load_spectrogram(audio, window)?)
+        let signal = model_signal(mono, sample_rate, window).map_err(|p| p.to_string())?;
+        let spectrogram = log_spectrogram(&signal, sample_rate);
+        if spectrogram.frames == 0 {
+            return Err(format!("{sample_rate} Hz is too low a sample rate for a 512-point spectrogram of {window} s"));
+        }
+        Ok(spectrogram)
     }
 
     /// Where the sound of `spectrogram` is in `frame`.

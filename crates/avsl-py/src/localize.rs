@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
+use avsl_data::audio::to_mono;
 use avsl_data::image_io::{RgbImage, read_rgb};
+use avsl_data::wav::Pcm16;
 use avsl_eval::localizer::{self, LocalizerOptions};
 use avsl_model::EncoderSet;
 use avsl_model::device::parse_device;
@@ -75,13 +77,16 @@ impl Localizer {
     }
 
     /// Localises one pair. `frame` is an image file, or `frame_rgb` its pixels (bytes of
-    /// a height×width×3 uint8 array); `audio` a WAV file. Returns result.json's text
-    /// (original pixels, box corners exclusive) and the 224×224 float32 map's bytes.
-    #[pyo3(signature = (audio, frame = None, frame_rgb = None))]
+    /// a height×width×3 uint8 array); `audio` a WAV file, or `audio_pcm` its samples
+    /// (bytes of int16 samples, interleaved when stereo; channels; sample rate). Returns
+    /// result.json's text (original pixels, box corners exclusive) and the 224×224 float32
+    /// map's bytes.
+    #[pyo3(signature = (audio = None, audio_pcm = None, frame = None, frame_rgb = None))]
     fn locate<'py>(
         &self,
         py: Python<'py>,
-        audio: PathBuf,
+        audio: Option<PathBuf>,
+        audio_pcm: Option<(Bound<'py, PyBytes>, u16, u32)>,
         frame: Option<PathBuf>,
         frame_rgb: Option<(Bound<'py, PyBytes>, usize, usize)>,
     ) -> PyResult<(String, Bound<'py, PyByteArray>)> {
@@ -100,8 +105,18 @@ impl Localizer {
             _ => return Err(errors::value("give the frame as a file or as an array, once")),
         };
         let inner = &self.inner;
-        let located = py.detach(|| inner.hear(&audio).map(|spectrogram| inner.locate(&pixels, &spectrogram)));
-        let located = located.map_err(errors::eval)?;
+        let spectrogram = match (audio, audio_pcm) {
+            (Some(path), None) => py.detach(|| inner.hear(&path)).map_err(errors::eval)?,
+            (None, Some((bytes, channels, sample_rate))) => {
+                let samples: Vec<i16> =
+                    bytes.as_bytes().chunks_exact(2).map(|b| i16::from_ne_bytes([b[0], b[1]])).collect();
+                let pcm = Pcm16 { sample_rate, channels, samples };
+                let mono = to_mono(&pcm).map_err(|p| errors::value(format!("audio: {p}")))?;
+                inner.hear_samples(&mono, sample_rate).map_err(|p| errors::value(format!("audio: {p}")))?
+            }
+            _ => return Err(errors::value("give the audio as a file or as samples, once")),
+        };
+        let located = py.detach(|| inner.locate(&pixels, &spectrogram));
         let mut result = localizer::located_json(inner, &located, pixels.width, pixels.height);
         result["width"] = pixels.width.into();
         result["height"] = pixels.height.into();

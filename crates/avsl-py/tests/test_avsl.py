@@ -99,6 +99,23 @@ def test_localizer_takes_pixels_and_names_bad_files(work, tmp_path):
     from_file, from_array = localizer.locate(png, audio), localizer.locate(pixels, audio)
     assert np.array_equal(from_file.pop("map"), from_array.pop("map"))
     assert from_file == from_array
+    # The WAV's own samples (read with the standard library) give the file's result, mono
+    # and as a stereo pair of equal channels.
+    import wave
+
+    with wave.open(str(audio)) as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1
+        rate, samples = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
+    from_samples = localizer.locate(pixels, (samples, rate))
+    assert np.array_equal(from_samples.pop("map"), localizer.locate(pixels, audio)["map"])
+    assert from_samples == from_array
+    stereo = localizer.locate(pixels, (np.stack([samples, samples], axis=1), rate))
+    stereo.pop("map")
+    assert stereo == from_array
+    with pytest.raises(ValueError, match="shorter than"):
+        localizer.locate(pixels, (samples[: rate // 2], rate))
+    with pytest.raises(ValueError, match="int16"):
+        localizer.locate(pixels, (samples.astype(np.float32), rate))
     with pytest.raises(OSError, match="missing.wav"):
         localizer.locate(png, tmp_path / "missing.wav")
     bad = tmp_path / "bad.wav"

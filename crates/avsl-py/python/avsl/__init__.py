@@ -134,19 +134,34 @@ class Localizer:
         """Why there is no sounding / not-sounding decision, or None."""
         return self._inner.undecided
 
-    def locate(self, frame: Union[PathLike, np.ndarray], audio: PathLike) -> dict:
-        """Localises the sound of `audio` (a WAV file at least `audio_seconds` long) in
-        `frame` (an image file, or an H x W x 3 uint8 RGB array). Returns result.json's
-        fields (`confidence`, `decision`, `peak`, `box` in the frame's pixels with exclusive
-        corners, `region_fraction`, `width`, `height`, `threshold`, `model`) and `map`, the
-        224 x 224 float32 map the region is thresholded from."""
+    def locate(
+        self, frame: Union[PathLike, np.ndarray], audio: Union[PathLike, tuple[np.ndarray, int]]
+    ) -> dict:
+        """Localises the sound of `audio` in `frame`. `frame`: an image file, or an
+        H x W x 3 uint8 RGB array. `audio`: a WAV file, or `(samples, sample_rate)` with
+        int16 samples, shape [N] (mono) or [N, 2] (stereo, down-mixed as the reference
+        does): what the WAV file holds. At least `audio_seconds` long. Returns
+        result.json's fields (`confidence`, `decision`, `peak`, `box` in the frame's pixels
+        with exclusive corners, `region_fraction`, `width`, `height`, `threshold`, `model`)
+        and `map`, the 224 x 224 float32 map the region is thresholded from."""
+        kwargs: dict = {}
         if isinstance(frame, np.ndarray):
             pixels = np.ascontiguousarray(frame)
             if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
                 raise ValueError(f"frame: an H x W x 3 uint8 RGB array is expected, not {pixels.dtype} {pixels.shape}")
-            text, data = self._inner.locate(os.fspath(audio), frame_rgb=(pixels.tobytes(), pixels.shape[0], pixels.shape[1]))
+            kwargs["frame_rgb"] = (pixels.tobytes(), pixels.shape[0], pixels.shape[1])
         else:
-            text, data = self._inner.locate(os.fspath(audio), frame=os.fspath(frame))
+            kwargs["frame"] = os.fspath(frame)
+        if isinstance(audio, tuple):
+            samples, sample_rate = audio
+            samples = np.ascontiguousarray(samples)
+            if samples.dtype != np.int16 or samples.ndim not in (1, 2) or (samples.ndim == 2 and samples.shape[1] > 2):
+                raise ValueError(f"audio: int16 samples of shape [N] or [N, 2] are expected, not {samples.dtype} {samples.shape}")
+            channels = 1 if samples.ndim == 1 else samples.shape[1]
+            kwargs["audio_pcm"] = (samples.tobytes(), channels, int(sample_rate))
+        else:
+            kwargs["audio"] = os.fspath(audio)
+        text, data = self._inner.locate(**kwargs)
         result = json.loads(text)
         result["map"] = _array(data, (224, 224))
         return result

@@ -47,7 +47,11 @@ class Localizer:
     @property
     def undecided(self) -> Optional[str]: ...
     def locate(
-        self, audio: str, frame: Optional[str] = None, frame_rgb: Optional[tuple[bytes, int, int]] = None
+        self,
+        audio: Optional[str] = None,
+        audio_pcm: Optional[tuple[bytes, int, int]] = None,
+        frame: Optional[str] = None,
+        frame_rgb: Optional[tuple[bytes, int, int]] = None,
     ) -> tuple[str, bytearray]: ...
 
 Batch = tuple[bytearray, Shape4, bytearray, Shape4, list[str], list[tuple[str, str]]]
