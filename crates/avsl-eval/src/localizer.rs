@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use avsl_data::image_io::RgbImage;
 use avsl_data::audio::{model_signal, to_mono};
+use avsl_data::image_io::RgbImage;
 use avsl_data::spectrogram::{Spectrogram, log_spectrogram};
 use avsl_data::transform::{INPUT_SIZE, test_resize, to_normalized_chw};
 use avsl_data::wav::read_wav;
