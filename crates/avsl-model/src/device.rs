@@ -151,3 +151,35 @@ pub fn test_device(kernels: crate::kernels::Kernels) -> Device {
     }
     parse_device(&requested).unwrap_or_else(|e| panic!("AVSL_TEST_DEVICE: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(name: &str) -> String {
+        parse_device(name).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn names_that_reach_no_runtime_are_refused_with_the_valid_ones() {
+        assert_eq!(parse_device("cpu").unwrap(), Device::flex());
+        for name in ["gpu", "wgpux", "cudaa", "vulkan", ""] {
+            assert!(refusal(name).contains("expected cpu, cuda, cuda:N, wgpu, wgpu:N or wgpu:cpu"), "{name}");
+        }
+        for name in ["wgpu:x", "wgpu:-1", "cuda:first"] {
+            assert!(refusal(name).contains("the GPU index must be a number"), "{name}");
+        }
+        assert!(parse_devices("cpu, cpu").is_ok_and(|d| d.len() == 2));
+        let several = parse_devices("cpu,gpu").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(several.starts_with("--device gpu: expected"), "{several}");
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn cuda_in_a_build_without_it_says_how_to_get_it() {
+        assert_eq!(
+            refusal("cuda:1"),
+            "--device cuda:1: this build of avsl has no CUDA backend; build it with `--features cuda` (docs/gpu.md)"
+        );
+    }
+}
