@@ -68,6 +68,26 @@ pub struct Localizer {
     object_weights: Option<PathBuf>,
 }
 
+/// What the model hears of one clip.
+pub struct Heard {
+    pub spectrogram: Spectrogram,
+    /// The clip's length.
+    pub clip_seconds: f64,
+    /// The window the model listens to; a shorter clip is tiled to fill it.
+    pub window_seconds: f64,
+}
+
+impl Heard {
+    pub fn tiled(&self) -> bool {
+        self.clip_seconds < self.window_seconds
+    }
+
+    /// As result.json reports it (`audio_window`).
+    pub fn to_json(&self) -> Value {
+        json!({"clip_seconds": self.clip_seconds, "window_seconds": self.window_seconds, "tiled": self.tiled()})
+    }
+}
+
 /// One localisation, in the model's 224×224 grid.
 pub struct Located {
     pub map: Vec<f32>,
@@ -214,9 +234,9 @@ impl Localizer {
         self.encoders.config.audio_seconds
     }
 
-    /// The spectrogram the model hears of a WAV clip: its centred window of
-    /// [`Localizer::audio_seconds`]; a shorter clip is refused, naming the file.
-    pub fn hear(&self, audio: &Path) -> Result<Spectrogram, EvalError> {
+    /// What the model hears of a WAV clip: its centred window of
+    /// [`Localizer::audio_seconds`], a shorter clip tiled to fill it as evaluation does.
+    pub fn hear(&self, audio: &Path) -> Result<Heard, EvalError> {
         let (pcm, _) = read_wav(audio)?;
         let mono = to_mono(&pcm).map_err(|p| EvalError::invalid(audio, p))?;
         self.hear_samples(&mono, pcm.sample_rate).map_err(|problem| EvalError::invalid(audio, problem))
@@ -224,18 +244,14 @@ impl Localizer {
 
     /// [`Localizer::hear`] for a clip's mono 16-bit samples (what a WAV file holds, after
     /// the reference down-mix); the problem, if any, without a file name.
-    pub fn hear_samples(&self, mono: &[i16], sample_rate: u32) -> Result<Spectrogram, String> {
-        let seconds = mono.len() as f64 / sample_rate.max(1) as f64;
+    pub fn hear_samples(&self, mono: &[i16], sample_rate: u32) -> Result<Heard, String> {
         let window = self.audio_seconds();
-        if seconds < window {
-            return Err(format!("{seconds:.2} s of audio, shorter than the {window} s window the model listens to"));
-        }
         let signal = model_signal(mono, sample_rate, window).map_err(|p| p.to_string())?;
         let spectrogram = log_spectrogram(&signal, sample_rate);
         if spectrogram.frames == 0 {
             return Err(format!("{sample_rate} Hz is too low a sample rate for a 512-point spectrogram of {window} s"));
         }
-        Ok(spectrogram)
+        Ok(Heard { spectrogram, clip_seconds: mono.len() as f64 / sample_rate as f64, window_seconds: window })
     }
 
     /// Where the sound of `spectrogram` is in `frame`.

@@ -105,7 +105,7 @@ impl Localizer {
             _ => return Err(errors::value("give the frame as a file or as an array, once")),
         };
         let inner = &self.inner;
-        let spectrogram = match (audio, audio_pcm) {
+        let heard = match (audio, audio_pcm) {
             (Some(path), None) => py.detach(|| inner.hear(&path)).map_err(errors::eval)?,
             (None, Some((bytes, channels, sample_rate))) => {
                 let samples: Vec<i16> =
@@ -116,10 +116,11 @@ impl Localizer {
             }
             _ => return Err(errors::value("give the audio as a file or as samples, once")),
         };
-        let located = py.detach(|| inner.locate(&pixels, &spectrogram));
+        let located = py.detach(|| inner.locate(&pixels, &heard.spectrogram));
         let mut result = localizer::located_json(inner, &located, pixels.width, pixels.height);
         result["width"] = pixels.width.into();
         result["height"] = pixels.height.into();
+        result["audio_window"] = heard.to_json();
         result["threshold"] = inner.decision_json();
         result["model"] = inner.model_json();
         Ok((result.to_string(), f32_bytes(py, &located.map)))

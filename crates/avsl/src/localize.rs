@@ -101,14 +101,23 @@ pub struct LocalizeArgs {
 
 fn run_image(args: &LocalizeArgs, localizer: &Localizer, image: &Path, audio: &Path) -> Result<()> {
     let frame = read_rgb(image)?;
-    let spectrogram = localizer.hear(audio)?;
-    let located = localizer.locate(&frame, &spectrogram);
+    let heard = localizer.hear(audio)?;
+    if heard.tiled() {
+        println!(
+            "{}: {:.2} s, shorter than the {} s window the model listens to: tiled to fill it, as evaluation does",
+            audio.display(),
+            heard.clip_seconds,
+            heard.window_seconds
+        );
+    }
+    let located = localizer.locate(&frame, &heard.spectrogram);
     write_atomic(&args.out.join("heatmap.npy"), &encode_npy_f32(&[GRID, GRID], &located.map))?;
     let overlay = overlay_layer(localizer, &located, frame.width, frame.height).apply(&frame);
     write_atomic(&args.out.join("overlay.png"), &encode_png(&overlay))?;
     let mut result = located_json(localizer, &located, frame.width, frame.height);
     result["image"] = json!(image);
     result["audio"] = json!(audio);
+    result["audio_window"] = heard.to_json();
     result["width"] = json!(frame.width);
     result["height"] = json!(frame.height);
     result["threshold"] = localizer.decision_json();

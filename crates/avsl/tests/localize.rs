@@ -137,9 +137,17 @@ fn calibration_is_explicit_carried_or_absent_and_bound_to_its_weights() {
         &["--audio", &s.s("loud.wav"), "--encoders", "online", "--calibration", &s.s("calibration.json")],
     )));
     assert!(e.contains("--encoders differs from the calibration's (momentum)"), "{e}");
+    // A clip shorter than the window is tiled to fill it, as evaluation does, and said so.
+    let console = ok(&strs(&with("short", &["--audio", &s.s("short.wav")])));
+    assert!(
+        console.contains("short.wav: 2.00 s, shorter than the 3 s window") && console.contains("tiled"),
+        "{console}"
+    );
+    let short = json(&s.path("short/result.json"));
+    assert_eq!(short["audio_window"], serde_json::json!({"clip_seconds": 2.0, "window_seconds": 3.0, "tiled": true}));
+    assert_eq!(r["audio_window"]["tiled"], false, "a 3 s clip fills the window");
+    assert!(short["confidence"].as_f64().is_some_and(f64::is_finite), "{short:#}");
     // Bad inputs: named.
-    let e = fails(&strs(&with("x", &["--audio", &s.s("short.wav")])));
-    assert!(e.contains("short.wav") && e.contains("shorter than the 3 s window"), "{e}");
     std::fs::write(s.path("broken.png"), b"\x89PNG not really").unwrap();
     let e = fails(&[
         "localize",

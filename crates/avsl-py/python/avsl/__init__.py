@@ -140,9 +140,10 @@ class Localizer:
         """Localises the sound of `audio` in `frame`. `frame`: an image file, or an
         H x W x 3 uint8 RGB array. `audio`: a WAV file, or `(samples, sample_rate)` with
         int16 samples, shape [N] (mono) or [N, 2] (stereo, down-mixed as the reference
-        does): what the WAV file holds. At least `audio_seconds` long. Returns
-        result.json's fields (`confidence`, `decision`, `peak`, `box` in the frame's pixels
-        with exclusive corners, `region_fraction`, `width`, `height`, `threshold`, `model`)
+        does): what the WAV file holds; a clip shorter than `audio_seconds` is tiled to
+        fill the window. Returns result.json's fields (`confidence`, `decision`, `peak`,
+        `box` in the frame's pixels with exclusive corners, `region_fraction`,
+        `audio_window`, `width`, `height`, `threshold`, `model`)
         and `map`, the 224 x 224 float32 map the region is thresholded from."""
         kwargs: dict = {}
         if isinstance(frame, np.ndarray):
