@@ -80,6 +80,38 @@ pub fn shifted_model_signal(mono: &[i16], sample_rate: u32, seconds: f64, shift:
     }
 }
 
+/// The signal of the SSL-align authors' test script (docs/method.md §4c): the clip's
+/// first `int(min(seconds, d) · sr)` samples (d its duration) scaled and clipped as above, tiled when shorter and
+/// cut to that length, then rotated (`np.roll`) by `int(sr · seconds / 2) − int(d/2 · sr)`,
+/// d the clip's duration, so that the clip's centre lands in the middle.
+pub fn centred_clip_signal(mono: &[i16], sample_rate: u32, seconds: f64) -> Result<Vec<f64>, Problem> {
+    if mono.is_empty() {
+        return Err(Problem("audio has no samples".into()));
+    }
+    let sr = sample_rate as f64;
+    let target = (sr * seconds).trunc() as usize;
+    // The decoder's read length, in float64 as the loader computes it: n − 1 samples for
+    // some clips shorter than `seconds` (see `centred_window`).
+    let read = ((seconds.min(mono.len() as f64 / sr) * sr).trunc() as usize).min(mono.len());
+    if read == 0 {
+        return Err(Problem(format!("audio too short: {} samples at {sample_rate} Hz", mono.len())));
+    }
+    let read = &mono[..read];
+    let mut signal: Vec<f64> = read.iter().map(|&v| (v as f64 / 32767.0).clamp(-1.0, 1.0)).collect();
+    if signal.len() < target {
+        let copies = target / signal.len() + 1;
+        signal = signal.repeat(copies);
+    }
+    signal.truncate(target);
+    let centre = (mono.len() as f64 / sr / 2.0 * sr).trunc() as i64;
+    let shift = (sr * seconds / 2.0).trunc() as i64 - centre;
+    if !signal.is_empty() {
+        let by = shift.rem_euclid(signal.len() as i64) as usize;
+        signal.rotate_right(by);
+    }
+    Ok(signal)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +160,22 @@ mod tests {
         assert_eq!(to_mono(&pcm).unwrap(), vec![-32768, 32767, 2, -1]);
         let s = model_signal(&[-32768, 32767], 8000, 3.0).unwrap();
         assert_eq!((s[0], s[1]), (-1.0, 1.0));
+    }
+
+    #[test]
+    fn whole_clips_are_tiled_and_centred_as_the_ssl_align_script_does() {
+        // 2.5 s at 1 kHz, 5 s wanted: tiled (3 copies, cut to 5000), then rolled by
+        // 2500 − 1250 = 1250 to the right.
+        let short: Vec<i16> = (0..2500).collect();
+        let s = centred_clip_signal(&short, 1000, 5.0).unwrap();
+        let at = |i: usize| (s[i] * 32767.0).round() as i64;
+        assert_eq!(s.len(), 5000);
+        assert_eq!((at(1250), at(0), at(3749), at(3750)), (0, 1250, 2499, 0));
+        // A 6 s clip: its first 5 s, rolled by 2500 − 3000 = −500 (to the left).
+        let long: Vec<i16> = (0..6000).map(|i| (i % 30_000) as i16).collect();
+        let s = centred_clip_signal(&long, 1000, 5.0).unwrap();
+        assert_eq!(s.len(), 5000);
+        assert_eq!(((s[0] * 32767.0).round(), (s[4499] * 32767.0).round(), s[4500]), (500.0, 4999.0, 0.0));
+        assert!(centred_clip_signal(&[], 1000, 5.0).is_err());
     }
 }

@@ -55,13 +55,16 @@ pub fn npy(bytes: &[u8]) {
     let _ = crate::npy::decode_npy_f32(bytes, Path::new(NAME));
 }
 
-/// The multi-source lists (SSL-align's IS3 box list and mask list) and the ground-truth
+/// The per-pair lists of every set (SSL-align's box and mask lists) and the ground-truth
 /// maps of their boxes.
 pub fn source_lists(bytes: &[u8]) {
-    if let Ok(pairs) = crate::is3::parse_source_list(bytes, Path::new(NAME)) {
-        for pair in pairs.iter().take(4) {
-            avsl_metrics::GtMap::from_boxes(&[pair.gt_box], avsl_metrics::BoxFormat::Vggss);
+    use crate::source_sets::{SourceSet, parse_mask_list, parse_source_list};
+    for set in SourceSet::ALL {
+        if let Ok(pairs) = parse_source_list(set, bytes, Path::new(NAME)) {
+            for pair in pairs.iter().take(4) {
+                avsl_metrics::GtMap::from_boxes(&[pair.gt_box], avsl_metrics::BoxFormat::Vggss);
+            }
         }
+        let _ = parse_mask_list(set, bytes, Path::new(NAME));
     }
-    let _ = crate::is3::parse_mask_list(bytes, Path::new(NAME));
 }
