@@ -149,7 +149,8 @@ pub fn load_centre_columns(path: &Path, clip_seconds: f64, columns: usize) -> Re
         ));
     }
     let left = round_half_even((full.frames - columns) as f64 / 2.0);
-    let values = full.values.chunks_exact(full.frames).flat_map(|row| row[left..left + columns].iter().copied()).collect();
+    let values =
+        full.values.chunks_exact(full.frames).flat_map(|row| row[left..left + columns].iter().copied()).collect();
     Ok(Spectrogram { frames: columns, values })
 }
 

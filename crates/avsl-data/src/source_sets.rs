@@ -369,7 +369,12 @@ mod tests {
     fn reads_the_authors_mask_list_and_binarises_masks() {
         let tmp = tempfile::tempdir().unwrap();
         layout(tmp.path(), "images");
-        let pairs = read_source_pairs(SourceSet::Is3, &find_list(SourceSet::Is3, &tmp.path().join("metadata")).unwrap(), tmp.path()).unwrap();
+        let pairs = read_source_pairs(
+            SourceSet::Is3,
+            &find_list(SourceSet::Is3, &tmp.path().join("metadata")).unwrap(),
+            tmp.path(),
+        )
+        .unwrap();
         let metadata = tmp.path().join("metadata");
         assert_eq!(read_masks(SourceSet::Is3, &metadata, tmp.path(), &pairs).unwrap(), None, "no mask list, no masks");
         std::fs::create_dir_all(tmp.path().join("gt_masks")).unwrap();

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use avsl_data::fsutil::write_atomic;
 use avsl_data::output::{prepare_output_dir, refuse_dataset_folders};
+use avsl_data::preprocess::TestPipeline;
 use avsl_data::report::Report;
 use avsl_data::testset::{TestSample, TestSet, TestSetPaths, build_test_list_counted};
 use avsl_metrics::MapKind;
@@ -49,6 +50,8 @@ pub struct EvalOptions {
     pub save_maps: bool,
     /// Leave out every pair whose frame or clip cannot be read instead of stopping.
     pub skip_bad: bool,
+    /// How frames and clips become inputs (SLAVC's test loader by default).
+    pub pipeline: TestPipeline,
     /// The results folder.
     pub output: PathBuf,
     /// Write into a non-empty folder that avsl did not create.
@@ -106,6 +109,7 @@ pub fn evaluate_checkpoint(options: &EvalOptions, report: &dyn Report) -> Result
     ));
     let objects = options.object_weights.as_deref().map(|path| ObjectSaliency::open(path, device)).transpose()?;
     report.line(&describe(&scoring));
+    report.line(&format!("inputs: {}", options.pipeline.describe()));
     let pairs: Vec<(PathBuf, PathBuf)> = samples.iter().map(|s| (s.frame.clone(), s.audio.clone())).collect();
     let (frames, clips) = distinct_pairs(&pairs);
     report.line(&format!(
@@ -130,6 +134,7 @@ pub fn evaluate_checkpoint(options: &EvalOptions, report: &dyn Report) -> Result
         device,
         &on_file,
         on_bad,
+        options.pipeline,
     )?;
     report.phase_end();
     let kept: Vec<usize> = (0..samples.len()).filter(|&i| embedded.readable(i)).collect();
@@ -175,6 +180,7 @@ pub fn evaluate_checkpoint(options: &EvalOptions, report: &dyn Report) -> Result
             "encoders": set.name(),
             "object_weights": options.object_weights,
             "scoring": scoring.to_json(),
+            "pipeline": options.pipeline.describe(),
             "note": note,
         }
     });

@@ -1,19 +1,20 @@
-//! Multi-source (interactive) localisation scored as the SSL-align authors' test script
-//! does (`--testset is3`). Each (frame, source) pair's map is upsampled to 224×224
-//! (bilinear, align_corners=True, the script's choice for every method), min-max
-//! normalised and thresholded at its median (cIoU) and at its ground-truth area (adaptive
-//! cIoU); an image counts for IIoU only when every one of its sources is localised with
-//! that source's own sound.
+//! The SSL-align authors' per-pair test sets (`--testset is3 | s4 | ms3 | vposs | vpoms`),
+//! scored as their test script scores them (docs/source-sets.md). Each (frame, source)
+//! pair's map is upsampled to 224×224 (bilinear, align_corners=True, the script's choice
+//! for every method), min-max normalised and thresholded at its median (cIoU) and at its
+//! ground-truth area (adaptive cIoU); where images have several sources, an image counts
+//! for IIoU only when every one of its sources is localised with that source's own sound.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use avsl_data::embedded_lists::ListSource;
 use avsl_data::fsutil::write_atomic;
-use avsl_data::is3::{SourcePair, find_list, load_mask, read_masks, read_source_pairs};
 use avsl_data::output::{prepare_output_dir, refuse_dataset_folders};
+use avsl_data::preprocess::TestPipeline;
 use avsl_data::report::Report;
+use avsl_data::source_sets::{SourcePair, SourceSet, find_list, load_mask, read_masks, read_source_pairs};
 use avsl_data::testset::TestSetPaths;
 use avsl_metrics::interactive::{InteractiveMetrics, MaskScores, ScoredPair, image_of_pair, score_mask, score_pair};
 use avsl_metrics::scoring::Map;
@@ -29,16 +30,10 @@ use crate::error::EvalError;
 use crate::map_folder::{MapFolderWriter, MapIndex, PAIR_KEYS};
 use crate::test_pass::{OnBadFile, distinct_pairs, embed_pairs};
 
-/// The name `--testset` takes for a multi-source set.
-pub const TESTSET: &str = "is3";
-
-/// `--testset` names a multi-source set: `is3`, or its generic name `interactive`.
-pub fn is_multi_source(testset: &str) -> bool {
-    testset == TESTSET || testset == "interactive"
-}
-
-/// Where a multi-source set is (`data` with its `metadata/` list), and where its scores go.
+/// Which per-pair set, where it is (`data` with its `metadata/` list), and where its
+/// scores go.
 pub struct SourceSetOptions {
+    pub set: SourceSet,
     pub paths: TestSetPaths,
     /// The results folder.
     pub output: PathBuf,
@@ -54,7 +49,7 @@ pub fn evaluate_source_maps(
     report: &dyn Report,
 ) -> Result<InteractiveMetrics, EvalError> {
     refuse_dataset_folders(&set.output, &set.paths, &[maps])?;
-    let sources = source_set(&set.paths)?;
+    let sources = source_set(set.set, &set.paths)?;
     let (list, pairs) = (&sources.list, &sources.pairs);
     let index = MapIndex::read(maps, PAIR_KEYS, allow_outside_paths)?;
     for pair in pairs {
@@ -62,7 +57,8 @@ pub fn evaluate_source_maps(
     }
     let _lock = prepare_output_dir(&set.output, "metrics.json", set.force, report)?;
     let map_of = |i: usize| index.load(&[&pairs[i].name, &pairs[i].name]);
-    let config = json!({ "testset": TESTSET, "list": list, "pairs": pairs.len(), "maps": maps, "scoring": SCORING });
+    let config =
+        json!({ "testset": set.set.name(), "list": list, "pairs": pairs.len(), "maps": maps, "scoring": SCORING });
     score_and_report(&sources, &map_of, &set.output, config, report)
 }
 
@@ -78,6 +74,13 @@ pub struct SourceModel {
     pub device: Device,
     /// Also write the maps as a map folder (`maps/`).
     pub save_maps: bool,
+    /// How frames and clips become inputs (the authors' script's own: [`script_pipeline`]).
+    pub pipeline: TestPipeline,
+}
+
+/// The input pipeline the SSL-align authors' test script feeds every model on `set`.
+pub fn script_pipeline(set: SourceSet) -> TestPipeline {
+    TestPipeline::SslAlign { clip_seconds: set.clip_seconds() }
 }
 
 /// A checkpoint's own maps of every pair (the av map S), scored.
@@ -87,7 +90,7 @@ pub fn evaluate_source_checkpoint(
     report: &dyn Report,
 ) -> Result<InteractiveMetrics, EvalError> {
     refuse_dataset_folders(&set.output, &set.paths, &[])?;
-    let sources = source_set(&set.paths)?;
+    let sources = source_set(set.set, &set.paths)?;
     let (list, pairs) = (&sources.list, &sources.pairs);
     let _lock = prepare_output_dir(&set.output, "metrics.json", set.force, report)?;
     let encoders = open_encoders(&model.checkpoint, model.tau, model.expected, Some(model.encoders), &model.device)?;
@@ -101,6 +104,7 @@ pub fn evaluate_source_checkpoint(
         pairs.len(),
         list.display()
     ));
+    report.line(&format!("inputs: {}", model.pipeline.describe()));
     let files: Vec<(PathBuf, PathBuf)> = pairs.iter().map(|s| (s.frame.clone(), s.audio.clone())).collect();
     let (frames, clips) = distinct_pairs(&files);
     report.phase("files", frames.files.len() + clips.files.len(), 0);
@@ -115,21 +119,23 @@ pub fn evaluate_source_checkpoint(
         &model.device,
         &on_file,
         OnBadFile::Stop,
+        model.pipeline,
     )?;
     report.phase_end();
     let map_of = |i: usize| -> Result<Map, EvalError> { Ok(embedded.pair_map(i).clone()) };
     let config = json!({
-        "testset": TESTSET,
+        "testset": set.set.name(),
         "list": list,
         "pairs": pairs.len(),
         "checkpoint": model.checkpoint,
         "model": model_config.architecture.name(),
         "encoders": model.encoders.name(),
         "scoring": SCORING,
+        "pipeline": model.pipeline.describe(),
     });
     let metrics = score_and_report(&sources, &map_of, &set.output, config, report)?;
     if model.save_maps {
-        // Keyed by pair name in both columns, as `eval-maps --testset is3` reads them.
+        // Keyed by pair name in both columns, as `eval-maps` reads them for these sets.
         let mut maps = MapFolderWriter::new(&set.output.join("maps"), PAIR_KEYS)?;
         for (i, s) in pairs.iter().enumerate() {
             maps.add(&[&s.name, &s.name], &format!("{i:06}.npy"), embedded.pair_map(i))?;
@@ -148,28 +154,38 @@ const SCORING: &str = "SSL-align test script: bilinear (align_corners) to 224x22
                        pixels";
 
 /// The set's list, pairs, and masks when it has a mask list.
-struct SourceSet {
+struct Pairs {
     list: PathBuf,
     pairs: Vec<SourcePair>,
     masks: Option<(PathBuf, HashMap<String, PathBuf>)>,
 }
 
-fn source_set(paths: &TestSetPaths) -> Result<SourceSet, EvalError> {
-    // Multi-source lists are not built in: they live in the set's metadata folder.
+fn source_set(set: SourceSet, paths: &TestSetPaths) -> Result<Pairs, EvalError> {
+    // Per-pair lists are not built in: they live in the set's metadata folder.
     let metadata = match &paths.lists {
         ListSource::Folder(dir) => dir.clone(),
         ListSource::Embedded => paths.data.join("metadata"),
     };
-    let list = find_list(&metadata)?;
-    let pairs = read_source_pairs(&list, &paths.data)?;
-    let masks = read_masks(&metadata, &paths.data, &pairs)?;
-    Ok(SourceSet { list, pairs, masks })
+    let list = find_list(set, &metadata)?;
+    let pairs = read_source_pairs(set, &list, &paths.data)?;
+    let masks = read_masks(set, &metadata, &paths.data, &pairs)?;
+    Ok(Pairs { list, pairs, masks })
+}
+
+/// True when some image of the list has pairs with different sounds: only then are
+/// IIoU and IAUC about several sources (S4 and MS3 group the frames of one clip).
+fn several_sources(pairs: &[SourcePair]) -> bool {
+    let mut sounds: HashMap<&str, HashSet<&Path>> = HashMap::new();
+    for p in pairs {
+        sounds.entry(image_of_pair(&p.name)).or_default().insert(&p.audio);
+    }
+    sounds.values().any(|s| s.len() > 1)
 }
 
 /// Scores every pair from its map (and its mask, if the set has masks), writes
 /// `metrics.json` and `pairs.csv` into `output` and prints the table.
 fn score_and_report(
-    set: &SourceSet,
+    set: &Pairs,
     map_of: &(dyn Fn(usize) -> Result<Map, EvalError> + Sync),
     output: &Path,
     mut config: Value,
@@ -203,6 +219,8 @@ fn score_and_report(
         .collect::<Result<_, _>>()?;
     report.phase_end();
     let metrics = InteractiveMetrics::of(&scored);
+    let interactive = several_sources(pairs);
+    let empty_boxes = pairs.iter().filter(|p| GtMap::from_boxes(&[p.gt_box], BoxFormat::Vggss).area() == 0.0).count();
     let mut csv = String::from("name,image,ciou,adaptive_ciou");
     csv.push_str(if masks.is_some() { ",mask_iou,adaptive_mask_iou\n" } else { "\n" });
     for s in &scored {
@@ -217,13 +235,29 @@ fn score_and_report(
         config["masks"] = json!(list);
         config["mask_scoring"] = json!(MASK_SCORING);
     }
+    config["empty_boxes"] = json!(empty_boxes);
     write_atomic(&output.join("pairs.csv"), csv.as_bytes())?;
-    let results = json!({ "av": { "all": metrics.to_json() }, "config": config });
+    let mut all = metrics.to_json();
+    if !interactive {
+        for key in ["IIoU@50", "IAUC", "adaptive_IIoU@50", "adaptive_IAUC"] {
+            all.as_object_mut().expect("an object").remove(key);
+        }
+    }
+    let results = json!({ "av": { "all": all }, "config": config });
     let json = serde_json::to_string_pretty(&results).expect("metrics serialise");
     write_atomic(&output.join("metrics.json"), json.as_bytes())?;
     report.line(&format!("{} pairs of {} images scored", metrics.pairs, metrics.images));
-    report.line(&format!("{:<10} {:>8} {:>8} {:>8} {:>8}", "", "cIoU@50", "AUC", "IIoU@50", "IAUC"));
-    let row = |name: &str, v: [f64; 4]| format!("{name:<10} {:>8.4} {:>8.4} {:>8.4} {:>8.4}", v[0], v[1], v[2], v[3]);
+    if empty_boxes > 0 {
+        report.line(&format!(
+            "{empty_boxes} pairs have an empty box (nothing sounds): scored as the script scores them, cIoU 0"
+        ));
+    }
+    let columns = if interactive { 4 } else { 2 };
+    let header =
+        ["cIoU@50", "AUC", "IIoU@50", "IAUC"][..columns].iter().fold(String::new(), |h, c| h + &format!(" {c:>8}"));
+    report.line(&format!("{:<10}{header}", ""));
+    let row =
+        |name: &str, v: [f64; 4]| v[..columns].iter().fold(format!("{name:<10}"), |r, x| r + &format!(" {x:>8.4}"));
     report.line(&row("median", [metrics.ciou50, metrics.auc, metrics.iiou50, metrics.iauc]));
     let adaptive = [metrics.adaptive_ciou50, metrics.adaptive_auc, metrics.adaptive_iiou50, metrics.adaptive_iauc];
     report.line(&row("adaptive", adaptive));

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 pub use avsl_data::error::BadFile;
 use avsl_data::error::DataError;
 use avsl_data::prefetch::for_each_batch;
-use avsl_data::preprocess::{load_spectrogram, load_test_image};
+use avsl_data::preprocess::TestPipeline;
 use avsl_data::spectrogram::Spectrogram;
 use avsl_metrics::retrieval::{Alignment, alignment_and_magnitude, recall_at_k, transpose};
 use avsl_metrics::scoring::Map;
@@ -114,7 +114,8 @@ fn scatter<L, T>(loaded: &[Option<L>], computed: Vec<T>) -> Vec<Option<T>> {
 
 /// Runs every distinct clip, then every distinct frame (see [`distinct_pairs`]) through
 /// the encoders (and the object network), `batch` files per forward pass, decoding on
-/// `threads` workers, and keeps each sample's map S (similarities / `tau`); `on_file` is
+/// `threads` workers through `pipeline`, and keeps each sample's map S (similarities /
+/// `tau`); `on_file` is
 /// called as files are done. A file that cannot be read stops the pass, or with
 /// [`OnBadFile::Skip`] leaves its samples without a map.
 #[allow(clippy::too_many_arguments)]
@@ -128,6 +129,7 @@ pub fn embed_pairs(
     device: &Device,
     on_file: &dyn Fn(usize),
     on_bad: OnBadFile,
+    pipeline: TestPipeline,
 ) -> Result<Embedded, DataError> {
     let batch = batch.max(1);
     let bad = Mutex::new(Vec::new());
@@ -136,7 +138,7 @@ pub fn embed_pairs(
         clips.files.len(),
         batch,
         threads,
-        |i| tolerant(on_bad, &bad, load_spectrogram(&clips.files[i], encoders.config.audio_seconds)),
+        |i| tolerant(on_bad, &bad, pipeline.spectrogram(&clips.files[i], encoders.config.audio_seconds)),
         |_, loaded: Vec<Option<Spectrogram>>| {
             // Clips of different sample rates have different widths: one pass per width,
             // results put back in list order (batching changes no number).
@@ -174,7 +176,7 @@ pub fn embed_pairs(
         frames.files.len(),
         batch,
         threads,
-        |i| tolerant(on_bad, &bad, load_test_image(&frames.files[i], side)),
+        |i| tolerant(on_bad, &bad, pipeline.image(&frames.files[i], side)),
         |indices, loaded: Vec<Option<Vec<f32>>>| {
             let good: Vec<f32> = loaded.iter().flatten().flatten().copied().collect();
             let b = good.len() / (3 * side * side);

@@ -49,12 +49,15 @@ fn trapezoid_auc(curve: impl Fn(f64) -> f64) -> f64 {
     pairwise_sum(&terms)
 }
 
-/// The image a pair belongs to, from the pair's name: IS3 names each (image, source)
-/// pair `<image>_<source>` (`accordion_baby_10467_accordion` is image
-/// `accordion_baby_10467` with the accordion's sound), and the SSL-align test script
-/// groups by dropping the last `_` field.
+/// The image a pair belongs to, from the pair's name, by the SSL-align test script's rule:
+/// the name's last `/` component without its last `_` field. IS3 names each (image,
+/// source) pair `<image>_<source>` (`accordion_baby_10467_accordion` is image
+/// `accordion_baby_10467`), VPO `<coco image>_<instance>`; AVSBench's S4 and MS3 pairs
+/// (`<category>/<id>/<id>_<k>`, `<id>/<id>.mp4_<k>`) group the five frames of a video. A
+/// component without `_` gives the empty name, as the script's `'_'.join(...[:-1])` does.
 pub fn image_of_pair(name: &str) -> &str {
-    name.rsplit_once('_').map_or(name, |(image, _)| image)
+    let last = name.rsplit('/').next().unwrap_or(name);
+    last.rsplit_once('_').map_or("", |(image, _)| image)
 }
 
 /// One pair's cIoU and adaptive cIoU as the SSL-align test script computes them.
@@ -249,7 +252,9 @@ mod tests {
     #[test]
     fn pairs_group_by_image_and_the_metrics_follow() {
         assert_eq!(image_of_pair("accordion_baby_10467_accordion"), "accordion_baby_10467");
-        assert_eq!(image_of_pair("plain"), "plain");
+        assert_eq!(image_of_pair("plain"), "");
+        assert_eq!(image_of_pair("helicopter/0d9u2CymIxc/0d9u2CymIxc_1"), "0d9u2CymIxc");
+        assert_eq!(image_of_pair("rq5RDUm2Hnk_1/rq5RDUm2Hnk_1.mp4_3"), "rq5RDUm2Hnk_1.mp4");
         let pair = |name: &str, ciou: f64, adaptive_ciou: f64| ScoredPair {
             mask: None,
             name: name.into(),

@@ -1,12 +1,12 @@
-//! The multi-source scoring against tools/make_interactive_fixtures.py (numpy, and
-//! PyTorch's bilinear upsampling): every pair's cIoU and adaptive cIoU, and the summary.
+//! The per-pair scoring against tools/make_interactive_fixtures.py (numpy, and PyTorch's
+//! bilinear upsampling): every pair's cIoU and adaptive cIoU, and the summary; IS3 pairs,
+//! and pairs named as AVSBench and VPO name them, with empty boxes.
 
 use avsl_metrics::interactive::{InteractiveMetrics, ScoredPair, image_of_pair, score_pair};
 use avsl_metrics::{BoxFormat, GtMap, PixelBox};
 
-#[test]
-fn is3_scoring_matches_the_reference() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/metrics/is3.json");
+fn check(fixture: &str) {
+    let path = format!("{}/../../tests/fixtures/metrics/{fixture}", env!("CARGO_MANIFEST_DIR"));
     let f: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let floats =
         |v: &serde_json::Value| -> Vec<f64> { v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect() };
@@ -25,7 +25,17 @@ fn is3_scoring_matches_the_reference() {
     let ours = InteractiveMetrics::of(&pairs).to_json();
     for (key, expected) in f["metrics"].as_object().unwrap() {
         let (a, b) = (ours[key].as_f64().unwrap(), expected.as_f64().unwrap());
-        assert!((a - b).abs() < 1e-12, "{key}: {a} vs {b}");
+        assert!((a - b).abs() < 1e-12, "{fixture} {key}: {a} vs {b}");
     }
-    assert_eq!(ours["images"], 9);
+    assert_eq!(ours["images"], f["images"], "{fixture}: images by the script's grouping");
+}
+
+#[test]
+fn is3_scoring_matches_the_reference() {
+    check("is3.json");
+}
+
+#[test]
+fn avsbench_and_vpo_names_and_empty_boxes_match_the_reference() {
+    check("source_sets.json");
 }

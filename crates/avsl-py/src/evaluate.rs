@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use avsl_data::embedded_lists::list_source;
 use avsl_data::report::Quiet;
+use avsl_data::source_sets::SourceSet;
 use avsl_data::testset::{TestSet, TestSetPaths};
 use avsl_eval::map_folder::{FRAME_KEYS, MapFolderWriter, PAIR_KEYS};
 use avsl_eval::maps_eval::{MapsOptions, evaluate_maps};
-use avsl_eval::multi_source::{SourceSetOptions, evaluate_source_maps, is_multi_source};
+use avsl_eval::multi_source::{SourceSetOptions, evaluate_source_maps};
 use avsl_eval::scoring::ScoringOptions;
 use avsl_metrics::MapKind;
 use avsl_metrics::scoring::{Map, Protocol};
@@ -62,11 +63,11 @@ pub fn evaluate(
         plus_silent_csv,
     };
     let output = scratch.path().join("results");
-    if is_multi_source(testset) {
+    if let Some(set) = SourceSet::parse(testset) {
         if object_maps.is_some() {
             return Err(errors::value(format!("testset {testset} scores the av maps only (no object maps)")));
         }
-        let set = SourceSetOptions { paths, output: output.clone(), force: false };
+        let set = SourceSetOptions { set, paths, output: output.clone(), force: false };
         py.detach(|| evaluate_source_maps(&set, &maps, allow_outside_paths, &Quiet)).map_err(errors::eval)?;
     } else {
         let options = MapsOptions {
@@ -127,7 +128,8 @@ fn f32_values(bytes: &[u8], h: usize, w: usize) -> Option<Vec<f32>> {
 fn parse_testset(name: &str) -> PyResult<TestSet> {
     TestSet::parse(name).ok_or_else(|| {
         let names: Vec<&str> = TestSet::ALL.iter().map(|t| t.name()).collect();
-        errors::value(format!("unknown testset {name:?} (one of: {}, is3)", names.join(", ")))
+        let per_pair: Vec<&str> = SourceSet::ALL.iter().map(|s| s.name()).collect();
+        errors::value(format!("unknown testset {name:?} (one of: {}, {})", names.join(", "), per_pair.join(", ")))
     })
 }
 

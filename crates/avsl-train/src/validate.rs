@@ -4,6 +4,7 @@
 //! little about a model whose maps have not found their range yet).
 
 use avsl_data::error::DataError;
+use avsl_data::preprocess::TestPipeline;
 use avsl_data::testset::TestSample;
 use avsl_eval::test_pass::{OnBadFile, distinct_pairs, embed_pairs};
 use avsl_metrics::calibration::Calibration;
@@ -55,8 +56,18 @@ pub fn validate(
     let device = trainer.inference_device();
     let encoders = Encoders::load(&mut weights, config, set, &device).expect("the trainer holds every tensor");
     let pairs: Vec<_> = validation.samples.iter().map(|s| (s.frame.clone(), s.audio.clone())).collect();
-    let embedded =
-        embed_pairs(distinct_pairs(&pairs), &encoders, None, config.tau, batch, threads, &device, &|_| {}, on_bad)?;
+    let embedded = embed_pairs(
+        distinct_pairs(&pairs),
+        &encoders,
+        None,
+        config.tau,
+        batch,
+        threads,
+        &device,
+        &|_| {},
+        on_bad,
+        TestPipeline::Slavc,
+    )?;
     // With --skip-bad, the pairs whose files could not be read are left out (and counted).
     let kept: Vec<usize> = (0..pairs.len()).filter(|&i| embedded.readable(i)).collect();
     let scoring = ScoringConfig {

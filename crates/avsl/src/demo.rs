@@ -10,15 +10,18 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use avsl_data::fsutil::{create_dir_all, write_atomic};
-use avsl_data::is3::{SourcePair, find_list, read_source_pairs};
 use avsl_data::lists::{read_id_list, training_pairs};
 use avsl_data::output::prepare_output_dir;
+use avsl_data::preprocess::TestPipeline;
+use avsl_data::source_sets::{SourcePair, SourceSet, find_list, read_source_pairs};
 use avsl_data::synth::SynthSummary;
 use avsl_data::testset::{TestSample, TestSet, TestSetPaths, build_test_list};
 use avsl_eval::checkpoint_eval::{EvalOptions, evaluate_checkpoint};
 use avsl_eval::map_folder::{MapFolderWriter, PAIR_KEYS};
 use avsl_eval::maps_eval::{MapsOptions, evaluate_maps};
-use avsl_eval::multi_source::{SourceModel, SourceSetOptions, evaluate_source_checkpoint, evaluate_source_maps};
+use avsl_eval::multi_source::{
+    SourceModel, SourceSetOptions, evaluate_source_checkpoint, evaluate_source_maps, script_pipeline,
+};
 use avsl_eval::scoring::ScoringOptions;
 use avsl_metrics::MapKind;
 use avsl_metrics::gt::MAP_SIZE;
@@ -141,6 +144,7 @@ fn evaluate(
         device: Device::flex(),
         save_maps: true,
         skip_bad: false,
+        pipeline: TestPipeline::Slavc,
         output,
         force: true,
     };
@@ -150,7 +154,7 @@ fn evaluate(
 }
 
 fn source_set(data: &Path, output: PathBuf) -> SourceSetOptions {
-    SourceSetOptions { paths: TestSetPaths::new(data), output, force: true }
+    SourceSetOptions { set: SourceSet::Is3, paths: TestSetPaths::new(data), output, force: true }
 }
 
 /// `avsl eval --testset is3` of a checkpoint, its maps kept for the figure.
@@ -164,6 +168,7 @@ fn evaluate_interactive(data: &Path, checkpoint: PathBuf, output: PathBuf, model
         threads: model_threads(None),
         device: Device::flex(),
         save_maps: true,
+        pipeline: script_pipeline(SourceSet::Is3),
     };
     evaluate_source_checkpoint(&source_set(data, output), &model, &Console::default())?;
     Ok(())
@@ -273,7 +278,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     generate_with_progress(&validation, &plan.validation)?;
     let generate_s = start.elapsed().as_secs_f64();
     let test = build_test_list(&TestSetPaths::new(&data), TestSet::VggssPlusSilent)?;
-    let interactive = read_source_pairs(&find_list(&data.join("metadata"))?, &data)?;
+    let interactive = read_source_pairs(SourceSet::Is3, &find_list(SourceSet::Is3, &data.join("metadata"))?, &data)?;
 
     let mut runs: Vec<(Architecture, PathBuf)> = Vec::new();
     let mut train_s = Vec::new();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use avsl_data::fsutil::write_atomic;
 use avsl_data::image_io::{RgbImage, encode_png, read_rgb};
-use avsl_data::is3::SourcePair;
+use avsl_data::source_sets::SourcePair;
 use avsl_data::testset::TestSample;
 use avsl_data::transform::{INPUT_SIZE, test_resize};
 use avsl_metrics::SampleResult;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use avsl_data::preprocess::TestPipeline;
 use avsl_eval::checkpoint_eval::{EvalOptions, evaluate_checkpoint};
 use avsl_metrics::scoring::Scored;
 use avsl_model::device::parse_device;
@@ -68,7 +69,31 @@ pub struct EvalArgs {
     /// in skipped.csv and in metrics.json) instead of stopping at the first.
     #[arg(long)]
     pub skip_bad: bool,
+    /// How frames and clips become inputs: slavc (SLAVC's test loader, the default for
+    /// VGG-SS and Flickr) or ssl-align (the SSL-align authors' test script: the default for
+    /// is3, s4, ms3, vposs and vpoms; docs/source-sets.md).
+    #[arg(long, value_enum)]
+    pub pipeline: Option<PipelineArg>,
 }
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum PipelineArg {
+    Slavc,
+    SslAlign,
+}
+
+impl PipelineArg {
+    /// The pipeline; the SSL-align script reads `clip_seconds` of every clip.
+    pub fn pipeline(self, clip_seconds: f64) -> TestPipeline {
+        match self {
+            PipelineArg::Slavc => TestPipeline::Slavc,
+            PipelineArg::SslAlign => TestPipeline::SslAlign { clip_seconds },
+        }
+    }
+}
+
+/// Seconds of each clip the SSL-align script reads on VGG-SS and Flickr (its `dur`).
+const SCRIPT_CLIP_SECONDS: f64 = 10.0;
 
 /// The flags as library options.
 pub fn options(args: &EvalArgs) -> Result<EvalOptions> {
@@ -86,6 +111,7 @@ pub fn options(args: &EvalArgs) -> Result<EvalOptions> {
         device: parse_device(&args.device)?,
         save_maps: args.save_maps,
         skip_bad: args.skip_bad,
+        pipeline: args.pipeline.map_or(TestPipeline::Slavc, |p| p.pipeline(SCRIPT_CLIP_SECONDS)),
         output: p.output.clone(),
         force: p.force,
     })

@@ -92,11 +92,11 @@ fn main() -> ExitCode {
         Command::Synth(args) => synth::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Bench(args) => bench::run(args),
-        Command::EvalMaps(args) if avsl_eval::multi_source::is_multi_source(&args.protocol.testset) => {
+        Command::EvalMaps(args) if interactive_eval::per_pair_set(&args.protocol).is_some() => {
             interactive_eval::run_maps(args).map(drop)
         }
         Command::EvalMaps(args) => eval_maps::run(args).map(drop),
-        Command::Eval(args) if avsl_eval::multi_source::is_multi_source(&args.protocol.testset) => {
+        Command::Eval(args) if interactive_eval::per_pair_set(&args.protocol).is_some() => {
             interactive_eval::run_checkpoint(args).map(drop)
         }
         Command::Eval(args) => eval::run(args).map(drop),

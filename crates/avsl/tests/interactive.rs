@@ -109,9 +109,11 @@ fn synth_writes_a_multi_source_set_that_eval_maps_reads() {
         "3",
     ]);
     assert!(console.contains("3 multi-source scenes"), "{console}");
-    let list = avsl_data::is3::find_list(&data.join("metadata")).unwrap();
+    let list =
+        avsl_data::source_sets::find_list(avsl_data::source_sets::SourceSet::Is3, &data.join("metadata")).unwrap();
     assert!(list.ends_with("is3.json"));
-    let pairs = avsl_data::is3::read_source_pairs(&list, &data).unwrap();
+    let pairs =
+        avsl_data::source_sets::read_source_pairs(avsl_data::source_sets::SourceSet::Is3, &list, &data).unwrap();
     assert_eq!(pairs.len(), 6);
     let maps = tmp.path().join("oracle");
     std::fs::create_dir_all(&maps).unwrap();
@@ -166,14 +168,21 @@ fn synth_writes_a_multi_source_set_that_eval_maps_reads() {
     assert_eq!(m["adaptive_cIoU@50"].as_f64(), Some(0.0), "{m}");
     // The masks (is3_seg.json, the authors' mask list form): each object's own pixels, inside
     // its box. The box oracle covers the mask and a little more (disc corners).
-    let (_, masks) = avsl_data::is3::read_masks(&data.join("metadata"), &data, &pairs).unwrap().unwrap();
+    let (_, masks) = avsl_data::source_sets::read_masks(
+        avsl_data::source_sets::SourceSet::Is3,
+        &data.join("metadata"),
+        &data,
+        &pairs,
+    )
+    .unwrap()
+    .unwrap();
     let miou = m["mIoU"].as_f64().unwrap();
     assert!(miou > 0.7 && miou <= 1.0, "{m}");
     // A mask oracle: the mask itself as the map finds every mask exactly.
     let mask_maps = tmp.path().join("mask_oracle");
     std::fs::create_dir_all(&mask_maps).unwrap();
     for pair in &pairs {
-        let mask = avsl_data::is3::load_mask(&masks[&pair.name]).unwrap();
+        let mask = avsl_data::source_sets::load_mask(&masks[&pair.name]).unwrap();
         let b = pair.gt_box;
         let inside = |i: usize| {
             let (y, x) = ((i / 224) as i64, (i % 224) as i64);
@@ -243,4 +252,127 @@ fn eval_scores_a_checkpoint_on_a_multi_source_set() {
     // What the script does not cover yet is refused, not ignored.
     let err = fails(&strs(&eval(&tmp.path().join("o2"), &["--skip-bad"])));
     assert!(err.contains("av maps only"), "{err}");
+}
+
+/// MS3's layout and naming, with a silent frame (empty box): found by the path below the
+/// root, five frames of a clip group into one "image", so no IIoU; the empty box scores 0.
+#[test]
+fn eval_maps_reads_the_released_ms3_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, maps) = (tmp.path().join("ms3_data"), tmp.path().join("maps"));
+    std::fs::create_dir_all(data.join("metadata")).unwrap();
+    std::fs::create_dir_all(&maps).unwrap();
+    let mut entries = Vec::new();
+    let mut index = String::from("video,audio,map\n");
+    for (clip, id) in ["abc_1", "xyz_0"].iter().enumerate() {
+        let audio = format!("audio_wav/test/{id}.wav");
+        std::fs::create_dir_all(data.join(format!("visual_frames/{id}"))).unwrap();
+        std::fs::create_dir_all(data.join("audio_wav/test")).unwrap();
+        std::fs::write(data.join(&audio), b"sound").unwrap();
+        for k in 1..=5 {
+            let frame = format!("visual_frames/{id}/{id}.mp4_{k}.png");
+            std::fs::write(data.join(&frame), b"frame").unwrap();
+            let silent = clip == 1 && k == 3;
+            entries.push(serde_json::json!({
+                "image": format!("/mnt/x/Multi-sources/ms3_data/{frame}"),
+                "audio": format!("/mnt/x/Multi-sources/ms3_data/{audio}"),
+                "gt_box": if silent { [0.0; 4] } else { LEFT },
+            }));
+            let name = format!("{id}/{id}.mp4_{k}");
+            let file = format!("{clip}_{k}.npy");
+            write_npy_f32(&maps.join(&file), &[7, 7], &half_map(true)).unwrap();
+            index.push_str(&format!("{name},{name},{file}\n"));
+        }
+    }
+    std::fs::write(data.join("metadata/ms3_box.json"), serde_json::to_string(&entries).unwrap()).unwrap();
+    std::fs::write(maps.join("index.csv"), index).unwrap();
+    let out = tmp.path().join("out");
+    let p = |p: &Path| p.to_str().unwrap().to_string();
+    let console =
+        ok(&["eval-maps", "--data", &p(&data), "--testset", "ms3", "--maps", &p(&maps), "--output", &p(&out)]);
+    assert!(console.contains("10 pairs of 2 images scored"), "{console}");
+    assert!(console.contains("1 pairs have an empty box"), "{console}");
+    let m = json(&out.join("metrics.json"));
+    assert_eq!(m["config"]["testset"], "ms3");
+    assert_eq!(m["config"]["empty_boxes"], 1);
+    assert_eq!(m["av"]["all"]["cIoU@50"], 0.9);
+    assert!(m["av"]["all"].get("IIoU@50").is_none(), "one sound per clip: no IIoU");
+    let rows = std::fs::read_to_string(out.join("pairs.csv")).unwrap();
+    assert!(rows.contains("xyz_0/xyz_0.mp4_3,xyz_0.mp4,0,"), "{rows}");
+}
+
+/// The same scenes as IS3 and in VPO-MS's layout: the same pairs and images, the same
+/// scores; these sets default to the SSL-align script's inputs, `--pipeline` changes it.
+#[test]
+fn eval_on_a_vpo_layout_matches_is3_and_records_its_pipeline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let is3 = tmp.path().join("is3");
+    ok(&[
+        "synth",
+        "--out",
+        is3.to_str().unwrap(),
+        "--train",
+        "0",
+        "--test",
+        "0",
+        "--negatives",
+        "0",
+        "--interactive",
+        "2",
+    ]);
+    let vpo = tmp.path().join("COCO_AV_MS");
+    for folder in ["visual_frames", "audio_wav", "metadata"] {
+        std::fs::create_dir_all(vpo.join(folder)).unwrap();
+    }
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(is3.join("metadata/is3.json")).unwrap()).unwrap();
+    let file = |path: &serde_json::Value| Path::new(path.as_str().unwrap()).file_name().unwrap().to_owned();
+    let moved: Vec<serde_json::Value> = list
+        .iter()
+        .map(|e| {
+            let (image, audio) = (file(&e["image"]), file(&e["audio"]));
+            std::fs::copy(is3.join("images").join(&image), vpo.join("visual_frames").join(&image)).unwrap();
+            std::fs::copy(is3.join("audio_wav").join(&audio), vpo.join("audio_wav").join(&audio)).unwrap();
+            serde_json::json!({
+                "image": format!("/mnt/y/SSL_COCO/COCO_AV_MS/visual_frames/{}", image.to_str().unwrap()),
+                "audio": format!("/mnt/y/SSL_COCO/COCO_AV_MS/audio_wav/{}", audio.to_str().unwrap()),
+                "gt_box": e["gt_box"],
+            })
+        })
+        .collect();
+    std::fs::write(vpo.join("metadata/vpo_ms_bbox.json"), serde_json::to_string(&moved).unwrap()).unwrap();
+    // The masks too, in VPO's `gray_masks/`.
+    std::fs::create_dir_all(vpo.join("gray_masks")).unwrap();
+    let seg: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(is3.join("metadata/is3_seg.json")).unwrap()).unwrap();
+    let seg: Vec<serde_json::Value> = seg
+        .iter()
+        .zip(&moved)
+        .map(|(e, m)| {
+            let mask = file(&e["gt_box"]);
+            std::fs::copy(is3.join("gt_masks").join(&mask), vpo.join("gray_masks").join(&mask)).unwrap();
+            let path = format!("/mnt/y/SSL_COCO/COCO_AV_MS/gray_masks/{}", mask.to_str().unwrap());
+            serde_json::json!({ "image": m["image"], "audio": m["audio"], "gt_box": path, "offset": 1 })
+        })
+        .collect();
+    std::fs::write(vpo.join("metadata/vpo_ms_seg.json"), serde_json::to_string(&seg).unwrap()).unwrap();
+    let model = tmp.path().join("model.safetensors");
+    support::known_model(&model);
+    let eval = |data: &Path, set: &str, out: &str, extra: &[&str]| {
+        let (m, d, o) = (model.to_str().unwrap(), data.to_str().unwrap(), tmp.path().join(out));
+        let mut args = vec!["eval", "--checkpoint", m, "--data", d, "--testset", set, "--threads", "2"];
+        args.extend(["--output", o.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        (ok(&args), json(&o.join("metrics.json")))
+    };
+    let (console, vpo_metrics) = eval(&vpo, "vpoms", "vpo", &[]);
+    assert!(console.contains("inputs: ssl-align"), "{console}");
+    let (_, is3_metrics) = eval(&is3, "is3", "is3_out", &[]);
+    assert_eq!(vpo_metrics["av"], is3_metrics["av"]);
+    assert!(vpo_metrics["av"]["all"]["mIoU"].is_f64(), "masks from gray_masks/");
+    assert!(vpo_metrics["av"]["all"]["IIoU@50"].is_f64(), "several sources an image: IIoU");
+    assert!(vpo_metrics["config"]["pipeline"].as_str().unwrap().starts_with("ssl-align: "));
+    let (console, slavc) = eval(&vpo, "vpoms", "slavc", &["--pipeline", "slavc"]);
+    assert!(console.contains("inputs: slavc"), "{console}");
+    assert!(slavc["config"]["pipeline"].as_str().unwrap().starts_with("slavc: "));
 }
