@@ -263,7 +263,8 @@ pub fn write_report(out: &Path, facts: &RunFacts, results: &[ModelResult]) -> Re
          momentum encoders and augmentations of their papers, on a smaller configuration so that they learn in \
          minutes on a CPU: ResNet-18 trunks of width 16 (16-32-64-128 channels instead of 64-128-256-512), \
          projection width d = 64 instead of 512, {}×{} frames{} and {} s of sound instead of 224×224 and 3 s, \
-         learning rate {:e} (EZ-VSL {:e}: docs/synthetic.md §7) instead of 1e-4 and momentum 0.99 \
+         learning rate {:e} (EZ-VSL {:e} with τ = {}: docs/synthetic.md §9) instead of 1e-4 (and τ = 0.03) \
+         and momentum 0.99 \
          instead of 0.999 (the published values need far more steps), batch {} instead of 128. SSL-align's step runs \
          three views of each sample (itself, its SimCLR augmentation with a shifted audio window, a mined \
          neighbour) through each trunk, about three times the work of an EZ-VSL step, so it trains for fewer \
@@ -281,6 +282,7 @@ pub fn write_report(out: &Path, facts: &RunFacts, results: &[ModelResult]) -> Re
         facts.plan.slavc.audio_seconds,
         facts.plan.slavc.lr,
         facts.plan.ezvsl.lr,
+        facts.plan.ezvsl.tau,
         facts.plan.slavc.batch_size,
         facts.plan.ssl_align.neighbours_k,
         facts.data.display()
@@ -295,7 +297,8 @@ pub fn write_report(out: &Path, facts: &RunFacts, results: &[ModelResult]) -> Re
     writeln!(
         md,
         "\nThe papers' recipes: width 64, d = 512, batch 128, lr 1e-4, 20 epochs, momentum 0.999, dropout 0.9 \
-         (SLAVC); SSL-align 50 epochs, τ = 0.07, k = 1000 neighbours from pretrained encoders.\n\n\
+         (SLAVC), τ = 0.03 (SLAVC, EZ-VSL); SSL-align 50 epochs, τ = 0.07, k = 1000 neighbours from pretrained \
+         encoders.\n\n\
          ![training curves](figures/training_loss.png)\n\n\
          Validation after every epoch with the exact evaluator on held-out scenes (`validation/`, generated \
          like the test set from another seed); each model below is its epoch with the best validation AP@50 \
