@@ -25,6 +25,7 @@ pub mod prepare;
 pub mod preprocess;
 pub mod report;
 pub mod resize;
+pub mod segments;
 pub mod simclr;
 pub mod source_sets;
 pub mod spectrogram;

@@ -15,6 +15,7 @@ use crate::fsutil::{create_dir_all, write_atomic};
 use crate::image_io::encode_jpeg;
 use crate::lock::Lock;
 use crate::report::Report;
+use crate::segments::{SEGMENT_SECONDS, Segment, match_videos, read_segments};
 use crate::video::{Ffmpeg, VIDEO_EXTENSIONS};
 use crate::wav::{Pcm16, write_wav_i16};
 
@@ -33,6 +34,8 @@ pub struct Source {
     /// The path relative to the videos folder, as shown in reports.
     pub relative: String,
     pub id: String,
+    /// With `--segments`: where the sample's 10 s start in the video (else the whole video).
+    pub segment_start: Option<f64>,
 }
 
 enum Outcome {
@@ -106,7 +109,7 @@ pub fn assign_ids(videos: Vec<(PathBuf, String)>) -> Vec<Source> {
                 id = format!("{base}-{k}");
                 k += 1;
             }
-            Source { path, relative, id }
+            Source { path, relative, id, segment_start: None }
         })
         .collect()
 }
@@ -145,11 +148,23 @@ fn prepare_one(ff: &Ffmpeg, s: &Source, out: &Path, min_seconds: f64, overwrite:
     if probe.duration < min_seconds {
         return Outcome::Skipped(format!("too short: {:.2} s (< {min_seconds} s, --min-seconds)", probe.duration));
     }
-    let frame = match ff.frame_at(&s.path, probe.duration / 2.0, 1) {
+    // The whole video, or its segment (cut short where the video ends).
+    let (start, end) = match s.segment_start {
+        None => (0.0, probe.duration),
+        Some(start) if start >= probe.duration => {
+            return Outcome::Skipped(format!(
+                "the video is {:.2} s long; the segment starts at {start} s",
+                probe.duration
+            ));
+        }
+        Some(start) => (start, (start + SEGMENT_SECONDS).min(probe.duration)),
+    };
+    let frame = match ff.frame_at(&s.path, (start + end) / 2.0, 1) {
         Ok(f) => f,
         Err(e) => return Outcome::Skipped(format!("undecodable video: {}", BadFile::from(e).problem)),
     };
-    let samples = match ff.audio_mono(&s.path, PREPARED_SAMPLE_RATE, 1) {
+    let window = s.segment_start.map(|start| (start, SEGMENT_SECONDS));
+    let samples = match ff.audio_mono_window(&s.path, PREPARED_SAMPLE_RATE, 1, window) {
         Ok(a) => a,
         Err(e) => return Outcome::Skipped(format!("undecodable audio: {}", BadFile::from(e).problem)),
     };
@@ -183,6 +198,9 @@ pub struct PrepareOptions {
     /// Set (by a signal handler, say) to stop: the videos in hand are finished, no new one
     /// is begun, and the list and report describe what was done (a run again keeps it).
     pub stop: Option<Arc<AtomicBool>>,
+    /// VGG-Sound's segment list (`vggsound.csv`): one sample per row, `<ytid>_<start:06d>`,
+    /// the 10 s from `start` of the video `<ytid>.*`, instead of one per video.
+    pub segments: Option<PathBuf>,
 }
 
 /// What a preparation did (also in the report file).
@@ -200,6 +218,25 @@ pub struct Prepared {
     pub seconds: f64,
     /// Videos not begun because `stop` was set (0 when it ran to the end).
     pub not_started: usize,
+    /// With `--segments`: the listed samples whose video is not in the folder.
+    pub missing: Vec<String>,
+}
+
+/// The samples of a segment list, each with its video, and the ids without a video.
+fn segment_sources(list: &Path, videos: Vec<(PathBuf, String)>) -> Result<(Vec<Source>, Vec<String>, Vec<Segment>)> {
+    let segments = read_segments(list)?;
+    let (found, missing) = match_videos(&segments, &videos);
+    let sources = found
+        .into_iter()
+        .map(|(segment, path, relative)| Source {
+            path,
+            relative,
+            id: segment.id(),
+            segment_start: Some(segment.start as f64),
+        })
+        .collect();
+    let missing = missing.iter().map(|s| s.id()).collect();
+    Ok((sources, missing, segments))
 }
 
 /// Every video under `options.videos` → its middle frame and its audio in the authors'
@@ -213,13 +250,17 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
     if options.min_seconds.is_nan() || options.min_seconds < 0.0 {
         return Err(DataError::invalid(&options.videos, "--min-seconds must be at least 0"));
     }
-    let sources = assign_ids(find_videos(&options.videos)?);
-    if sources.is_empty() {
+    let videos = find_videos(&options.videos)?;
+    if videos.is_empty() {
         return Err(DataError::invalid(
             &options.videos,
             format!("no videos ({}) in this folder or its subfolders", VIDEO_EXTENSIONS.join(", ")),
         ));
     }
+    let (sources, missing, segments) = match &options.segments {
+        Some(list) => segment_sources(list, videos)?,
+        None => (assign_ids(videos), Vec::new(), Vec::new()),
+    };
     for sub in ["frames", "audio", "metadata"] {
         create_dir_all(&options.out.join(sub))?;
     }
@@ -253,7 +294,7 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
     let mut not_started = 0;
     for (s, o) in sources.iter().zip(&outcomes) {
         let base = base_id(&s.relative);
-        if s.id != base {
+        if s.segment_start.is_none() && s.id != base {
             let why = format!("{base} was taken");
             renamed_json.push(json!({"video": s.relative, "id": s.id, "why": why}));
             renamed.push((s.relative.clone(), s.id.clone(), why));
@@ -276,6 +317,16 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
     }
     let list = options.out.join("metadata").join(PREPARED_LIST);
     write_atomic(&list, ids.as_bytes())?;
+    // Per split of the segment list: the prepared samples of each, for training and test lists.
+    let done: std::collections::HashSet<&str> = ids.lines().collect();
+    let mut splits: std::collections::BTreeMap<&str, String> = std::collections::BTreeMap::new();
+    for segment in segments.iter().filter(|s| done.contains(s.id().as_str())) {
+        splits.entry(segment.split.as_str()).or_default().push_str(&format!("{}\n", segment.id()));
+    }
+    for (split, ids) in &splits {
+        let safe: String = split.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        write_atomic(&options.out.join("metadata").join(format!("segments_{safe}.txt")), ids.as_bytes())?;
+    }
     let summary = json!({
         "videos": options.videos,
         "found": sources.len(),
@@ -284,10 +335,12 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
         "skipped": skipped_json,
         "renamed": renamed_json,
         "list": list,
-        "audio": {"sample_rate": PREPARED_SAMPLE_RATE, "channels": 1, "format": "16-bit PCM WAV", "content": "the whole first audio stream"},
-        "frame": {"at": "half the duration", "format": "JPEG", "quality": FRAME_QUALITY},
+        "audio": {"sample_rate": PREPARED_SAMPLE_RATE, "channels": 1, "format": "16-bit PCM WAV", "content": if options.segments.is_some() { "the segment's 10 s of the first audio stream" } else { "the whole first audio stream" }},
+        "frame": {"at": "half the duration (of the segment, with --segments)", "format": "JPEG", "quality": FRAME_QUALITY},
         "min_seconds": options.min_seconds,
         "not_started": not_started,
+        "segments": options.segments,
+        "listed_without_video": missing,
     });
     let report_file = options.out.join(REPORT);
     write_atomic(&report_file, serde_json::to_string_pretty(&summary).expect("reports serialise").as_bytes())?;
@@ -301,6 +354,7 @@ pub fn prepare(options: &PrepareOptions, report: &dyn Report) -> Result<Prepared
         report: report_file,
         seconds: start.elapsed().as_secs_f64(),
         not_started,
+        missing,
     })
 }
 

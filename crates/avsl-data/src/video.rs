@@ -176,8 +176,24 @@ impl Ffmpeg {
     /// The first audio stream, mixed to mono and resampled to `sample_rate`, as 16-bit
     /// samples (FFmpeg's resampler and down-mix).
     pub fn audio_mono(&self, path: &Path, sample_rate: u32, threads: usize) -> Result<Vec<i16>> {
+        self.audio_mono_window(path, sample_rate, threads, None)
+    }
+
+    /// [`Ffmpeg::audio_mono`] of `window` = (start, seconds) only, or of the whole stream.
+    pub fn audio_mono_window(
+        &self,
+        path: &Path,
+        sample_rate: u32,
+        threads: usize,
+        window: Option<(f64, f64)>,
+    ) -> Result<Vec<i16>> {
         let mut c = self.ffmpeg_command();
-        c.args(["-threads", &threads.to_string()]).arg("-i").arg(path).args([
+        c.args(["-threads", &threads.to_string()]);
+        if let Some((start, seconds)) = window {
+            // Input seeking decodes from the key frame before and drops up to `start`: exact.
+            c.args(["-ss", &format!("{start:.6}"), "-t", &format!("{seconds:.6}")]);
+        }
+        c.arg("-i").arg(path).args([
             "-map",
             "0:a:0",
             "-vn",

@@ -29,6 +29,11 @@ pub struct PrepareArgs {
     /// Prepare again videos whose frame or audio file already exists (replacing them).
     #[arg(long)]
     pub overwrite: bool,
+    /// VGG-Sound's segment list (the official vggsound.csv: ytid, start_seconds, label,
+    /// split): each row becomes the sample `<ytid>_<start:06d>` from the 10 s at `start` of
+    /// the video `<ytid>.*`; the ids of each split go to metadata/segments_<split>.txt.
+    #[arg(long)]
+    pub segments: Option<PathBuf>,
 }
 
 pub fn run(args: PrepareArgs) -> Result<()> {
@@ -41,6 +46,7 @@ pub fn run(args: PrepareArgs) -> Result<()> {
         min_seconds: args.min_seconds,
         overwrite: args.overwrite,
         stop: Some(signals.flag()),
+        segments: args.segments,
     };
     let done = prepare(&options, &Console::default())?;
     println!(
@@ -56,6 +62,16 @@ pub fn run(args: PrepareArgs) -> Result<()> {
     }
     for (video, id, why) in &done.renamed {
         println!("  {video} → id {id} ({why})");
+    }
+    if !done.missing.is_empty() {
+        let shown: Vec<&str> = done.missing.iter().take(5).map(String::as_str).collect();
+        let more = if done.missing.len() > 5 { ", …" } else { "" };
+        println!(
+            "{} listed segments have no video in {} ({}{more}; all in the report)",
+            done.missing.len(),
+            options.videos.display(),
+            shown.join(", ")
+        );
     }
     println!(
         "ids: {} (a training list: avsl train --data {} --train-list {})",

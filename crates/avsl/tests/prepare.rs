@@ -178,3 +178,66 @@ fn ctrl_c_finishes_the_videos_in_hand_and_the_same_command_prepares_the_rest() {
         format!("16 videos: {} prepared, {} kept from an earlier run, 0 skipped", 16 - listed.len(), listed.len());
     assert!(console.contains(&expected), "{console}");
 }
+
+/// `--segments`: VGG-Sound's list cuts the 10 s from each row's start out of `<ytid>.*`,
+/// names the sample `<ytid>_<start:06d>`, takes the segment's middle frame, and reports the
+/// listed ids with no video.
+#[test]
+fn segments_of_full_downloads_become_the_authors_samples() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let videos = dir.path().join("videos");
+    std::fs::create_dir_all(&videos).unwrap();
+    // 16 s at 5 fps: red until 4 s, green 4–7.6 s, blue after (the whole video's middle,
+    // 8 s, is blue). Loud only from 2 s to 12 s.
+    let frames: Vec<RgbImage> = (0..80)
+        .map(|i| {
+            solid(if i < 20 {
+                [255, 0, 0]
+            } else if i < 38 {
+                [0, 255, 0]
+            } else {
+                [0, 0, 255]
+            })
+        })
+        .collect();
+    let wav = dir.path().join("sound.wav");
+    let samples = noise(16.0, 16_000, 0.5, |t| (2.0..12.0).contains(&t));
+    avsl_data::wav::write_wav_i16(&wav, &avsl_data::wav::Pcm16 { channels: 1, sample_rate: 16_000, samples }).unwrap();
+    make_video(&videos.join("dl_Abc-123.mp4"), &frames, 5, Some(&wav), &MP4);
+    let csv = dir.path().join("vggsound.csv");
+    std::fs::write(
+        &csv,
+        "dl_Abc-123,2,dog barking,train\ngone_video1,30,\"cat, purring\",test\ndl_Abc-123,20,late,test\n",
+    )
+    .unwrap();
+    let out = dir.path().join("data");
+    let p = |p: &Path| p.to_str().unwrap().to_string();
+    let console = ok(&["prepare", "--videos", &p(&videos), "--out", &p(&out), "--segments", &p(&csv)]);
+    assert!(console.contains("1 listed segments have no video") && console.contains("gone_video1_000030"), "{console}");
+    // The segment 2–12 s: its middle frame (7 s) is green; its audio 10 s, loud throughout.
+    let frame = read_rgb(&out.join("frames/dl_Abc-123_000002.jpg")).unwrap();
+    let px = &frame.data[(32 * frame.width + 48) * 3..][..3];
+    assert!(px[1] > 200 && px[0] < 60 && px[2] < 60, "green expected, got {px:?}");
+    let (pcm, _) = read_wav(&out.join("audio/dl_Abc-123_000002.wav")).unwrap();
+    assert!((pcm.samples.len() as i64 - 160_000).abs() <= 400, "{} samples", pcm.samples.len());
+    let quiet = pcm.samples.iter().filter(|v| v.unsigned_abs() < 100).count();
+    assert!(quiet < 4000, "the segment is the loud part: {quiet} near-silent samples");
+    // Lists: every prepared sample, and each split's.
+    let read = |f: &str| std::fs::read_to_string(out.join("metadata").join(f)).unwrap();
+    assert_eq!(read("prepared.txt"), "dl_Abc-123_000002\n");
+    assert_eq!(read("segments_train.txt"), "dl_Abc-123_000002\n");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("prepare_report.json")).unwrap()).unwrap();
+    assert_eq!(report["listed_without_video"], serde_json::json!(["gone_video1_000030"]));
+    let skipped = report["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0]["id"], "dl_Abc-123_000020");
+    assert!(skipped[0]["reason"].as_str().unwrap().contains("the segment starts at 20 s"), "{skipped:?}");
+    // A malformed list is refused before anything is written, naming the line.
+    std::fs::write(&csv, "dl_Abc-123,two,x,train\n").unwrap();
+    let err = fails(&["prepare", "--videos", &p(&videos), "--out", &p(&dir.path().join("d2")), "--segments", &p(&csv)]);
+    assert!(err.contains("vggsound.csv") && err.contains("line 1"), "{err}");
+}
