@@ -5,6 +5,7 @@
 //! The metrics themselves are `avsl-metrics`'; the protocol is `docs/method.md` §5–7.
 
 pub mod checkpoint_eval;
+pub mod compose;
 pub mod error;
 pub mod localizer;
 pub mod map_folder;

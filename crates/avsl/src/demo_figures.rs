@@ -103,7 +103,7 @@ fn overlay(frame: &RgbImage, map: &[f32]) -> RgbImage {
     out
 }
 
-fn blit(canvas: &mut RgbImage, tile: &RgbImage, x0: usize, y0: usize) {
+pub fn blit(canvas: &mut RgbImage, tile: &RgbImage, x0: usize, y0: usize) {
     for y in 0..tile.height {
         let src = &tile.data[y * tile.width * 3..][..tile.width * 3];
         let at = ((y0 + y) * canvas.width + x0) * 3;

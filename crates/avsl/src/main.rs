@@ -23,6 +23,7 @@ mod overlay;
 mod plots;
 mod prepare;
 mod progress;
+mod retrieve;
 mod signals;
 mod synth;
 mod train;
@@ -60,6 +61,8 @@ enum Command {
     EvalMaps(eval_maps::EvalMapsArgs),
     /// Where is the sound in a frame or a video, and is anything visible making it?
     Localize(localize::LocalizeArgs),
+    /// Compositional image retrieval: rank a dataset's frames by an image and a sound together.
+    Retrieve(retrieve::RetrieveArgs),
     /// Convert a checkpoint between the authors' .pth and avsl's .safetensors.
     Convert(convert::ConvertArgs),
     /// Measure throughput: loader, eval-maps scoring, eval forward, training step, localize.
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Prepare(args) => prepare::run(args),
         Command::Localize(args) => localize::run(args),
+        Command::Retrieve(args) => retrieve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
