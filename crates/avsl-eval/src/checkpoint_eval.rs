@@ -14,8 +14,10 @@ use avsl_data::report::Report;
 use avsl_data::testset::{TestSample, TestSet, TestSetPaths, build_test_list_counted};
 use avsl_metrics::MapKind;
 use avsl_metrics::calibration::Calibration;
+use avsl_metrics::evaluate::max_f1_point;
+use avsl_metrics::score::SampleResult;
 use avsl_metrics::scoring::{Map, Scored, ScoringConfig};
-use avsl_model::checkpoint::open_encoders;
+use avsl_model::checkpoint::{CALIBRATION_KEY, open_encoders, read_checkpoint};
 use avsl_model::ogl::ObjectSaliency;
 use avsl_model::{Architecture, EncoderSet};
 use burn::tensor::Device;
@@ -23,6 +25,7 @@ use serde_json::{Value, json};
 
 use crate::error::EvalError;
 use crate::map_folder::{FRAME_KEYS, MapFolderWriter, PAIR_KEYS};
+use crate::negative_audio::{self, NegativeKind};
 use crate::results::{VariantMetrics, score_all, write_results};
 use crate::scoring::{ScoringOptions, describe, protocol_of};
 use crate::test_pass::{Embedded, OnBadFile, RetrievalFeatures, cross_modal, distinct_pairs, embed_pairs};
@@ -52,6 +55,8 @@ pub struct EvalOptions {
     pub skip_bad: bool,
     /// How frames and clips become inputs (SLAVC's test loader by default).
     pub pipeline: TestPipeline,
+    /// Derived negative-audio pairs to add and report per kind (docs/negative-audio.md).
+    pub negative_audio: Vec<NegativeKind>,
     /// The results folder.
     pub output: PathBuf,
     /// Write into a non-empty folder that avsl did not create.
@@ -70,7 +75,7 @@ pub fn evaluate_checkpoint(options: &EvalOptions, report: &dyn Report) -> Result
     let start = Instant::now();
     let (output, testset, device) = (&options.output, options.testset, &options.device);
     refuse_dataset_folders(output, &options.paths, &[])?;
-    let (samples, without_files) = build_test_list_counted(&options.paths, testset)?;
+    let (mut samples, without_files) = build_test_list_counted(&options.paths, testset)?;
     if samples.is_empty() {
         return Err(EvalError::Options(format!(
             "the {} test list has no sample with both a frame and an audio file under {}",
@@ -80,6 +85,19 @@ pub fn evaluate_checkpoint(options: &EvalOptions, report: &dyn Report) -> Result
     }
     let _lock = prepare_output_dir(output, "metrics.json", options.force, report)?;
     report.line(&options.paths.lists.line());
+    let derived = negative_audio::derive(&samples, &options.negative_audio, &output.join("negative_audio"))?;
+    let derived_keys: Vec<(NegativeKind, (String, String))> =
+        derived.iter().map(|(k, s)| (*k, (s.video_id.clone(), s.audio_id.clone()))).collect();
+    if !derived.is_empty() {
+        let kinds: Vec<&str> = options.negative_audio.iter().map(|k| k.name()).collect();
+        report.line(&format!(
+            "negative audio: {} pairs added, each positive frame with {} (generated clips in {})",
+            derived.len(),
+            kinds.join(", "),
+            output.join("negative_audio").display()
+        ));
+    }
+    samples.extend(derived.into_iter().map(|(_, s)| s));
     if without_files > 0 {
         report.line(&format!(
             "note: {without_files} ids of {} have no frame or no audio file under {} and are not in the set (the \
@@ -184,6 +202,22 @@ pub fn evaluate_checkpoint(options: &EvalOptions, report: &dyn Report) -> Result
             "note": note,
         }
     });
+    let mut extra = extra;
+    if !derived_keys.is_empty() {
+        let (threshold, source) = decision_threshold(&options.checkpoint, &scored, &derived_keys)?;
+        let mut by_kind = negative_audio::report(&scored.variants["av"], &derived_keys, threshold);
+        for (kind, m) in by_kind.as_object().expect("an object") {
+            report.line(&format!(
+                "negative audio, {kind:<11}: AP@50 {:.4}, max-F1@50 {:.4}, {:.1}% of {} under the threshold {threshold:.4}",
+                m["AP_exact@50"].as_f64().unwrap_or(f64::NAN),
+                m["maxF1_exact@50"].as_f64().unwrap_or(f64::NAN),
+                100.0 * m["under_threshold"].as_f64().unwrap_or(f64::NAN),
+                m["negatives"]
+            ));
+        }
+        by_kind["threshold"] = json!({"value": threshold, "source": source});
+        extra["negative_audio"] = by_kind;
+    }
     let metrics = write_results(output, &scored, extra)?;
     if let Some(c) = calibration(&scored, &options.checkpoint, set, testset.name(), &scoring)? {
         let json = serde_json::to_string_pretty(&c).expect("calibrations serialise");
@@ -199,6 +233,32 @@ pub fn evaluate_checkpoint(options: &EvalOptions, report: &dyn Report) -> Result
         forward_s
     ));
     Ok(Evaluated { scored, metrics })
+}
+
+/// The "sounding / not sounding" threshold of the av variant: the one the checkpoint
+/// carries (training's validation) when it has one, as `avsl localize` uses it; otherwise
+/// the max-F1 threshold of this evaluation's positives with every derived negative.
+fn decision_threshold(
+    checkpoint: &Path,
+    scored: &Scored,
+    derived: &[(NegativeKind, (String, String))],
+) -> Result<(f64, String), EvalError> {
+    let stored = read_checkpoint(checkpoint)?
+        .metadata
+        .get(CALIBRATION_KEY)
+        .and_then(|c| serde_json::from_str::<Calibration>(c).ok())
+        .and_then(|c| c.variants.get("av").map(|t| (t.threshold, c.source.clone())));
+    if let Some((threshold, source)) = stored {
+        return Ok((threshold, format!("the checkpoint's calibration ({source})")));
+    }
+    let keys: std::collections::HashSet<(&str, &str)> =
+        derived.iter().map(|(_, (v, a))| (v.as_str(), a.as_str())).collect();
+    let rows: Vec<&SampleResult> = scored.variants["av"]
+        .iter()
+        .filter(|r| r.bb > 0 || keys.contains(&(r.video.as_str(), r.audio.as_str())))
+        .collect();
+    let point = max_f1_point(&rows, 0.5).ok_or_else(|| EvalError::Options("no sample scored".into()))?;
+    Ok((point.threshold as f64, "this evaluation: max-F1 over the positives and every derived negative".into()))
 }
 
 /// Reports the files left out and the pairs that used them: console, `skipped.csv`.

@@ -11,6 +11,7 @@ pub mod localizer;
 pub mod map_folder;
 pub mod maps_eval;
 pub mod multi_source;
+pub mod negative_audio;
 pub mod results;
 pub mod scoring;
 pub mod test_pass;

@@ -145,6 +145,7 @@ fn evaluate(
         save_maps: true,
         skip_bad: false,
         pipeline: TestPipeline::Slavc,
+        negative_audio: Vec::new(),
         output,
         force: true,
     };

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use avsl_data::preprocess::TestPipeline;
 use avsl_eval::checkpoint_eval::{EvalOptions, evaluate_checkpoint};
+use avsl_eval::negative_audio::NegativeKind;
 use avsl_metrics::scoring::Scored;
 use avsl_model::device::parse_device;
 use avsl_model::{Architecture, EncoderSet};
@@ -74,6 +75,11 @@ pub struct EvalArgs {
     /// is3, s4, ms3, vposs and vpoms; docs/source-sets.md).
     #[arg(long, value_enum)]
     pub pipeline: Option<PipelineArg>,
+    /// Add each positive frame paired with these sounds as non-sounding pairs and report
+    /// AP, max-F1 and the fraction under the decision threshold per kind: silence,
+    /// white_noise, pink_noise, mismatched, or all (docs/negative-audio.md).
+    #[arg(long, value_delimiter = ',')]
+    pub negative_audio: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -112,9 +118,31 @@ pub fn options(args: &EvalArgs) -> Result<EvalOptions> {
         save_maps: args.save_maps,
         skip_bad: args.skip_bad,
         pipeline: args.pipeline.map_or(TestPipeline::Slavc, |p| p.pipeline(SCRIPT_CLIP_SECONDS)),
+        negative_audio: negative_kinds(&args.negative_audio)?,
         output: p.output.clone(),
         force: p.force,
     })
+}
+
+/// `--negative-audio` names, `all` for every kind.
+fn negative_kinds(names: &[String]) -> Result<Vec<NegativeKind>> {
+    let mut kinds = Vec::new();
+    for name in names {
+        let more: Vec<NegativeKind> = match (name.as_str(), NegativeKind::parse(name)) {
+            ("all", _) => NegativeKind::ALL.to_vec(),
+            (_, Some(kind)) => vec![kind],
+            _ => {
+                let all: Vec<&str> = NegativeKind::ALL.iter().map(|k| k.name()).collect();
+                anyhow::bail!("unknown --negative-audio {name:?} (one of: {}, all)", all.join(", "))
+            }
+        };
+        for kind in more {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+    }
+    Ok(kinds)
 }
 
 pub fn run(args: EvalArgs) -> Result<Scored> {

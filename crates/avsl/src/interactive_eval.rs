@@ -38,8 +38,11 @@ pub fn run_maps(args: EvalMapsArgs) -> Result<InteractiveMetrics> {
 /// through the authors' script pipeline unless `--pipeline` says otherwise.
 pub fn run_checkpoint(args: EvalArgs) -> Result<InteractiveMetrics> {
     let set = source_set(&args.protocol)?;
-    if args.object_weights.is_some() || args.skip_bad {
-        bail!("--testset {} scores the av maps only (no --object-weights or --skip-bad yet)", set.set.name());
+    if args.object_weights.is_some() || args.skip_bad || !args.negative_audio.is_empty() {
+        bail!(
+            "--testset {} scores the av maps only (no --object-weights, --skip-bad or --negative-audio yet)",
+            set.set.name()
+        );
     }
     let model = SourceModel {
         checkpoint: args.checkpoint.clone(),

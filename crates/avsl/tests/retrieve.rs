@@ -20,9 +20,11 @@ fn retrieve_ranks_every_frame_for_each_lambda() {
     let id = query.file_stem().unwrap().to_str().unwrap();
     let sound = data.join("audio").join(format!("{id}.wav"));
     let out = tmp.path().join("out");
-    let (m, q, a, o) = (model.to_str().unwrap(), query.to_str().unwrap(), sound.to_str().unwrap(), out.to_str().unwrap());
+    let (m, q, a, o) =
+        (model.to_str().unwrap(), query.to_str().unwrap(), sound.to_str().unwrap(), out.to_str().unwrap());
     let base = ["retrieve", "--checkpoint", m, "--data", d, "--image", q, "--audio", a];
-    let console = ok(&[&base[..], &["--lambda", "1", "0.5", "0", "--top", "4", "--output", o, "--threads", "2"]].concat());
+    let console =
+        ok(&[&base[..], &["--lambda", "1", "0.5", "0", "--top", "4", "--output", o, "--threads", "2"]].concat());
     assert!(console.contains("lambda 1:"), "{console}");
     let r = json(&out.join("ranking.json"));
     let rankings = r["rankings"].as_array().unwrap();
