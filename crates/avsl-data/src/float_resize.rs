@@ -6,7 +6,8 @@
 //! no 8-bit rounding between the passes and no clamping, so results leave [0, 1] at edges.
 
 /// The cubic kernel of the antialiased path, a = −0.5 (Keys; the plain bicubic path uses
-/// −0.75).
+/// −0.75): Pillow's kernel (crate::resize), evaluated in float32 as torch does for float32
+/// images.
 fn cubic(x: f32) -> f32 {
     const A: f32 = -0.5;
     let x = x.abs();
