@@ -372,8 +372,8 @@ pub fn write_report(out: &Path, facts: &RunFacts, results: &[ModelResult]) -> Re
         writeln!(
             md,
             "\n`--quick` trains each model for one epoch of {} training scenes ({} steps): it shows the pipeline; \
-             SLAVC and EZ-VSL need a few hundred steps to localise well. Run `avsl demo` without `--quick` (about 6 \
-             to 9 minutes on 2 cores) for the real comparison.",
+             SLAVC and EZ-VSL need a few hundred steps to localise well. Run `avsl demo` without `--quick` (about 5 \
+             to 8 minutes on 2 cores) for the real comparison.",
             facts.summary.train,
             facts.summary.train / facts.plan.slavc.batch_size
         )?;
