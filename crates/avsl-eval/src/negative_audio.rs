@@ -78,8 +78,8 @@ pub fn generated_clip(kind: NegativeKind, seed: u64) -> Vec<i16> {
         NegativeKind::Silence | NegativeKind::Mismatched => vec![0.0; n],
         NegativeKind::WhiteNoise => (0..n).map(|_| noise.gaussian()).collect(),
         NegativeKind::PinkNoise => {
-            // Paul Kellet's filter of white noise: −3 dB an octave within ±0.05 dB
-            // above 9 Hz at 44.1 kHz (and at 16 kHz over the band the spectrogram sees).
+            // Paul Kellet's filter of white noise, −3 dB an octave: at 16 kHz, power ×
+            // frequency is flat within 0.05 dB from 31 Hz to 7.9 kHz (scipy's Welch, 60 s).
             let mut b = [0.0f64; 7];
             (0..n)
                 .map(|_| {
