@@ -48,6 +48,17 @@ impl TestSet {
         TestSet::ALL.into_iter().find(|t| t.name() == name)
     }
 
+    /// The error for a name that is no test set: every name a test set can take, these and
+    /// the per-pair sets (`crate::source_sets`).
+    pub fn unknown(name: &str) -> String {
+        let names: Vec<&str> = TestSet::ALL
+            .iter()
+            .map(|t| t.name())
+            .chain(crate::source_sets::SourceSet::ALL.iter().map(|s| s.name()))
+            .collect();
+        format!("unknown testset {name:?} (one of: {})", names.join(", "))
+    }
+
     pub fn box_format(self) -> BoxFormat {
         match self {
             TestSet::Flickr | TestSet::FlickrPlusSilent => BoxFormat::Flickr,
@@ -107,6 +118,23 @@ impl TestSetPaths {
             out["plus_silent_csv"] = serde_json::json!(csv);
         }
         out
+    }
+
+    /// The folders with their defaults: the lists from `metadata` (else `DATA/metadata`
+    /// when it exists, else the built-in lists), the Flickr XML from `gt` (else
+    /// `DATA/Annotations`); `plus_silent_csv` replaces the set's non-sounding list.
+    pub fn with(
+        data: &Path,
+        metadata: Option<&Path>,
+        gt: Option<&Path>,
+        plus_silent_csv: Option<PathBuf>,
+    ) -> TestSetPaths {
+        TestSetPaths {
+            data: data.to_path_buf(),
+            lists: list_source(data, metadata),
+            gt: gt.map_or_else(|| data.join("Annotations"), Path::to_path_buf),
+            plus_silent_csv,
+        }
     }
 
     /// The dataset's own `metadata/` folder when it has one, else the built-in lists.
@@ -238,4 +266,19 @@ pub fn build_test_list_counted(paths: &TestSetPaths, set: TestSet) -> Result<(Ve
         }
     }
     Ok((samples, without_files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_name_lists_every_set_and_paths_take_their_defaults() {
+        let message = TestSet::unknown("vgss");
+        assert!(message.contains("\"vgss\"") && message.contains("vggss_plus_silent") && message.contains("ms3"));
+        let p = TestSetPaths::with(Path::new("/d"), None, None, None);
+        assert_eq!(p.gt, Path::new("/d/Annotations"));
+        let p = TestSetPaths::with(Path::new("/d"), None, Some(Path::new("/x")), None);
+        assert_eq!(p.gt, Path::new("/x"));
+    }
 }

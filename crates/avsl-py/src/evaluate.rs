@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use avsl_data::embedded_lists::list_source;
 use avsl_data::report::Quiet;
 use avsl_data::source_sets::SourceSet;
 use avsl_data::testset::{TestSet, TestSetPaths};
@@ -56,12 +55,7 @@ pub fn evaluate(
         .ok_or_else(|| errors::value("give maps (a map folder, or a dict of arrays)"))?;
     let object_maps =
         folder_of(object_maps, object_list, &scratch.path().join("object_maps"), FRAME_KEYS, "object maps")?;
-    let paths = TestSetPaths {
-        lists: list_source(&data, metadata.as_deref()),
-        gt: gt.unwrap_or_else(|| data.join("Annotations")),
-        data,
-        plus_silent_csv,
-    };
+    let paths = TestSetPaths::with(&data, metadata.as_deref(), gt.as_deref(), plus_silent_csv);
     let output = scratch.path().join("results");
     if let Some(set) = SourceSet::parse(testset) {
         if object_maps.is_some() {
@@ -126,11 +120,7 @@ fn f32_values(bytes: &[u8], h: usize, w: usize) -> Option<Vec<f32>> {
 }
 
 fn parse_testset(name: &str) -> PyResult<TestSet> {
-    TestSet::parse(name).ok_or_else(|| {
-        let names: Vec<&str> = TestSet::ALL.iter().map(|t| t.name()).collect();
-        let per_pair: Vec<&str> = SourceSet::ALL.iter().map(|s| s.name()).collect();
-        errors::value(format!("unknown testset {name:?} (one of: {}, {})", names.join(", "), per_pair.join(", ")))
-    })
+    TestSet::parse(name).ok_or_else(|| errors::value(TestSet::unknown(name)))
 }
 
 fn parse_map_kind(name: &str) -> PyResult<MapKind> {

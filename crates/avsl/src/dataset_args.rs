@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
-use avsl_data::embedded_lists::list_source;
 use avsl_data::testset::{TestSet, TestSetPaths};
 use clap::Args;
 
@@ -24,12 +23,7 @@ pub struct DatasetArgs {
 impl DatasetArgs {
     /// The folders, with the defaults filled in.
     pub fn paths(&self, plus_silent_csv: Option<PathBuf>) -> TestSetPaths {
-        TestSetPaths {
-            data: self.data.clone(),
-            lists: list_source(&self.data, self.metadata.as_deref()),
-            gt: self.gt.clone().unwrap_or_else(|| self.data.join("Annotations")),
-            plus_silent_csv,
-        }
+        TestSetPaths::with(&self.data, self.metadata.as_deref(), self.gt.as_deref(), plus_silent_csv)
     }
 
     /// Refuses `out` when it is the dataset folder or inside one of its input folders
@@ -41,8 +35,5 @@ impl DatasetArgs {
 
 /// A `--testset` name, or an error listing the valid ones.
 pub fn parse_testset(name: &str) -> Result<TestSet> {
-    TestSet::parse(name).ok_or_else(|| {
-        let names: Vec<&str> = TestSet::ALL.iter().map(|t| t.name()).collect();
-        anyhow!("unknown --testset {name:?} (one of: {})", names.join(", "))
-    })
+    TestSet::parse(name).ok_or_else(|| anyhow!("--testset: {}", TestSet::unknown(name)))
 }
