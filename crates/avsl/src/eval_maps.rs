@@ -30,7 +30,8 @@ pub struct ProtocolArgs {
     #[command(flatten)]
     pub dataset: DatasetArgs,
     /// vggss, vggss_plus_silent, flickr, flickr_plus_silent, vggss_heard, vggss_unheard;
-    /// is3 (or interactive): multi-source pairs, scored as the SSL-align authors do.
+    /// is3 (or interactive), s4, ms3, vposs, vpoms: the SSL-align authors' per-pair sets,
+    /// scored as their test script does (docs/source-sets.md).
     #[arg(long)]
     pub testset: String,
     /// Another list of non-sounding rows in place of <set>_test_plus_silent.csv.
