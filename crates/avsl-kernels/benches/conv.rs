@@ -1,5 +1,6 @@
 //! The kernels on their own, at ResNet-18's layer shapes (batch 8, 224×224 input):
-//! inference convolution (BatchNorm folded), training forward and backward. Prints the
+//! inference convolution (BatchNorm folded), training forward and backward (whole, and the
+//! weight gradient alone: the stem's input needs none). Prints the
 //! minimum over repeated runs (ms), which is what a comparison between versions needs on a
 //! noisy machine. `cargo bench -p avsl-kernels` (no burn is built).
 
@@ -38,7 +39,7 @@ fn main() {
         ("layer4 512→512 @7", 512, 512, 7, 3, 1, 1),
         ("downsample 128→256 @28 k1 s2", 128, 256, 28, 1, 2, 0),
     ];
-    println!("{:<30} {:>12} {:>12} {:>12}", "layer (batch 8)", "infer ms", "train fwd", "train bwd");
+    println!("{:<30} {:>10} {:>10} {:>10} {:>10}", "layer (batch 8)", "infer ms", "train fwd", "train bwd", "of it dW");
     for (name, in_c, out_c, side, k, stride, pad) in layers {
         let x = Activation { n: batch, c: in_c, h: side, w: side, data: values(batch * in_c * side * side, 1) };
         let weight = values(out_c * in_c * k * k, 2);
@@ -55,6 +56,9 @@ fn main() {
         let backward_ms = min_ms(5, || {
             black_box(train.backward(&x, &dy, true));
         });
-        println!("{name:<30} {infer_ms:>12.2} {forward_ms:>12.2} {backward_ms:>12.2}");
+        let weight_only_ms = min_ms(5, || {
+            black_box(train.backward(&x, &dy, false));
+        });
+        println!("{name:<30} {infer_ms:>10.2} {forward_ms:>10.2} {backward_ms:>10.2} {weight_only_ms:>10.2}");
     }
 }

@@ -239,13 +239,15 @@ impl ConvGeometry {
     }
 
     /// The adjoint of `im2col`: adds every patch-matrix entry back onto the input pixel it
-    /// was read from (`image` is one image's gradient, accumulated into).
-    pub fn col2im(&self, col: &[f32], image: &mut [f32]) {
+    /// was read from (`image` is one image's gradient, accumulated into). Row `r` of the
+    /// patch matrix starts at `col[r · row_stride]` (several images' matrices may lie side
+    /// by side).
+    pub fn col2im(&self, col: &[f32], row_stride: usize, image: &mut [f32]) {
         let (k, stride, pad, wo, hw) = (self.k, self.stride, self.pad, self.wo, self.hw());
         for row in 0..self.depth() {
             let (c, ky, kx) = (row / (k * k), (row / k) % k, row % k);
             let plane = &mut image[c * self.h * self.w..][..self.h * self.w];
-            let src_rows = &col[row * hw..][..hw];
+            let src_rows = &col[row * row_stride..][..hw];
             let (first, last) = self.inside_columns(kx);
             for oy in 0..self.ho {
                 let iy = (oy * stride + ky) as isize - pad as isize;
@@ -276,7 +278,7 @@ impl ConvGeometry {
 }
 
 /// Patch columns per matrix product below which images are multiplied together.
-const MIN_COLUMNS: usize = 1024;
+pub(crate) const MIN_COLUMNS: usize = 1024;
 
 thread_local! {
     /// The patch matrix of the convolution being computed, kept between calls so that its

@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use crate::activation::Activation;
-use crate::conv::ConvGeometry;
+use crate::conv::{self, ConvGeometry};
 use crate::matmul::{self, Threads};
 use crate::simd::{sum_and_dot_f64, sum_f64, vectorized, vectorized_fn};
 use crate::winograd::{self, Direction, TransformedWeights};
@@ -19,12 +19,20 @@ fn matmul(dst: &mut [f32], a: &[f32], a_t: bool, b: &[f32], b_t: bool, mnk: [usi
 }
 
 thread_local! {
-    /// One image's patch matrix (or its gradient), reused between calls.
+    /// A patch matrix (one image's, or the gradient of a group's), reused between calls.
     static COLUMNS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    COLUMNS.with_borrow_mut(|col| {
+    COLUMNS.with(|cell| {
+        // A thread waiting inside a product may run another task that wants the buffer
+        // too; that one gets its own.
+        let mut own = Vec::new();
+        let mut taken = cell.try_borrow_mut();
+        let col = match taken.as_deref_mut() {
+            Ok(buffer) => buffer,
+            Err(_) => &mut own,
+        };
         if col.len() < len {
             col.resize(len, 0.0);
         }
@@ -45,6 +53,11 @@ pub struct Conv<'a> {
 /// 2×2 output tiles per image from which training convolutions use Winograd's algorithm.
 const MIN_WINOGRAD_TILES: usize = 32;
 
+/// Output positions an image, and weights, of the convolutions whose backward products
+/// take several images at once ([`Conv::backward_grouped`]).
+const GROUPED_BELOW_POSITIONS: usize = 128;
+const GROUPED_FROM_WEIGHTS: usize = 1 << 20;
+
 /// Images per partial sum of a weight gradient: fixed, so the order of the additions
 /// does not depend on the thread count.
 const IMAGES_PER_PARTIAL: usize = 4;
@@ -61,6 +74,16 @@ impl Conv<'_> {
     fn winograd(&self, x: &Activation) -> bool {
         winograd::applies(self.k, self.stride, self.pad, [x.c, self.out_c])
             && winograd::tiles_per_image(x.h, x.w) >= MIN_WINOGRAD_TILES
+    }
+
+    /// Whether the backward products take several images at once: planes of few positions
+    /// with a large weight (layer4), where a product per image is short and streams the
+    /// whole weight. Measured at batch 8, 2 threads (`docs/speed.md`): layer4's backward
+    /// 27.0 → 18.2 ms; on larger planes, products per image on parallel threads are as
+    /// fast or faster.
+    fn backward_grouped(&self, x: &Activation) -> bool {
+        let g = self.geometry(x);
+        g.hw() < GROUPED_BELOW_POSITIONS && self.out_c * g.depth() >= GROUPED_FROM_WEIGHTS
     }
 
     pub fn forward(&self, x: &Activation) -> Activation {
@@ -87,34 +110,7 @@ impl Conv<'_> {
 
     /// Gradients of the input and of the weight from the output's gradient `dy`.
     pub fn backward(&self, x: &Activation, dy: &Activation, need_input: bool) -> (Option<Activation>, Vec<f32>) {
-        let g = self.geometry(x);
-        let (hw, depth, image_len) = (g.hw(), g.depth(), x.c * x.h * x.w);
-        let out_len = self.out_c * hw;
-        let weight_len = self.out_c * depth;
-        // dW = Σ_images dY · colᵀ, summed per group of images, then the groups in order.
-        let partials: Vec<Vec<f32>> = x
-            .data
-            .par_chunks(image_len * IMAGES_PER_PARTIAL)
-            .zip(dy.data.par_chunks(out_len * IMAGES_PER_PARTIAL))
-            .map(|(images, grads)| {
-                let mut dw = vec![0.0f32; weight_len];
-                for (k, (image, grad)) in images.chunks(image_len).zip(grads.chunks(out_len)).enumerate() {
-                    if g.pointwise() {
-                        matmul(&mut dw, grad, false, image, true, [self.out_c, depth, hw], k > 0);
-                    } else {
-                        with_columns(depth * hw, |col| {
-                            g.im2col(image, col);
-                            matmul(&mut dw, grad, false, col, true, [self.out_c, depth, hw], k > 0);
-                        });
-                    }
-                }
-                dw
-            })
-            .collect();
-        let mut dw = vec![0.0f32; weight_len];
-        for p in &partials {
-            dw.iter_mut().zip(p).for_each(|(d, v)| *d += v);
-        }
+        let dw = self.weight_gradient(x, dy);
         if !need_input {
             return (None, dw);
         }
@@ -123,21 +119,149 @@ impl Conv<'_> {
             // dX = the adjoint convolution of dY (3×3, stride 1, padding 1 again).
             let u = TransformedWeights::new(self.weight, self.out_c, x.c);
             winograd::convolve(&u, Direction::Adjoint, dy, &mut dx, |_, _| ());
-            return (Some(Activation { n: x.n, c: x.c, h: x.h, w: x.w, data: dx }), dw);
+        } else {
+            self.input_gradient_patches(x, dy, &mut dx);
         }
-        // dX = col2im(Wᵀ · dY), image by image.
-        dx.par_chunks_mut(image_len).zip(dy.data.par_chunks(out_len)).for_each(|(dimage, grad)| {
-            if g.pointwise() {
-                matmul(dimage, self.weight, true, grad, false, [depth, hw, self.out_c], false);
-            } else {
-                with_columns(depth * hw, |col| {
-                    matmul(col, self.weight, true, grad, false, [depth, hw, self.out_c], false);
-                    g.col2im(col, dimage);
-                });
-            }
-        });
         (Some(Activation { n: x.n, c: x.c, h: x.h, w: x.w, data: dx }), dw)
     }
+
+    /// dW = Σ_images dY · colᵀ.
+    fn weight_gradient(&self, x: &Activation, dy: &Activation) -> Vec<f32> {
+        if self.backward_grouped(x) {
+            return self.weight_gradient_grouped(x, dy);
+        }
+        let partials = self.weight_gradient_partials(x, dy);
+        // dW[o][r] = Σ_partials dWᵀ[r][o], a block of output channels at a time so that
+        // each partial is read a cache line at a time.
+        const BLOCK: usize = 16;
+        let depth = self.geometry(x).depth();
+        let mut dw = vec![0.0f32; self.out_c * depth];
+        dw.par_chunks_mut(BLOCK * depth).enumerate().for_each(|(b, block)| {
+            let first = b * BLOCK;
+            let rows = block.len() / depth;
+            for partial in &partials {
+                for r in 0..depth {
+                    for (j, &v) in partial[r * self.out_c + first..][..rows].iter().enumerate() {
+                        block[j * depth + r] += v;
+                    }
+                }
+            }
+        });
+        dw
+    }
+
+    /// dWᵀ (`[c·k·k, out_c]`) for large planes, a product per image on one thread, images in
+    /// parallel, summed per group of [`IMAGES_PER_PARTIAL`] images (the groups summed in
+    /// order by the caller). Transposed: `gemm` runs 1.6–1.9× faster at these shapes with
+    /// the long patch dimension as the destination's contiguous one (`docs/speed.md`).
+    fn weight_gradient_partials(&self, x: &Activation, dy: &Activation) -> Vec<Vec<f32>> {
+        let g = self.geometry(x);
+        let (hw, depth, image_len) = (g.hw(), g.depth(), x.c * x.h * x.w);
+        let out_len = self.out_c * hw;
+        x.data
+            .par_chunks(image_len * IMAGES_PER_PARTIAL)
+            .zip(dy.data.par_chunks(out_len * IMAGES_PER_PARTIAL))
+            .map(|(images, grads)| {
+                let mut dw_t = vec![0.0f32; self.out_c * depth];
+                for (k, (image, grad)) in images.chunks(image_len).zip(grads.chunks(out_len)).enumerate() {
+                    if g.pointwise() {
+                        matmul(&mut dw_t, image, false, grad, true, [depth, self.out_c, hw], k > 0);
+                    } else {
+                        with_columns(depth * hw, |col| {
+                            g.im2col(image, col);
+                            matmul(&mut dw_t, col, false, grad, true, [depth, self.out_c, hw], k > 0);
+                        });
+                    }
+                }
+                dw_t
+            })
+            .collect()
+    }
+
+    /// dW for small planes: the patch matrices of `group` images side by side and one
+    /// product over the pool per group (few positions an image make short products).
+    fn weight_gradient_grouped(&self, x: &Activation, dy: &Activation) -> Vec<f32> {
+        let g = self.geometry(x);
+        let (hw, depth, image_len) = (g.hw(), g.depth(), x.c * x.h * x.w);
+        let group = images_per_product(hw, x.n);
+        let mut dw = vec![0.0f32; self.out_c * depth];
+        for first in (0..x.n).step_by(group) {
+            let count = group.min(x.n - first);
+            let columns = count * hw;
+            let grads = side_by_side(dy, first..first + count);
+            with_columns(depth * columns, |col| {
+                col.par_chunks_mut(columns).enumerate().for_each(|(row, out)| {
+                    for (i, out) in out.chunks_mut(hw).enumerate() {
+                        g.im2col_row(&x.data[(first + i) * image_len..][..image_len], row, out);
+                    }
+                });
+                let mnk = [self.out_c, depth, columns];
+                matmul::matmul(&mut dw, &grads, false, col, true, mnk, first > 0, Threads::Rayon);
+            });
+        }
+        dw
+    }
+
+    /// dX = col2im(Wᵀ · dY) for the convolutions Winograd does not compute. Images are
+    /// multiplied in groups of at least `MIN_COLUMNS` positions, as the inference path
+    /// does: layer4 has 49 positions an image, and a product per image streamed its 9 MB
+    /// weight once per image (2.2× slower at batch 8, measured).
+    fn input_gradient_patches(&self, x: &Activation, dy: &Activation, dx: &mut [f32]) {
+        let g = self.geometry(x);
+        let (hw, depth, image_len) = (g.hw(), g.depth(), x.c * x.h * x.w);
+        let out_len = self.out_c * hw;
+        if !self.backward_grouped(x) {
+            dx.par_chunks_mut(image_len).zip(dy.data.par_chunks(out_len)).for_each(|(dimage, grad)| {
+                with_columns(depth * hw, |col| {
+                    matmul(col, self.weight, true, grad, false, [depth, hw, self.out_c], false);
+                    g.col2im(col, hw, dimage);
+                });
+            });
+            return;
+        }
+        let group = images_per_product(hw, x.n);
+        for first in (0..x.n).step_by(group) {
+            let count = group.min(x.n - first);
+            let columns = count * hw;
+            let grads = side_by_side(dy, first..first + count);
+            with_columns(depth * columns, |col| {
+                matmul::matmul(
+                    col,
+                    self.weight,
+                    true,
+                    &grads,
+                    false,
+                    [depth, columns, self.out_c],
+                    false,
+                    Threads::Rayon,
+                );
+                let dimages = &mut dx[first * image_len..][..count * image_len];
+                dimages
+                    .par_chunks_mut(image_len)
+                    .enumerate()
+                    .for_each(|(i, dimage)| g.col2im(&col[i * hw..], columns, dimage));
+            });
+        }
+    }
+}
+
+/// Images whose patch matrices one product takes together: enough for `MIN_COLUMNS`
+/// positions (a fixed rule, so a step does not depend on the thread count).
+fn images_per_product(hw: usize, n: usize) -> usize {
+    conv::MIN_COLUMNS.div_ceil(hw).clamp(1, n.max(1))
+}
+
+/// The planes of `images` side by side, channel by channel: `[c, image·h·w]`.
+fn side_by_side(x: &Activation, images: std::ops::Range<usize>) -> Vec<f32> {
+    let plane = x.h * x.w;
+    let columns = images.len() * plane;
+    let mut out = vec![0.0f32; x.c * columns];
+    out.par_chunks_mut(columns).enumerate().for_each(|(c, row)| {
+        for (i, dst) in images.clone().zip(row.chunks_mut(plane)) {
+            dst.copy_from_slice(&x.data[(i * x.c + c) * plane..][..plane]);
+        }
+    });
+    out
 }
 
 /// What BatchNorm's backward needs from its training forward.
@@ -393,6 +517,64 @@ mod tests {
             w2[j] += 0.5;
             let moved = dot(&dy.data, &Conv { weight: &w2, ..conv }.forward(&x).data) - reference;
             assert!((moved - 0.5 * dw[j] as f64).abs() < 1e-3, "{moved} vs {}", dw[j]);
+        }
+    }
+
+    #[test]
+    fn grouped_backward_matches_the_definition() {
+        // Few positions and a large weight, as in layer4: the backward products take
+        // several images at once, here in two groups (11 images, then 1).
+        for (in_c, out_c, stride, side) in [(128, 1024, 1, 10), (128, 1024, 2, 19)] {
+            let (n, k, pad) = (12, 3, 1);
+            let x = Activation { n, c: in_c, h: side, w: side, data: values(n * in_c * side * side, 7) };
+            let weight = values(out_c * in_c * k * k, 3);
+            let conv = Conv { weight: &weight, out_c, k, stride, pad };
+            assert!(conv.backward_grouped(&x) && !conv.winograd(&x));
+            let g = conv.geometry(&x);
+            let dy = values(n * out_c * g.hw(), 11);
+            let dy = Activation { n, c: out_c, h: g.ho, w: g.wo, data: dy };
+            let (dx, dw) = conv.backward(&x, &dy, true);
+            let dx = dx.unwrap();
+            let at = |img: usize, c: usize, y: usize, xx: usize| x.data[((img * in_c + c) * side + y) * side + xx];
+            let grad = |img: usize, o: usize, y: usize, xx: usize| dy.data[((img * out_c + o) * g.ho + y) * g.wo + xx];
+            // Input row of output row `o` and tap `t`, if inside.
+            let input = |o: usize, t: usize| (o * stride + t).checked_sub(pad).filter(|&i| i < side);
+            let close = |got: f32, terms: &[f64]| {
+                let (sum, size) = (terms.iter().sum::<f64>(), terms.iter().map(|t| t.abs()).sum::<f64>());
+                assert!((got as f64 - sum).abs() <= 1e-5 * size, "{got} vs {sum} (Σ|terms| {size})");
+            };
+            for j in (0..dw.len()).step_by(9973) {
+                let (o, c, ky, kx) = (j / (in_c * 9), (j / 9) % in_c, (j / 3) % 3, j % 3);
+                let mut terms = Vec::new();
+                for img in 0..n {
+                    for oy in 0..g.ho {
+                        for ox in 0..g.wo {
+                            if let (Some(iy), Some(ix)) = (input(oy, ky), input(ox, kx)) {
+                                terms.push(grad(img, o, oy, ox) as f64 * at(img, c, iy, ix) as f64);
+                            }
+                        }
+                    }
+                }
+                close(dw[j], &terms);
+            }
+            for i in (0..dx.data.len()).step_by(1013) {
+                let (img, c, iy, ix) =
+                    (i / (in_c * side * side), (i / (side * side)) % in_c, (i / side) % side, i % side);
+                let mut terms = Vec::new();
+                for o in 0..out_c {
+                    for (ky, kx) in (0..3).flat_map(|ky| (0..3).map(move |kx| (ky, kx))) {
+                        let (ty, tx) = (iy + pad - ky.min(iy + pad), ix + pad - kx.min(ix + pad));
+                        if iy + pad < ky || ix + pad < kx || ty % stride != 0 || tx % stride != 0 {
+                            continue;
+                        }
+                        let (oy, ox) = (ty / stride, tx / stride);
+                        if oy < g.ho && ox < g.wo {
+                            terms.push(grad(img, o, oy, ox) as f64 * weight[((o * in_c + c) * 3 + ky) * 3 + kx] as f64);
+                        }
+                    }
+                }
+                close(dx.data[i], &terms);
+            }
         }
     }
 
