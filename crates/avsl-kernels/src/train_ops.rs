@@ -5,6 +5,8 @@
 //! over the batch are summed in a fixed order, so a step does not depend on the number of
 //! threads.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::activation::Activation;
@@ -310,44 +312,87 @@ pub fn batch_norm_train(
 ) -> (Activation, (Vec<f64>, Vec<f64>), Option<BatchNormTape>) {
     let (mean, var) = channel_statistics(x);
     let inv_std: Vec<f32> = var.iter().map(|v| (1.0 / (v + eps).sqrt()) as f32).collect();
-    let plane = x.h * x.w;
-    let mut out = vec![0.0f32; x.data.len()];
-    let mut normalized = if keep_tape { vec![0.0f32; x.data.len()] } else { Vec::new() };
-    let write = |i: usize, dst: &mut [f32], xhat: Option<&mut [f32]>| {
+    let (plane, len) = (x.h * x.w, x.data.len());
+    // Both outputs are written once each, straight into unused capacity: clearing them
+    // first cost as much as writing them.
+    let mut out = Vec::with_capacity(len);
+    let mut normalized = Vec::with_capacity(if keep_tape { len } else { 0 });
+    let write = |i: usize, dst: &mut [MaybeUninit<f32>], xhat: Option<&mut [MaybeUninit<f32>]>| {
         let c = i % x.c;
         let (m, s) = (mean[c] as f32, inv_std[c]);
         // PyTorch's CPU kernel: y = x·α + (β − mean·α) with α = γ·inv_std.
         let alpha = s * gamma[c];
-        let shift = beta[c] - m * alpha;
+        let terms = NormalizeTerms { alpha, shift: beta[c] - m * alpha, mean: m, inv_std: s };
         let src = &x.data[i * plane..][..plane];
         let residual = epilogue.residual.map(|r| &r.data[i * plane..][..plane]);
-        normalize_plane(src, [alpha, shift], residual, epilogue.relu, dst);
-        if let Some(xhat) = xhat {
-            vectorized(|| xhat.iter_mut().zip(src).for_each(|(h, &v)| *h = (v - m) * s));
-        }
+        normalize_plane(src, terms, residual, epilogue.relu, dst, xhat);
     };
+    let out_planes = out.spare_capacity_mut()[..len].par_chunks_mut(plane);
     if keep_tape {
-        out.par_chunks_mut(plane)
-            .zip(normalized.par_chunks_mut(plane))
-            .enumerate()
-            .for_each(|(i, (dst, xhat))| write(i, dst, Some(xhat)));
+        let tape_planes = normalized.spare_capacity_mut()[..len].par_chunks_mut(plane);
+        out_planes.zip(tape_planes).enumerate().for_each(|(i, (dst, xhat))| write(i, dst, Some(xhat)));
     } else {
-        out.par_chunks_mut(plane).enumerate().for_each(|(i, dst)| write(i, dst, None));
+        out_planes.enumerate().for_each(|(i, dst)| write(i, dst, None));
+    }
+    // SAFETY: `normalize_plane` wrote every element of each plane it was given (above: all
+    // `len` elements of `out`, and of `normalized` when kept).
+    unsafe {
+        out.set_len(len);
+        if keep_tape {
+            normalized.set_len(len);
+        }
     }
     let tape = keep_tape.then_some(BatchNormTape { normalized, inv_std });
     (Activation { n: x.n, c: x.c, h: x.h, w: x.w, data: out }, (mean, var), tape)
 }
 
+/// The per-channel constants of [`normalize_plane`].
+#[derive(Debug, Clone, Copy)]
+struct NormalizeTerms {
+    alpha: f32,
+    shift: f32,
+    mean: f32,
+    inv_std: f32,
+}
+
 vectorized_fn! {
-/// `x·α + shift` (+ residual), then ReLU when asked, into `dst`.
-fn normalize_plane(src: &[f32], affine: [f32; 2], residual: Option<&[f32]>, relu: bool, dst: &mut [f32]) {
-    let [alpha, shift] = affine;
-    dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v * alpha + shift);
-    if let Some(r) = residual {
-        dst.iter_mut().zip(r).for_each(|(d, &r)| *d += r);
-    }
-    if relu {
-        dst.iter_mut().for_each(|d| *d = d.max(0.0));
+/// Writes every element of `dst`: `x·α + shift` (+ residual), then ReLU when asked; and of
+/// `xhat` when given: (x − mean)·inv_std. A short run at a time, so the epilogue's steps
+/// stay in registers.
+fn normalize_plane(
+    src: &[f32],
+    terms: NormalizeTerms,
+    residual: Option<&[f32]>,
+    relu: bool,
+    dst: &mut [MaybeUninit<f32>],
+    xhat: Option<&mut [MaybeUninit<f32>]>,
+) {
+    const RUN: usize = 64;
+    let NormalizeTerms { alpha, shift, mean, inv_std } = terms;
+    let same_length = |len: Option<usize>| len.is_none_or(|len| len == src.len());
+    assert!(
+        dst.len() == src.len() && same_length(residual.map(<[f32]>::len)) && same_length(xhat.as_ref().map(|h| h.len())),
+        "plane lengths"
+    );
+    let mut xhat = xhat.map(|h| h.chunks_mut(RUN));
+    for (start, (dst, src)) in (0..).step_by(RUN).zip(dst.chunks_mut(RUN).zip(src.chunks(RUN))) {
+        let mut run = [0.0f32; RUN];
+        let y = &mut run[..src.len()];
+        y.iter_mut().zip(src).for_each(|(y, &v)| *y = v * alpha + shift);
+        if let Some(r) = residual {
+            y.iter_mut().zip(&r[start..]).for_each(|(y, &r)| *y += r);
+        }
+        if relu {
+            y.iter_mut().for_each(|y| *y = y.max(0.0));
+        }
+        dst.iter_mut().zip(y.iter()).for_each(|(d, &y)| {
+            d.write(y);
+        });
+        if let Some(h) = xhat.as_mut().and_then(|runs| runs.next()) {
+            h.iter_mut().zip(src).for_each(|(h, &v)| {
+                h.write((v - mean) * inv_std);
+            });
+        }
     }
 }
 }
@@ -574,6 +619,40 @@ mod tests {
                     }
                 }
                 close(dx.data[i], &terms);
+            }
+        }
+    }
+
+    #[test]
+    fn batch_norm_forward_matches_the_formula_with_its_epilogue() {
+        // Planes of 143 values: two full runs of the fused pass and a partial one.
+        let (n, c, h, w) = (3, 2, 13, 11);
+        let x = Activation { n, c, h, w, data: values(n * c * h * w, 5) };
+        let residual = Activation { data: values(x.data.len(), 8), ..x.clone() };
+        let (gamma, beta) = (vec![1.5f32, -0.7], vec![0.2f32, 0.1]);
+        for (with_residual, relu) in [(false, false), (true, false), (false, true), (true, true)] {
+            let epilogue = Epilogue { residual: with_residual.then_some(&residual), relu };
+            let (y, _, tape) = batch_norm_train(&x, &gamma, &beta, 1e-5, true, epilogue);
+            let tape = tape.unwrap();
+            let plane = h * w;
+            for ch in 0..c {
+                let at = |img: usize| (img * c + ch) * plane;
+                let all: Vec<f64> = (0..n).flat_map(|i| x.data[at(i)..][..plane].iter().map(|&v| v as f64)).collect();
+                let mean = all.iter().sum::<f64>() / all.len() as f64;
+                let var = all.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / all.len() as f64;
+                let inv_std = 1.0 / (var + 1e-5).sqrt();
+                for i in (0..n).flat_map(|img| at(img)..at(img) + plane) {
+                    let xhat = (x.data[i] as f64 - mean) * inv_std;
+                    let mut expected = gamma[ch] as f64 * xhat + beta[ch] as f64;
+                    if with_residual {
+                        expected += residual.data[i] as f64;
+                    }
+                    if relu {
+                        expected = expected.max(0.0);
+                    }
+                    assert!((y.data[i] as f64 - expected).abs() < 1e-5, "{i}: {} vs {expected}", y.data[i]);
+                    assert!((tape.normalized[i] as f64 - xhat).abs() < 1e-5);
+                }
             }
         }
     }
