@@ -1,19 +1,80 @@
-//! Element-wise kernels compiled for AVX2 where the CPU has it. The default x86-64 target
-//! stops at SSE2; the convolutions' products choose their own kernels at run time (the
-//! `gemm` crate), and this does the same for the passes around them. Enabling a target
-//! feature changes the instructions, never the arithmetic: Rust does not contract
-//! multiply-adds or reassociate sums, so results are identical either way.
+//! Element-wise kernels compiled for AVX-512 or AVX2 where the CPU has them. The default
+//! x86-64 target stops at SSE2; the convolutions' products choose their own kernels at run
+//! time (the `gemm` crate), and this does the same for the passes around them. Enabling a
+//! target feature changes the instructions, never the arithmetic: Rust does not contract
+//! multiply-adds or reassociate sums, so results are identical at every level (a test runs
+//! each level this CPU has and compares the bits).
 
-/// Runs `f` compiled for AVX2 when the CPU has it. Only as good as the inliner: a short
-/// closure is inlined into the AVX2 function, a long one is compiled on its own, for the
-/// baseline (measured: the Winograd transforms ran in SSE scalar code this way). Long
-/// bodies use [`vectorized_fn!`].
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+/// Instruction sets the element-wise kernels are compiled for, from the least.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Baseline,
+    Avx2,
+    Avx512,
+}
+
+impl Level {
+    /// The best level of this CPU, capped by the environment variable `AVSL_SIMD`
+    /// (`baseline`, `avx2` or `avx512`) when set: to measure one level against another.
+    pub fn detected() -> Level {
+        static DETECTED: OnceLock<Level> = OnceLock::new();
+        *DETECTED.get_or_init(|| {
+            let cpu = Level::of_cpu();
+            match std::env::var("AVSL_SIMD").as_deref() {
+                Ok("baseline") => Level::Baseline,
+                Ok("avx2") => cpu.min(Level::Avx2),
+                _ => cpu,
+            }
+        })
+    }
+
+    fn of_cpu() -> Level {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Level::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Level::Avx2;
+            }
+        }
+        Level::Baseline
+    }
+
+    /// The level the kernels run at on this thread.
+    pub fn current() -> Level {
+        CAP.get().map_or(Level::detected(), |cap| cap.min(Level::detected()))
+    }
+}
+
+thread_local! {
+    static CAP: Cell<Option<Level>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with this thread's kernels at `level` at most (the tests run every level on
+/// one machine this way, in a one-thread pool so that the work stays on this thread).
+pub fn with_level<R>(level: Level, f: impl FnOnce() -> R) -> R {
+    let before = CAP.replace(Some(level));
+    let result = f();
+    CAP.set(before);
+    result
+}
+
+/// Runs `f` compiled for the best level the CPU has. Only as good as the inliner: a short
+/// closure is inlined into the target-feature function, a long one is compiled on its own,
+/// for the baseline (measured: the Winograd transforms ran in SSE scalar code this way).
+/// Long bodies use [`vectorized_fn!`].
 #[inline(always)]
 pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        return unsafe { avx2(f) };
+    match Level::current() {
+        // SAFETY: the CPU has the level's features (`Level::detected`).
+        Level::Avx512 => return unsafe { avx512(f) },
+        Level::Avx2 => return unsafe { avx2(f) },
+        Level::Baseline => {}
     }
     f()
 }
@@ -24,19 +85,35 @@ fn avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Defines a function whose body is compiled twice, for AVX2 and for the baseline, and
-/// picks one when called. The body is copied into each variant, so its closures (rayon
-/// tasks included) are defined inside a `target_feature` function and inherit AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Defines a function whose body is compiled three times, for AVX-512, AVX2 and the
+/// baseline, and picks one when called. The body is copied into each variant, so its
+/// closures (rayon tasks included) are defined inside a `target_feature` function and
+/// inherit its features.
 macro_rules! vectorized_fn {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$meta])*
         $vis fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                #[target_feature(enable = "avx2")]
-                fn avx2($($arg: $ty),*) $body
-                // SAFETY: the CPU has AVX2 (checked just above).
-                return unsafe { avx2($($arg),*) };
+            match $crate::simd::Level::current() {
+                $crate::simd::Level::Avx512 => {
+                    #[target_feature(enable = "avx512f")]
+                    fn avx512($($arg: $ty),*) $body
+                    // SAFETY: the CPU has AVX-512F (`Level::detected`).
+                    return unsafe { avx512($($arg),*) };
+                }
+                $crate::simd::Level::Avx2 => {
+                    #[target_feature(enable = "avx2")]
+                    fn avx2($($arg: $ty),*) $body
+                    // SAFETY: the CPU has AVX2 (`Level::detected`).
+                    return unsafe { avx2($($arg),*) };
+                }
+                $crate::simd::Level::Baseline => {}
             }
             fn baseline($($arg: $ty),*) $body
             baseline($($arg),*)
@@ -54,7 +131,7 @@ pub(crate) use vectorized_fn;
 pub struct Lanes<const L: usize>([f32; L]);
 
 /// Lanes of an AVX2 register.
-pub const WIDTH: usize = 8;
+pub const WIDTH: usize = 16;
 
 impl<const L: usize> Lanes<L> {
     pub const ZERO: Lanes<L> = Lanes([0.0; L]);
