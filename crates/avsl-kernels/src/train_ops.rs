@@ -483,14 +483,18 @@ fn max_pool_plane(src: &[f32], hw: [usize; 2], out: &mut [f32], at: &mut [u32]) 
             let row = &src[iy * w..][..w];
             let (left, rest) = columns.split_at_mut(wo);
             let (middle, right) = rest.split_at_mut(wo);
-            // left[ox] = row[2ox − 1], middle[ox] = row[2ox], right[ox] = row[2ox + 1].
-            for (ox, pair) in row.chunks(2).enumerate() {
-                middle[ox] = pair[0];
-                right[ox] = pair.get(1).copied().unwrap_or(f32::NEG_INFINITY);
-                if ox + 1 < wo {
-                    left[ox + 1] = right[ox];
-                }
+            // left[ox] = row[2ox − 1], middle[ox] = row[2ox], right[ox] = row[2ox + 1]
+            // (whole pairs first, so the loop vectorises; an odd row's last column alone).
+            let (pairs, last) = row.as_chunks::<2>();
+            for ((&[even, odd], m), r) in pairs.iter().zip(middle.iter_mut()).zip(right.iter_mut()) {
+                *m = even;
+                *r = odd;
             }
+            if let [even] = last {
+                middle[wo - 1] = *even;
+                right[wo - 1] = f32::NEG_INFINITY;
+            }
+            left[1..].copy_from_slice(&right[..wo - 1]);
             for (offset, candidates) in [left, middle, right].into_iter().enumerate() {
                 // Column 2·ox + offset − 1; never taken where it is padding (−∞).
                 let first = (iy * w) as u32 + offset as u32;
