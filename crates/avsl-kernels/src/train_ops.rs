@@ -154,7 +154,7 @@ impl Conv<'_> {
 
     /// dWᵀ (`[c·k·k, out_c]`) for large planes, a product per image on one thread, images in
     /// parallel, summed per group of [`IMAGES_PER_PARTIAL`] images (the groups summed in
-    /// order by the caller). Transposed: `gemm` runs 1.6–1.9× faster at these shapes with
+    /// order by the caller). Transposed: `gemm` runs 1.1–2.2× faster at these shapes with
     /// the long patch dimension as the destination's contiguous one (`docs/speed.md`).
     fn weight_gradient_partials(&self, x: &Activation, dy: &Activation) -> Vec<Vec<f32>> {
         let g = self.geometry(x);

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
 
 pub use crate::step_graph::{Batch, Masks, StepLoss, Supervision};
 use crate::step_graph::{Heads, StepEngine, forward_loss, head_names};
@@ -78,9 +79,9 @@ impl TrainState {
             // Out of the map while it is updated, so the online twin can be read in place.
             let mut target = self.params.remove(&name).expect("momentum parameter");
             let online = &self.params.get(&name["momentum_".len()..]).expect("online twin").values;
-            for (t, &o) in target.values.iter_mut().zip(online) {
-                *t = *t * m + o * (1.0 - m);
-            }
+            target.values.par_chunks_mut(1 << 14).zip(online.par_chunks(1 << 14)).for_each(|(t, o)| {
+                t.iter_mut().zip(o).for_each(|(t, &o)| *t = *t * m + o * (1.0 - m));
+            });
             self.params.insert(name, target);
         }
     }
