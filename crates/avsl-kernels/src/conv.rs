@@ -53,7 +53,6 @@ impl HostConv {
         debug_assert_eq!(x.c, self.in_c);
         let g = self.geometry(x);
         let hw = g.hw();
-        let mut data = vec![0.0f32; x.n * self.out_c * hw];
         let finish = |plane: usize, out: &mut [f32]| {
             let b = self.bias[plane % self.out_c];
             vectorized(|| match residual {
@@ -67,10 +66,14 @@ impl HostConv {
                 vectorized(|| out.iter_mut().for_each(|v| *v = v.max(0.0)));
             }
         };
-        match &self.weight {
-            ConvWeight::Patches(weight) => self.forward_patches(weight, x, &mut data, finish),
-            ConvWeight::Winograd(u) => winograd::convolve(u, Direction::Forward, x, &mut data, finish),
-        }
+        let data = match &self.weight {
+            ConvWeight::Patches(weight) => {
+                let mut data = vec![0.0f32; x.n * self.out_c * hw];
+                self.forward_patches(weight, x, &mut data, finish);
+                data
+            }
+            ConvWeight::Winograd(u) => winograd::convolve(u, Direction::Forward, x, finish),
+        };
         Activation { n: x.n, c: self.out_c, h: g.ho, w: g.wo, data }
     }
 

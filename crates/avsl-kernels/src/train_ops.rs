@@ -91,12 +91,12 @@ impl Conv<'_> {
     pub fn forward(&self, x: &Activation) -> Activation {
         let g = self.geometry(x);
         let (hw, depth, image_len) = (g.hw(), g.depth(), x.c * x.h * x.w);
-        let mut data = vec![0.0f32; x.n * self.out_c * hw];
         if self.winograd(x) {
             let u = TransformedWeights::new(self.weight, self.out_c, x.c);
-            winograd::convolve(&u, Direction::Forward, x, &mut data, |_, _| ());
+            let data = winograd::convolve(&u, Direction::Forward, x, |_, _| ());
             return Activation { n: x.n, c: self.out_c, h: g.ho, w: g.wo, data };
         }
+        let mut data = vec![0.0f32; x.n * self.out_c * hw];
         data.par_chunks_mut(self.out_c * hw).zip(x.data.par_chunks(image_len)).for_each(|(out, image)| {
             if g.pointwise() {
                 matmul(out, self.weight, false, image, false, [self.out_c, hw, depth], false);
@@ -116,14 +116,15 @@ impl Conv<'_> {
         if !need_input {
             return (None, dw);
         }
-        let mut dx = vec![0.0f32; x.data.len()];
-        if self.winograd(x) {
+        let dx = if self.winograd(x) {
             // dX = the adjoint convolution of dY (3×3, stride 1, padding 1 again).
             let u = TransformedWeights::new(self.weight, self.out_c, x.c);
-            winograd::convolve(&u, Direction::Adjoint, dy, &mut dx, |_, _| ());
+            winograd::convolve(&u, Direction::Adjoint, dy, |_, _| ())
         } else {
+            let mut dx = vec![0.0f32; x.data.len()];
             self.input_gradient_patches(x, dy, &mut dx);
-        }
+            dx
+        };
         (Some(Activation { n: x.n, c: x.c, h: x.h, w: x.w, data: dx }), dw)
     }
 

@@ -11,6 +11,7 @@
 //! convolution, from the same transformed weights).
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
@@ -164,16 +165,19 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `conv(x)` (no bias) in `direction`, written into `out` as NCHW; `finish(plane, values)`
-/// then runs on each output plane (index image·channels + channel) while it is in cache.
+/// `conv(x)` (no bias) in `direction`, as NCHW values; `finish(plane, values)` runs on each
+/// output plane (index image·channels + channel) once written, while it is in cache. The
+/// output is written once, into unused capacity (clearing it first cost as much).
 pub fn convolve(
     u: &TransformedWeights,
     direction: Direction,
     x: &Activation,
-    out: &mut [f32],
     finish: impl Fn(usize, &mut [f32]) + Sync,
-) {
+) -> Vec<f32> {
     let (in_c, out_c) = u.channels(direction);
+    let len = x.n * out_c * x.h * x.w;
+    let mut values = Vec::with_capacity(len);
+    let out = &mut values.spare_capacity_mut()[..len];
     assert_eq!(x.c, in_c, "input channels of a Winograd convolution");
     let tiles = Tiles::new(x.h, x.w);
     let per_image = tiles.count();
@@ -212,6 +216,10 @@ pub fn convolve(
             transform_outputs(m, count, out_c, tiles, out, |plane, values| finish(first * out_c + plane, values));
         }
     });
+    // SAFETY: `transform_outputs` wrote every element of every plane of each group, and the
+    // groups cover all `x.n` images: all `len` elements.
+    unsafe { values.set_len(len) };
+    values
 }
 
 vectorized_fn! {
@@ -293,13 +301,13 @@ fn input_tiles<const L: usize>(v: &mut [&mut [f32]; XI], t: usize) {
 
 vectorized_fn! {
 /// `Y = Aᵀ M A` for every tile, one (image, output channel) plane of NCHW `out` per task,
-/// each then handed to `finish` with its index in `out`.
+/// each written in full and then handed to `finish` with its index in `out`.
 fn transform_outputs(
     m: &[f32],
     count: usize,
     out_c: usize,
     tiles: Tiles,
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
     finish: impl Fn(usize, &mut [f32]) + Sync,
 ) {
     let columns = count * tiles.count();
@@ -330,6 +338,9 @@ fn transform_outputs(
                 }
             }
         }
+        // SAFETY: the loops above wrote every row (2a + dy for a < ⌈h/2⌉, dy < 2, below h)
+        // and `interleave` every element of a row.
+        let plane = unsafe { &mut *(plane as *mut [MaybeUninit<f32>] as *mut [f32]) };
         finish(index, plane);
     });
 }
@@ -355,15 +366,17 @@ fn output_tiles<const L: usize>(q: &[&[f32]; XI], y: &mut [&mut [f32]; 4], t: us
     (s1[1] - s1[2] - s1[3]).store(&mut y[3][t..]);
 }
 
-/// `out[2b] = left[b]`, `out[2b + 1] = right[b]`; an odd `out` drops the last `right`.
+/// `out[2b] = left[b]`, `out[2b + 1] = right[b]`, every element of `out` (an odd `out`
+/// drops the last `right`).
 #[inline(always)]
-fn interleave(left: &[f32], right: &[f32], out: &mut [f32]) {
+fn interleave(left: &[f32], right: &[f32], out: &mut [MaybeUninit<f32>]) {
     let (pairs, last) = out.as_chunks_mut::<2>();
+    assert!(left.len() >= pairs.len() + last.len() && right.len() >= pairs.len(), "tile outputs");
     for ((pair, &l), &r) in pairs.iter_mut().zip(left).zip(right) {
-        *pair = [l, r];
+        *pair = [MaybeUninit::new(l), MaybeUninit::new(r)];
     }
     if let [last] = last {
-        *last = left[pairs.len()];
+        last.write(left[pairs.len()]);
     }
 }
 
@@ -415,8 +428,7 @@ mod tests {
             let x = Activation { n, c: in_c, h, w, data: values(n * in_c * h * w, 7) };
             let weight = values(out_c * in_c * 9, 3);
             let u = TransformedWeights::new(&weight, out_c, in_c);
-            let mut got = vec![f32::NAN; n * out_c * h * w];
-            convolve(&u, Direction::Forward, &x, &mut got, |_, _| ());
+            let got = convolve(&u, Direction::Forward, &x, |_, _| ());
             let expected = direct(&x, &weight, out_c);
             // Each output sums 9·in_c products of magnitude ≤ 1; float32 rounding of the
             // transforms and the sum stays within ~2 ulps of that scale (measured: ≤ 3e-8).
@@ -431,9 +443,8 @@ mod tests {
         let x = Activation { n, c: in_c, h, w, data: values(n * in_c * h * w, 11) };
         let u = TransformedWeights::new(&values(out_c * in_c * 9, 2), out_c, in_c);
         let (image_len, plane_len) = (in_c * h * w, h * w);
-        let mut all = vec![0.0f32; n * out_c * plane_len];
         let finished = std::sync::Mutex::new(Vec::new());
-        convolve(&u, Direction::Forward, &x, &mut all, |plane, values| {
+        let all = convolve(&u, Direction::Forward, &x, |plane, values| {
             assert_eq!(values.len(), plane_len);
             finished.lock().unwrap().push(plane);
         });
@@ -442,8 +453,7 @@ mod tests {
         assert_eq!(finished, (0..n * out_c).collect::<Vec<_>>());
         // Images 2 and 3 on their own (one product group instead of one of five).
         let pair = Activation { n: 2, data: x.data[2 * image_len..4 * image_len].to_vec(), ..x.clone() };
-        let mut part = vec![0.0f32; 2 * out_c * plane_len];
-        convolve(&u, Direction::Forward, &pair, &mut part, |_, _| ());
+        let part = convolve(&u, Direction::Forward, &pair, |_, _| ());
         assert_eq!(part, all[2 * out_c * plane_len..4 * out_c * plane_len]);
     }
 
@@ -455,10 +465,8 @@ mod tests {
         let x = Activation { n: 1, c: in_c, h, w, data: values(in_c * h * w, 1) };
         let y = Activation { n: 1, c: out_c, h, w, data: values(out_c * h * w, 9) };
         let u = TransformedWeights::new(&weight, out_c, in_c);
-        let mut conv_x = vec![0.0f32; out_c * h * w];
-        convolve(&u, Direction::Forward, &x, &mut conv_x, |_, _| ());
-        let mut adjoint_y = vec![0.0f32; in_c * h * w];
-        convolve(&u, Direction::Adjoint, &y, &mut adjoint_y, |_, _| ());
+        let conv_x = convolve(&u, Direction::Forward, &x, |_, _| ());
+        let adjoint_y = convolve(&u, Direction::Adjoint, &y, |_, _| ());
         let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(&a, &b)| a as f64 * b as f64).sum::<f64>();
         let (left, right) = (dot(&conv_x, &y.data), dot(&x.data, &adjoint_y));
         assert!((left - right).abs() < 1e-4 * left.abs().max(1.0), "{left} vs {right}");
