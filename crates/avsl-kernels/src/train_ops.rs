@@ -96,17 +96,25 @@ impl Conv<'_> {
             let data = winograd::convolve(&u, Direction::Forward, x, |_, _| ());
             return Activation { n: x.n, c: self.out_c, h: g.ho, w: g.wo, data };
         }
-        let mut data = vec![0.0f32; x.n * self.out_c * hw];
-        data.par_chunks_mut(self.out_c * hw).zip(x.data.par_chunks(image_len)).for_each(|(out, image)| {
-            if g.pointwise() {
-                matmul(out, self.weight, false, image, false, [self.out_c, hw, depth], false);
-            } else {
-                with_columns(depth * hw, |col| {
-                    g.im2col(image, col);
-                    matmul(out, self.weight, false, col, false, [self.out_c, hw, depth], false);
-                });
-            }
-        });
+        // Each image's output written once by its product, into unused capacity.
+        let len = x.n * self.out_c * hw;
+        let mut data = Vec::with_capacity(len);
+        let mnk = [self.out_c, hw, depth];
+        data.spare_capacity_mut()[..len].par_chunks_mut(self.out_c * hw).zip(x.data.par_chunks(image_len)).for_each(
+            |(out, image)| {
+                if g.pointwise() {
+                    matmul::matmul_uninit(out, self.weight, false, image, false, mnk, Threads::One);
+                } else {
+                    with_columns(depth * hw, |col| {
+                        g.im2col(image, col);
+                        matmul::matmul_uninit(out, self.weight, false, col, false, mnk, Threads::One);
+                    });
+                }
+            },
+        );
+        // SAFETY: `matmul_uninit` wrote every element of each image's output (`x.n` chunks of
+        // `out_c·hw`: all `len`).
+        unsafe { data.set_len(len) };
         Activation { n: x.n, c: self.out_c, h: g.ho, w: g.wo, data }
     }
 
