@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use crate::activation::Activation;
 use crate::matmul::{Threads, matmul};
+use crate::scratch;
 use crate::simd::vectorized;
 use crate::winograd::{self, Direction, TransformedWeights};
 
@@ -94,15 +95,12 @@ impl HostConv {
         // weight matrix once per group instead of once per image.
         let group = MIN_COLUMNS.div_ceil(hw).clamp(1, x.n.max(1));
         let image_len = x.c * x.h * x.w;
-        SCRATCH.with_borrow_mut(|scratch| {
-            for first in (0..x.n).step_by(group) {
-                let g_n = group.min(x.n - first);
-                let columns = g_n * hw;
-                let need = if g.pointwise() && g_n == 1 { 0 } else { depth * columns };
-                if scratch.len() < need + self.out_c * columns {
-                    scratch.resize(need + self.out_c * columns, 0.0);
-                }
-                let (col, product) = scratch[..need + self.out_c * columns].split_at_mut(need);
+        for first in (0..x.n).step_by(group) {
+            let g_n = group.min(x.n - first);
+            let columns = g_n * hw;
+            let need = if g.pointwise() && g_n == 1 { 0 } else { depth * columns };
+            scratch::with_buffer(&SCRATCH, need + self.out_c * columns, |scratch| {
+                let (col, product) = scratch.split_at_mut(need);
                 let rhs: &[f32] = if need == 0 {
                     &x.data[first * image_len..][..image_len]
                 } else {
@@ -121,8 +119,8 @@ impl HostConv {
                     out.copy_from_slice(&product[oc * columns + i * hw..][..hw]);
                     finish(first * self.out_c + plane, out);
                 });
-            }
-        });
+            });
+        }
     }
 }
 
@@ -286,7 +284,7 @@ pub(crate) const MIN_COLUMNS: usize = 1024;
 thread_local! {
     /// The patch matrix of the convolution being computed, kept between calls so that its
     /// pages are not mapped and zeroed again for every layer.
-    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCRATCH: scratch::Buffer = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// 3×3 max pooling, stride 2, padding 1 (padding never wins: it is −∞).

@@ -7,6 +7,7 @@
 pub mod activation;
 pub mod conv;
 pub mod matmul;
+mod scratch;
 pub mod simd;
 #[cfg(test)]
 mod testing;

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use crate::activation::Activation;
 use crate::conv::{self, ConvGeometry};
 use crate::matmul::{self, Threads};
+use crate::scratch;
 use crate::simd::{sum_and_dot_f64, sum_f64, vectorized, vectorized_fn};
 use crate::winograd::{self, Direction, TransformedWeights};
 
@@ -22,24 +23,11 @@ fn matmul(dst: &mut [f32], a: &[f32], a_t: bool, b: &[f32], b_t: bool, mnk: [usi
 
 thread_local! {
     /// A patch matrix (one image's, or the gradient of a group's), reused between calls.
-    static COLUMNS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    static COLUMNS: scratch::Buffer = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn with_columns<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    COLUMNS.with(|cell| {
-        // A thread waiting inside a product may run another task that wants the buffer
-        // too; that one gets its own.
-        let mut own = Vec::new();
-        let mut taken = cell.try_borrow_mut();
-        let col = match taken.as_deref_mut() {
-            Ok(buffer) => buffer,
-            Err(_) => &mut own,
-        };
-        if col.len() < len {
-            col.resize(len, 0.0);
-        }
-        f(&mut col[..len])
-    })
+    scratch::with_buffer(&COLUMNS, len, f)
 }
 
 /// A bias-free convolution with weight `[out_c, in_c, k, k]` (flattened).

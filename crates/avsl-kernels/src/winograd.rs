@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use crate::activation::Activation;
 use crate::matmul::{self, MatrixLayout, Threads};
+use crate::scratch;
 use crate::simd::{Lanes, WIDTH, vectorized_fn};
 
 /// Whether a convolution is one that this module computes, and faster than im2col: the
@@ -162,7 +163,7 @@ const MIN_TILES: usize = 512;
 thread_local! {
     /// Transformed inputs and products, kept between calls so their pages are not mapped
     /// and zeroed again for every layer.
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: scratch::Buffer = const { RefCell::new(Vec::new()) };
 }
 
 /// `conv(x)` (no bias) in `direction`, as NCHW values; `finish(plane, values)` runs on each
@@ -182,23 +183,12 @@ pub fn convolve(
     let tiles = Tiles::new(x.h, x.w);
     let per_image = tiles.count();
     let group = MIN_TILES.div_ceil(per_image).clamp(1, x.n.max(1));
-    SCRATCH.with(|cell| {
-        // A convolution started by a task stolen while this thread waits finds the
-        // buffer taken; it gets its own.
-        let mut own = Vec::new();
-        let mut taken = cell.try_borrow_mut();
-        let scratch = match taken.as_deref_mut() {
-            Ok(buffer) => buffer,
-            Err(_) => &mut own,
-        };
-        for first in (0..x.n).step_by(group) {
-            let count = group.min(x.n - first);
-            let columns = count * per_image;
-            let (v_len, m_len) = (in_c * XI * columns, out_c * XI * columns);
-            if scratch.len() < v_len + m_len {
-                scratch.resize(v_len + m_len, 0.0);
-            }
-            let (v, m) = scratch[..v_len + m_len].split_at_mut(v_len);
+    for first in (0..x.n).step_by(group) {
+        let count = group.min(x.n - first);
+        let columns = count * per_image;
+        let (v_len, m_len) = (in_c * XI * columns, out_c * XI * columns);
+        scratch::with_buffer(&SCRATCH, v_len + m_len, |scratch| {
+            let (v, m) = scratch.split_at_mut(v_len);
             transform_inputs(x, first..first + count, tiles, v);
             // M[ξ][o][t] = Σ_c U_ξ[o][c] · V[c][ξ][t]: 16 independent products, in parallel.
             m.par_chunks_mut(out_c * columns).enumerate().for_each(|(xi, m_xi)| {
@@ -214,8 +204,8 @@ pub fn convolve(
             let image_len = out_c * x.h * x.w;
             let out = &mut out[first * image_len..][..count * image_len];
             transform_outputs(m, count, out_c, tiles, out, |plane, values| finish(first * out_c + plane, values));
-        }
-    });
+        });
+    }
     // SAFETY: `transform_outputs` wrote every element of every plane of each group, and the
     // groups cover all `x.n` images: all `len` elements.
     unsafe { values.set_len(len) };
