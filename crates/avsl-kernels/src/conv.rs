@@ -90,10 +90,7 @@ impl HostConv {
     ) {
         let g = self.geometry(x);
         let (hw, depth) = (g.hw(), g.depth());
-        // Images are multiplied in groups of at least MIN_COLUMNS patch columns: deep layers
-        // have few positions per image, and one product per group streams their large
-        // weight matrix once per group instead of once per image.
-        let group = MIN_COLUMNS.div_ceil(hw).clamp(1, x.n.max(1));
+        let group = images_per_product(hw, x.n);
         let image_len = x.c * x.h * x.w;
         for first in (0..x.n).step_by(group) {
             let g_n = group.min(x.n - first);
@@ -279,7 +276,15 @@ impl ConvGeometry {
 }
 
 /// Patch columns per matrix product below which images are multiplied together.
-pub(crate) const MIN_COLUMNS: usize = 1024;
+const MIN_COLUMNS: usize = 1024;
+
+/// Images whose patch matrices one product takes together: enough for [`MIN_COLUMNS`]
+/// positions. Deep layers have few positions per image, and one product per group streams
+/// their large weight matrix once per group instead of once per image. A fixed rule, so a
+/// training step does not depend on the thread count.
+pub(crate) fn images_per_product(hw: usize, n: usize) -> usize {
+    MIN_COLUMNS.div_ceil(hw).clamp(1, n.max(1))
+}
 
 thread_local! {
     /// The patch matrix of the convolution being computed, kept between calls so that its

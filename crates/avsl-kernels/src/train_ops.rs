@@ -182,7 +182,7 @@ impl Conv<'_> {
     fn weight_gradient_grouped(&self, x: &Activation, dy: &Activation) -> Vec<f32> {
         let g = self.geometry(x);
         let (hw, depth, image_len) = (g.hw(), g.depth(), x.c * x.h * x.w);
-        let group = images_per_product(hw, x.n);
+        let group = conv::images_per_product(hw, x.n);
         let mut dw = vec![0.0f32; self.out_c * depth];
         for first in (0..x.n).step_by(group) {
             let count = group.min(x.n - first);
@@ -202,7 +202,7 @@ impl Conv<'_> {
     }
 
     /// dX = col2im(Wᵀ · dY) for the convolutions Winograd does not compute. Images are
-    /// multiplied in groups of at least `MIN_COLUMNS` positions, as the inference path
+    /// multiplied in groups (`conv::images_per_product`), as the inference path
     /// does: layer4 has 49 positions an image, and a product per image streamed its 9 MB
     /// weight once per image (2.2× slower at batch 8, measured).
     fn input_gradient_patches(&self, x: &Activation, dy: &Activation, dx: &mut [f32]) {
@@ -218,7 +218,7 @@ impl Conv<'_> {
             });
             return;
         }
-        let group = images_per_product(hw, x.n);
+        let group = conv::images_per_product(hw, x.n);
         for first in (0..x.n).step_by(group) {
             let count = group.min(x.n - first);
             let columns = count * hw;
@@ -242,12 +242,6 @@ impl Conv<'_> {
             });
         }
     }
-}
-
-/// Images whose patch matrices one product takes together: enough for `MIN_COLUMNS`
-/// positions (a fixed rule, so a step does not depend on the thread count).
-fn images_per_product(hw: usize, n: usize) -> usize {
-    conv::MIN_COLUMNS.div_ceil(hw).clamp(1, n.max(1))
 }
 
 /// The planes of `images` side by side, channel by channel: `[c, image·h·w]`.
