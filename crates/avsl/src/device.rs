@@ -1,4 +1,8 @@
-//! `--threads`: how many threads decode and run the model.
+//! `--threads`: how many threads decode and run the model; `--device`'s help.
+
+/// `--device` of the commands that run a model (train and bench add their own cases).
+pub const DEVICE_HELP: &str = "Where the model runs: `cpu`; `wgpu`, `wgpu:N` (N-th discrete GPU) or `wgpu:cpu` (a \
+software Vulkan adapter) through Vulkan, Metal or DX12; `cuda[:N]` in a build with the `cuda` feature (docs/gpu.md)";
 
 /// Every core unless `--threads` says otherwise.
 pub fn thread_count(arg: Option<usize>) -> usize {

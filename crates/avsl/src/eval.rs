@@ -58,10 +58,7 @@ pub struct EvalArgs {
     /// Worker threads for decoding and for the model (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Where the model runs: `cpu`; `wgpu`, `wgpu:N` (N-th discrete GPU) or `wgpu:cpu` (a software
-    /// Vulkan adapter) through Vulkan, Metal or DX12; `cuda[:N]` in a build with the `cuda` feature
-    /// (docs/gpu.md).
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", help = crate::device::DEVICE_HELP)]
     pub device: String,
     /// Also write the 7×7 maps (maps/, object_maps/) in the eval-maps input format.
     #[arg(long)]

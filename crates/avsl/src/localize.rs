@@ -92,10 +92,7 @@ pub struct LocalizeArgs {
     /// Threads for the model (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Where the model runs: `cpu`; `wgpu`, `wgpu:N` (N-th discrete GPU) or `wgpu:cpu` (a software
-    /// Vulkan adapter) through Vulkan, Metal or DX12; `cuda[:N]` in a build with the `cuda` feature
-    /// (docs/gpu.md).
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", help = crate::device::DEVICE_HELP)]
     pub device: String,
 }
 

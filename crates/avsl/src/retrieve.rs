@@ -42,16 +42,19 @@ pub struct RetrieveArgs {
     /// Score SLAVC's momentum encoders.
     #[arg(long)]
     pub use_mom_eval: bool,
+    /// τ of an authors' .pth (our checkpoints store theirs).
     #[arg(long, default_value_t = 0.03)]
     pub tau: f64,
     /// How frames and clips become inputs (default slavc).
     #[arg(long, value_enum)]
     pub pipeline: Option<PipelineArg>,
+    /// Frames or clips per forward pass (results do not depend on it).
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
+    /// Worker threads for decoding and for the model (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", help = crate::device::DEVICE_HELP)]
     pub device: String,
     /// Folder for ranking.json and contact_sheet.png.
     #[arg(long)]

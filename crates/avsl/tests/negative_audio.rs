@@ -9,11 +9,8 @@ use support::{fails, json, ok};
 #[test]
 fn negative_audio_reports_each_kind_against_the_positives() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
+    let (data, model) = support::test_set_and_known_model(tmp.path(), 12);
     let d = data.to_str().unwrap();
-    ok(&["synth", "--out", d, "--train", "0", "--test", "12", "--negatives", "0"]);
-    let model = tmp.path().join("model.safetensors");
-    support::known_model(&model);
     let out = tmp.path().join("out");
     let (m, o) = (model.to_str().unwrap(), out.to_str().unwrap());
     let args = ["eval", "--checkpoint", m, "--data", d, "--testset", "vggss", "--output", o, "--threads", "2"];

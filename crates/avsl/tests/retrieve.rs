@@ -9,11 +9,8 @@ use support::{fails, json, ok};
 #[test]
 fn retrieve_ranks_every_frame_for_each_lambda() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
+    let (data, model) = support::test_set_and_known_model(tmp.path(), 6);
     let d = data.to_str().unwrap();
-    ok(&["synth", "--out", d, "--train", "0", "--test", "6", "--negatives", "0"]);
-    let model = tmp.path().join("model.safetensors");
-    support::known_model(&model);
     let mut frames: Vec<_> = std::fs::read_dir(data.join("frames")).unwrap().map(|e| e.unwrap().path()).collect();
     frames.sort();
     let query = &frames[2];

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test file uses a part
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use avsl_data::image_io::RgbImage;
@@ -111,6 +111,18 @@ pub fn make_video(out: &Path, frames: &[RgbImage], fps: u32, sound: Option<&Path
 
 /// Codec options: H.264 + AAC in MP4.
 pub const MP4: [&str; 8] = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mp4"];
+
+/// A synthetic VGG-SS-layout set of `test_pairs` visible test pairs (no training or
+/// non-sounding ones) in `root/data`, and [`known_model`] in `root/model.safetensors`:
+/// their paths.
+pub fn test_set_and_known_model(root: &Path, test_pairs: usize) -> (PathBuf, PathBuf) {
+    let data = root.join("data");
+    let test = test_pairs.to_string();
+    ok(&["synth", "--out", data.to_str().unwrap(), "--train", "0", "--test", &test, "--negatives", "0"]);
+    let model = root.join("model.safetensors");
+    known_model(&model);
+    (data, model)
+}
 
 /// A SLAVC checkpoint (width 8, d 4) whose weights are set by hand so that its map is
 /// known: the image trunk passes "redness" (R − (G + B)/2 of the normalised input, less 1)
